@@ -1,0 +1,142 @@
+//! Building the events of one body: the envelope, the dataset's fields, and any error.
+
+use std::borrow::Cow;
+
+use crate::fields::{EXPVAR_FIELDS, Field, HEAP_FIELDS, Source};
+use crate::json::{EventWriter, Value};
+use crate::options::{Dataset, Options};
+use crate::read::{Body, Memstats, Number};
+use crate::time::CollectionTime;
+
+const EVENT_TYPE: &[&str] = &["info"];
+
+/// Everything one event of a body needs, computed once per body and shared by its datasets.
+pub(crate) struct Input<'a> {
+    pub body: &'a [u8],
+    pub read: &'a Result<Body<'a>, String>,
+    pub timestamp: &'a str,
+    pub options: &'a Options,
+}
+
+/// The event of one dataset, as one line of JSON.
+pub(crate) fn build(input: &Input<'_>, dataset: Dataset) -> String {
+    let Input { body, read, timestamp, options } = *input;
+    let fields = match dataset {
+        Dataset::Heap => HEAP_FIELDS,
+        Dataset::Expvar => EXPVAR_FIELDS,
+    };
+    let error = error_message(read, fields);
+    let original = (options.preserve_original_event || error.is_some())
+        .then(|| String::from_utf8_lossy(body));
+    let custom = match (dataset, read) {
+        (Dataset::Expvar, Ok(read)) => render_custom(&read.custom),
+        _ => String::new(),
+    };
+    let cmdline: Vec<&str> = match read {
+        Ok(Body { cmdline: Some(args), .. }) => args.iter().map(Cow::as_ref).collect(),
+        _ => Vec::new(),
+    };
+    let tags = options.tags_for(dataset);
+
+    let mut w = EventWriter::new();
+    w.push(&["@timestamp"], Value::Str(timestamp));
+    w.push(&["data_stream", "dataset"], Value::Str(dataset.name()));
+    w.push(&["data_stream", "namespace"], Value::Str(&options.namespace));
+    w.push(&["data_stream", "type"], Value::Str("logs"));
+    w.push(&["ecs", "version"], Value::Str(&options.ecs_version));
+    if let Some(message) = &error {
+        w.push(&["error", "message"], Value::Str(message));
+    }
+    w.push(&["event", "created"], Value::Str(timestamp));
+    w.push(&["event", "dataset"], Value::Str(dataset.name()));
+    w.push(&["event", "kind"], Value::Str("metric"));
+    w.push(&["event", "module"], Value::Str("golang"));
+    if let Some(original) = &original {
+        w.push(&["event", "original"], Value::Str(original));
+    }
+    w.push(&["event", "type"], Value::Strs(EVENT_TYPE));
+    if let Ok(read) = read {
+        for (path, source) in fields {
+            let value = match source {
+                Source::Cmdline => Value::Strs(&cmdline),
+                Source::Custom => Value::Raw(&custom),
+                Source::Stat(stat) => match read.stat(*stat) {
+                    Some(Number::Uint(n)) => Value::Uint(n),
+                    Some(Number::Float(f)) => Value::Float(f),
+                    None => continue,
+                },
+            };
+            w.push(path, value);
+        }
+    }
+    if let Some(address) = &options.service_address {
+        w.push(&["service", "address"], Value::Str(address));
+    }
+    w.push(&["tags"], Value::Strs(&tags));
+    w.finish(original.as_ref().map_or(0, |o| o.len() + o.len() / 8) + custom.len())
+}
+
+/// Everything that was wrong with the body for this dataset, or `None`.
+fn error_message(read: &Result<Body<'_>, String>, fields: &[Field]) -> Option<String> {
+    let read = match read {
+        Err(why) => return Some(why.clone()),
+        Ok(read) => read,
+    };
+    let mut problems: Vec<Cow<str>> = Vec::new();
+    match read.memstats {
+        Memstats::Missing => problems.push("memstats is missing".into()),
+        Memstats::NotAnObject(what) => {
+            problems.push(format!("memstats is not an object: it is {what}").into())
+        }
+        Memstats::Object(_) => {
+            let any_figure = fields.iter().any(|(_, source)| match source {
+                Source::Stat(stat) => read.stat(*stat).is_some(),
+                _ => false,
+            });
+            if !any_figure {
+                problems.push("memstats has none of the figures this event reports".into());
+            }
+        }
+    }
+    problems.extend(read.problems.iter().map(|p| Cow::Borrowed(p.as_str())));
+    (!problems.is_empty()).then(|| problems.join("; "))
+}
+
+/// The custom variables as one compact JSON object, values as published (integers exact) with
+/// nulls and empty strings, arrays and objects dropped at every depth, as Elastic's pipeline does.
+fn render_custom(custom: &[(Cow<'_, str>, serde_json::Value)]) -> String {
+    let mut object = serde_json::Map::new();
+    for (name, value) in custom {
+        let mut value = value.clone();
+        if !prune_empty(&mut value) {
+            object.insert(name.to_string(), value);
+        }
+    }
+    if object.is_empty() {
+        return String::new();
+    }
+    serde_json::Value::Object(object).to_string()
+}
+
+/// Drops empty members below `value`; true when `value` itself is empty and should go too.
+fn prune_empty(value: &mut serde_json::Value) -> bool {
+    use serde_json::Value as V;
+    match value {
+        V::Null => true,
+        V::String(s) => s.is_empty(),
+        V::Array(items) => {
+            items.retain_mut(|item| !prune_empty(item));
+            items.is_empty()
+        }
+        V::Object(members) => {
+            members.retain(|_, member| !prune_empty(member));
+            members.is_empty()
+        }
+        V::Bool(_) | V::Number(_) => false,
+    }
+}
+
+/// Keeps the time formatting in one place for every event of a body.
+pub(crate) fn timestamp(time: CollectionTime) -> String {
+    time.to_rfc3339_millis()
+}

@@ -1,0 +1,198 @@
+//! What the user sets: the options of a transform, with the integration's defaults in one place.
+
+use std::fmt;
+
+/// The `ecs.version` Elastic's golang integration 1.6.0 writes.
+pub const DEFAULT_ECS_VERSION: &str = "8.11.0";
+/// The data stream namespace Elastic Agent uses unless told otherwise.
+pub const DEFAULT_NAMESPACE: &str = "default";
+/// Elasticsearch refuses a data stream name whose namespace is longer than this, in bytes.
+pub const MAX_NAMESPACE_BYTES: usize = 100;
+/// The tag that `preserve_original_event` adds in front of the others, as the integration does.
+pub const PRESERVE_ORIGINAL_TAG: &str = "preserve_original_event";
+
+/// One of the integration's data streams: which event a body becomes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dataset {
+    /// `golang.heap`: the heap and GC statistics (the seed's data stream).
+    Heap,
+    /// `golang.expvar`: the other memstats figures and every custom variable.
+    Expvar,
+}
+
+impl Dataset {
+    /// The name used for `data_stream.dataset` and `event.dataset`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dataset::Heap => "golang.heap",
+            Dataset::Expvar => "golang.expvar",
+        }
+    }
+
+    /// The tags the integration puts on this data stream's events by default.
+    pub fn default_tags(self) -> &'static [&'static str] {
+        match self {
+            Dataset::Heap => &["forwarded", "golang-heap"],
+            Dataset::Expvar => &["forwarded", "golang-expvar"],
+        }
+    }
+}
+
+/// Which data streams one body yields an event for; events come out in the order heap, expvar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Datasets {
+    pub heap: bool,
+    pub expvar: bool,
+}
+
+impl Datasets {
+    /// Only `golang.heap`, the default.
+    pub const HEAP: Datasets = Datasets { heap: true, expvar: false };
+    /// Only `golang.expvar`.
+    pub const EXPVAR: Datasets = Datasets { heap: false, expvar: true };
+    /// Both, heap first.
+    pub const ALL: Datasets = Datasets { heap: true, expvar: true };
+
+    /// The selected datasets, in output order.
+    pub fn iter(self) -> impl Iterator<Item = Dataset> {
+        [(self.heap, Dataset::Heap), (self.expvar, Dataset::Expvar)]
+            .into_iter()
+            .filter_map(|(on, dataset)| on.then_some(dataset))
+    }
+}
+
+/// How a body becomes events. `Options::default()` is what Elastic's integration does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// `data_stream.namespace`: lower case, no `-`, at most 100 bytes (Elasticsearch's rules).
+    pub namespace: String,
+    /// The `tags`. `None` means each dataset's defaults ([`Dataset::default_tags`]); `Some` replaces them.
+    pub tags: Option<Vec<String>>,
+    /// Keep the body in `event.original` and put `preserve_original_event` first in `tags`.
+    /// (A body that could not be read fully is always kept, whatever this says.)
+    pub preserve_original_event: bool,
+    /// `ecs.version`.
+    pub ecs_version: String,
+    /// `service.address`: where the body came from, e.g. `http://10.0.0.5:6060`.
+    pub service_address: Option<String>,
+    /// Which events each body yields.
+    pub datasets: Datasets,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            namespace: DEFAULT_NAMESPACE.to_owned(),
+            tags: None,
+            preserve_original_event: false,
+            ecs_version: DEFAULT_ECS_VERSION.to_owned(),
+            service_address: None,
+            datasets: Datasets::HEAP,
+        }
+    }
+}
+
+/// Options that Elasticsearch or the transform would refuse. An error of the call, not an event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OptionsError(pub String);
+
+impl fmt::Display for OptionsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for OptionsError {}
+
+impl Options {
+    /// Checks the options against Elasticsearch's data stream naming rules and the transform's needs.
+    pub fn validate(&self) -> Result<(), OptionsError> {
+        validate_namespace(&self.namespace)?;
+        if !self.datasets.heap && !self.datasets.expvar {
+            return Err(OptionsError(
+                "no dataset selected: choose heap, expvar or both".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The tags of one dataset's events, `preserve_original_event` first when that option is on.
+    pub fn tags_for(&self, dataset: Dataset) -> Vec<&str> {
+        let chosen: Vec<&str> = match &self.tags {
+            Some(tags) => tags.iter().map(String::as_str).collect(),
+            None => dataset.default_tags().to_vec(),
+        };
+        let preserve = self.preserve_original_event.then_some(PRESERVE_ORIGINAL_TAG);
+        preserve.into_iter().chain(chosen).collect()
+    }
+}
+
+/// Elasticsearch's rules for the namespace part of `logs-<dataset>-<namespace>`.
+fn validate_namespace(namespace: &str) -> Result<(), OptionsError> {
+    let refuse = |why: String| Err(OptionsError(format!("invalid namespace {namespace:?}: {why}")));
+    if namespace.is_empty() {
+        return refuse("it is empty".to_owned());
+    }
+    if namespace.len() > MAX_NAMESPACE_BYTES {
+        return refuse(format!(
+            "it is {} bytes long; Elasticsearch allows at most {MAX_NAMESPACE_BYTES}",
+            namespace.len()
+        ));
+    }
+    if let Some(c) = namespace.chars().find(|c| c.is_uppercase()) {
+        return refuse(format!("it must be lower case, {c:?} is not"));
+    }
+    const FORBIDDEN: &[char] = &['-', '\\', '/', '*', '?', '"', '<', '>', '|', ',', '#', ':', ' '];
+    if let Some(c) = namespace.chars().find(|c| FORBIDDEN.contains(c)) {
+        return refuse(format!(
+            "{c:?} is not allowed (none of - \\ / * ? \" < > | , # : or space)"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_namespace(namespace: &str) -> Options {
+        Options { namespace: namespace.to_owned(), ..Options::default() }
+    }
+
+    #[test]
+    fn defaults_are_the_integrations() {
+        let options = Options::default();
+        assert_eq!(options.validate(), Ok(()));
+        assert_eq!(options.tags_for(Dataset::Heap), ["forwarded", "golang-heap"]);
+        assert_eq!(options.tags_for(Dataset::Expvar), ["forwarded", "golang-expvar"]);
+        assert_eq!(options.ecs_version, "8.11.0");
+    }
+
+    #[test]
+    fn preserve_original_tag_comes_first_and_tags_replace_defaults() {
+        let options = Options {
+            preserve_original_event: true,
+            tags: Some(vec!["prod".to_owned()]),
+            ..Options::default()
+        };
+        assert_eq!(options.tags_for(Dataset::Heap), ["preserve_original_event", "prod"]);
+    }
+
+    #[test]
+    fn namespaces_elasticsearch_refuses_are_errors() {
+        assert_eq!(with_namespace("prod_eu1").validate(), Ok(()));
+        for bad in ["", "Prod", "prod-eu", "a:b", "a b"] {
+            let err = with_namespace(bad).validate().unwrap_err();
+            assert!(err.0.starts_with("invalid namespace"), "{bad:?}: {err}");
+        }
+        assert_eq!(with_namespace(&"a".repeat(100)).validate(), Ok(()));
+        let err = with_namespace(&"a".repeat(101)).validate().unwrap_err();
+        assert!(err.0.contains("101 bytes"), "{err}");
+    }
+
+    #[test]
+    fn no_dataset_is_an_error() {
+        let options = Options { datasets: Datasets { heap: false, expvar: false }, ..Options::default() };
+        assert!(options.validate().is_err());
+    }
+}

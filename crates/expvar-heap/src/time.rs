@@ -1,0 +1,80 @@
+//! The collection time: given by the caller, because the transform reads no clock.
+
+use std::fmt::Write;
+
+/// When the body was collected, as seconds and nanoseconds since the Unix epoch (UTC).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CollectionTime {
+    pub seconds: u64,
+    /// 0 to 999,999,999.
+    pub nanoseconds: u32,
+}
+
+impl CollectionTime {
+    /// The time as Elasticsearch dates are usually written: RFC 3339, UTC, milliseconds
+    /// (`2023-02-01T10:17:48.723Z`). Nanoseconds past 999,999,999 count as 999,999,999.
+    pub fn to_rfc3339_millis(self) -> String {
+        let days = self.seconds / 86_400;
+        let second_of_day = self.seconds % 86_400;
+        let (year, month, day) = civil_from_days(days);
+        let millis = self.nanoseconds.min(999_999_999) / 1_000_000;
+        let mut out = String::with_capacity(24);
+        let _ = write!(
+            out,
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+            second_of_day / 3600,
+            second_of_day / 60 % 60,
+            second_of_day % 60
+        );
+        out
+    }
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let day_of_era = z - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
+    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: u64, nanoseconds: u32) -> String {
+        CollectionTime { seconds, nanoseconds }.to_rfc3339_millis()
+    }
+
+    #[test]
+    fn formats_known_instants() {
+        assert_eq!(at(0, 0), "1970-01-01T00:00:00.000Z");
+        // The heap sample event of Elastic's integration.
+        assert_eq!(at(1_675_246_668, 723_000_000), "2023-02-01T10:17:48.723Z");
+        // A leap day, and the last nanosecond of a day.
+        assert_eq!(at(951_782_400, 0), "2000-02-29T00:00:00.000Z");
+        assert_eq!(at(1_767_225_599, 999_999_999), "2025-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn every_day_follows_the_previous_one() {
+        // 1970 to 2400: the day after each day is the next date of the calendar.
+        let mut previous = civil_from_days(0);
+        for days in 1..157_000 {
+            let (y, m, d) = civil_from_days(days);
+            let (py, pm, pd) = previous;
+            let next_day = (y, m, d) == (py, pm, pd + 1);
+            let next_month = (y, m, d) == (py, pm + 1, 1);
+            let next_year = (y, m, d) == (py + 1, 1, 1) && (pm, pd) == (12, 31);
+            assert!(next_day || next_month || next_year, "{previous:?} -> {:?}", (y, m, d));
+            previous = (y, m, d);
+        }
+    }
+}
