@@ -1,1 +1,146 @@
-fn main() {}
+//! `cargo xtask <command>`: the builds cargo alone cannot express. Run `cargo xtask help`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use expvar_heap_host::{COMPONENT_FILE, built_component_path, fixtures, root};
+
+const HELP: &str = "\
+cargo xtask <command>
+
+Commands:
+  build   Build the WebAssembly component (wasm32-unknown-unknown, the wasm-release profile) and
+          encode it as a component with no imports: target/component/expvar-heap.wasm
+  demo    Build the component, then run `expvar-heap transform` on a bundled sequence of real
+          /debug/vars bodies (Go 1.19, a busy program) and print the events
+  test    Build the component, then run every test of the workspace
+  dist    Build the component and the release CLI into dist/ (expvar-heap, expvar-heap.wasm)
+  bless   Rewrite the expected events beside every fixture from the native library's output
+          (review the diff before committing it)
+  help    Show this text
+";
+
+fn main() -> Result<()> {
+    let command = std::env::args().nth(1).unwrap_or_else(|| "help".to_owned());
+    match command.as_str() {
+        "build" => build_component().map(drop),
+        "demo" => demo(),
+        "test" => test(),
+        "dist" => dist(),
+        "bless" => bless(),
+        "help" | "-h" | "--help" => {
+            print!("{HELP}");
+            Ok(())
+        }
+        other => bail!("unknown command {other:?}\n\n{HELP}"),
+    }
+}
+
+/// Cargo's target folder, where it builds the core module and the CLI.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
+    command.current_dir(root());
+    command
+}
+
+fn run(command: &mut Command) -> Result<()> {
+    let status = command.status().with_context(|| format!("could not start {command:?}"))?;
+    if !status.success() {
+        bail!("{command:?} failed: {status}");
+    }
+    Ok(())
+}
+
+/// Builds the guest crate as a core module and encodes it as a component; returns its path.
+fn build_component() -> Result<PathBuf> {
+    eprintln!("building the component (wasm32-unknown-unknown, profile wasm-release)");
+    run(cargo().args([
+        "build",
+        "--package",
+        "expvar-heap-component",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--profile",
+        "wasm-release",
+    ]))?;
+    let module_path = target_dir().join("wasm32-unknown-unknown/wasm-release/expvar_heap_component.wasm");
+    let module = std::fs::read(&module_path)
+        .with_context(|| format!("reading the core module {}", module_path.display()))?;
+    let component = wit_component::ComponentEncoder::default()
+        .module(&module)
+        .context("the core module has no component type section (from wit-bindgen)")?
+        .validate(true)
+        .encode()
+        .context("encoding the component")?;
+    let imports = component_imports(&component)?;
+    if !imports.is_empty() {
+        bail!("the component must import nothing, but imports {imports:?}");
+    }
+    let out = built_component_path();
+    std::fs::create_dir_all(out.parent().unwrap())?;
+    std::fs::write(&out, &component)?;
+    eprintln!("wrote {} ({} bytes, no imports)", out.display(), component.len());
+    Ok(out)
+}
+
+/// The names a component imports, read from its binary.
+fn component_imports(component: &[u8]) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(component) {
+        if let wasmparser::Payload::ComponentImportSection(section) = payload? {
+            for import in section {
+                names.push(import?.name.name.to_owned());
+            }
+        }
+    }
+    Ok(names)
+}
+
+fn demo() -> Result<()> {
+    build_component()?;
+    let bodies = fixtures::demo_sequence()?;
+    eprintln!("transforming {} bodies of {}", bodies.len(), fixtures::DEMO_DIR);
+    run(cargo()
+        .args(["run", "--quiet", "--package", "expvar-heap-host", "--", "transform"])
+        .args(&bodies))
+}
+
+fn test() -> Result<()> {
+    build_component()?;
+    run(cargo().args(["test", "--workspace", "--locked"]))
+}
+
+fn dist() -> Result<()> {
+    let component = build_component()?;
+    eprintln!("building the release CLI");
+    run(cargo().args(["build", "--release", "--locked", "--package", "expvar-heap-host"]))?;
+    let dist = root().join("dist");
+    std::fs::create_dir_all(&dist)?;
+    let cli = target_dir().join("release/expvar-heap");
+    for (from, name) in [(cli.as_path(), "expvar-heap"), (component.as_path(), COMPONENT_FILE)] {
+        let to = dist.join(name);
+        std::fs::copy(from, &to).with_context(|| format!("copying {}", from.display()))?;
+        eprintln!("dist/{name}: {} bytes", std::fs::metadata(&to)?.len());
+    }
+    Ok(())
+}
+
+fn bless() -> Result<()> {
+    let cases = fixtures::cases()?;
+    let mut changed = 0;
+    for case in &cases {
+        let expected = fixtures::native_events(&case.input)?;
+        if std::fs::read_to_string(&case.expected).ok().as_deref() != Some(expected.as_str()) {
+            std::fs::write(&case.expected, &expected)?;
+            eprintln!("wrote {}", case.expected.display());
+            changed += 1;
+        }
+    }
+    eprintln!("{} fixtures, {changed} expected files rewritten", cases.len());
+    Ok(())
+}

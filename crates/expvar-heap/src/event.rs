@@ -2,6 +2,8 @@
 
 use std::borrow::Cow;
 
+use serde_json::value::RawValue;
+
 use crate::fields::{EXPVAR_FIELDS, Field, HEAP_FIELDS, Source};
 use crate::json::{EventWriter, Value};
 use crate::options::{Dataset, Options};
@@ -25,13 +27,13 @@ pub(crate) fn build(input: &Input<'_>, dataset: Dataset) -> String {
         Dataset::Heap => HEAP_FIELDS,
         Dataset::Expvar => EXPVAR_FIELDS,
     };
-    let error = error_message(read, fields);
+    let (custom, custom_problems) = match (dataset, read) {
+        (Dataset::Expvar, Ok(read)) => render_custom(&read.custom),
+        _ => (String::new(), Vec::new()),
+    };
+    let error = error_message(read, fields, &custom_problems);
     let original = (options.preserve_original_event || error.is_some())
         .then(|| String::from_utf8_lossy(body));
-    let custom = match (dataset, read) {
-        (Dataset::Expvar, Ok(read)) => render_custom(&read.custom),
-        _ => String::new(),
-    };
     let cmdline: Vec<&str> = match read {
         Ok(Body { cmdline: Some(args), .. }) => args.iter().map(Cow::as_ref).collect(),
         _ => Vec::new(),
@@ -77,7 +79,11 @@ pub(crate) fn build(input: &Input<'_>, dataset: Dataset) -> String {
 }
 
 /// Everything that was wrong with the body for this dataset, or `None`.
-fn error_message(read: &Result<Body<'_>, String>, fields: &[Field]) -> Option<String> {
+fn error_message(
+    read: &Result<Body<'_>, String>,
+    fields: &[Field],
+    more_problems: &[String],
+) -> Option<String> {
     let read = match read {
         Err(why) => return Some(why.clone()),
         Ok(read) => read,
@@ -98,24 +104,34 @@ fn error_message(read: &Result<Body<'_>, String>, fields: &[Field]) -> Option<St
             }
         }
     }
-    problems.extend(read.problems.iter().map(|p| Cow::Borrowed(p.as_str())));
+    let named = read.problems.iter().chain(more_problems);
+    problems.extend(named.map(|p| Cow::Borrowed(p.as_str())));
     (!problems.is_empty()).then(|| problems.join("; "))
 }
 
 /// The custom variables as one compact JSON object, values as published (integers exact) with
-/// nulls and empty strings, arrays and objects dropped at every depth, as Elastic's pipeline does.
-fn render_custom(custom: &[(Cow<'_, str>, serde_json::Value)]) -> String {
+/// nulls and empty strings, arrays and objects dropped at every depth, as Elastic's pipeline does;
+/// and the variables that could not be decoded (nested too deeply), named.
+fn render_custom(custom: &[(Cow<'_, str>, &RawValue)]) -> (String, Vec<String>) {
     let mut object = serde_json::Map::new();
-    for (name, value) in custom {
-        let mut value = value.clone();
-        if !prune_empty(&mut value) {
-            object.insert(name.to_string(), value);
+    let mut problems = Vec::new();
+    for (name, raw) in custom {
+        match serde_json::from_str::<serde_json::Value>(raw.get()) {
+            Ok(mut value) => {
+                if !prune_empty(&mut value) {
+                    object.insert(name.to_string(), value);
+                }
+            }
+            Err(e) if e.to_string().starts_with("recursion limit exceeded") => {
+                problems.push(format!("{name}: left out, nested more than 128 levels deep"))
+            }
+            Err(e) => problems.push(format!("{name}: left out, {e}")),
         }
     }
     if object.is_empty() {
-        return String::new();
+        return (String::new(), problems);
     }
-    serde_json::Value::Object(object).to_string()
+    (serde_json::Value::Object(object).to_string(), problems)
 }
 
 /// Drops empty members below `value`; true when `value` itself is empty and should go too.

@@ -9,6 +9,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use serde_json::value::RawValue;
+
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::fields::{Kind, Stat};
@@ -37,8 +39,9 @@ pub struct Body<'a> {
     /// `cmdline`, when it is an array; string elements only.
     pub cmdline: Option<Vec<Cow<'a, str>>>,
     pub memstats: Memstats,
-    /// Every other top-level variable, in the order published; only when asked for.
-    pub custom: Vec<(Cow<'a, str>, serde_json::Value)>,
+    /// Every other top-level variable, in the order published, as its JSON text; only when asked
+    /// for. Kept as text so that a variable nested too deeply to decode spoils only itself.
+    pub custom: Vec<(Cow<'a, str>, &'a RawValue)>,
     /// What was wrong with fields that were left out, one phrase each, in body order.
     pub problems: Vec<String>,
 }
@@ -74,8 +77,21 @@ pub fn read_body(body: &[u8], keep_custom: bool) -> Result<Body<'_>, String> {
         Ok(Ok(body)) => Ok(body),
         Ok(Err(found)) => Err(format!("body is not a JSON object: it is {found}")),
         Err(e) if e.is_eof() && text.trim().is_empty() => Err("body is empty".to_owned()),
-        Err(e) => Err(format!("body is not valid JSON: {e}")),
+        Err(e) => Err(format!("body is not valid JSON: {e}{}", describe_start(text))),
     }
+}
+
+/// For a body that is not even trying to be a JSON object (an HTML error page, a plain-text 404),
+/// what it starts with, so the message says what the poller got instead.
+fn describe_start(text: &str) -> String {
+    let start = text.trim_start();
+    if start.starts_with('{') || start.is_empty() {
+        return String::new();
+    }
+    let line = start.lines().next().unwrap_or_default();
+    let shown: String = line.chars().take(40).collect();
+    let more = if line.chars().count() > shown.chars().count() { "…" } else { "" };
+    format!(" (the body starts with {shown:?}{more})")
 }
 
 /// 1-based line and column (in characters) of a byte offset.
@@ -119,7 +135,7 @@ impl<'de> Visitor<'de> for BodySeed {
                 "cmdline" => body.cmdline = map.next_value_seed(CmdlineSeed(&mut body.problems))?,
                 "memstats" => body.memstats = map.next_value_seed(MemstatsSeed(&mut body.problems))?,
                 _ if self.keep_custom => {
-                    let value = map.next_value::<serde_json::Value>()?;
+                    let value = map.next_value::<&'de RawValue>()?;
                     body.custom.retain(|(name, _)| *name != key.0);
                     body.custom.push((key.0, value));
                 }
@@ -270,7 +286,7 @@ fn check_number(value: Scalar<'_>, kind: Kind) -> Result<Option<Number>, String>
             Err(format!("{f} is negative, expected an unsigned integer"))
         }
         (Kind::Count, Scalar::Float(f)) if f >= TWO_POW_64 => {
-            Err(format!("{f} is out of range, above 2^64-1"))
+            Err("the number is out of range, above 2^64-1".to_owned())
         }
         (Kind::Count, Scalar::Float(f)) if f.fract() != 0.0 => {
             Err(format!("{f} is not a whole number, expected an unsigned integer"))
@@ -436,7 +452,7 @@ mod tests {
                 "memstats.Frees: expected an unsigned integer, found a string",
                 "memstats.Mallocs: -1 is negative, expected an unsigned integer",
                 "memstats.HeapSys: 1.5 is not a whole number, expected an unsigned integer",
-                "memstats.Sys: 100000000000000000000 is out of range, above 2^64-1",
+                "memstats.Sys: the number is out of range, above 2^64-1",
             ]
         );
         assert_eq!(read.stat(Stat::NumGC), Some(Number::Uint(2)));
@@ -450,6 +466,10 @@ mod tests {
             (b"", "body is empty"),
             (b"[1,2]", "body is not a JSON object: it is an array"),
             (b"{\"a\":", "body is not valid JSON: EOF while parsing a value at line 1 column 5"),
+            (
+                b"404 page not found\n",
+                "body is not valid JSON: trailing characters at line 1 column 5 (the body starts with \"404 page not found\")",
+            ),
             (b"{}\n{}", "body is not valid JSON: trailing characters at line 2 column 1"),
             (b"{\"a\":\"\xff\"}", "body is not valid UTF-8: invalid byte at line 1 column 7"),
         ];
@@ -459,11 +479,14 @@ mod tests {
     }
 
     #[test]
-    fn deep_nesting_is_an_error_not_a_crash() {
+    fn deep_nesting_is_skipped_not_a_crash() {
         let body = format!("{{\"x\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
         for keep_custom in [false, true] {
-            let err = read_body(body.as_bytes(), keep_custom).unwrap_err();
-            assert!(err.contains("recursion limit exceeded"), "{err}");
+            let read = read_body(body.as_bytes(), keep_custom).unwrap();
+            assert_eq!(read.custom.len(), usize::from(keep_custom));
         }
+        let body = format!("{{\"memstats\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        let read = read_body(body.as_bytes(), false).unwrap();
+        assert!(matches!(read.memstats, Memstats::NotAnObject("an array")));
     }
 }

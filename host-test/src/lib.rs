@@ -1,0 +1,20 @@
+//! The wasmtime host of the `golang:expvar/processor` component, and the conventions of the
+//! repository's fixtures. The `expvar-heap` command-line tool (`src/main.rs`) is built on it.
+
+use std::path::{Path, PathBuf};
+
+pub mod component;
+pub mod fixtures;
+
+/// The file name of the component, in `dist/` and under `target/component/`.
+pub const COMPONENT_FILE: &str = "expvar-heap.wasm";
+
+/// The repository's root (where this crate was built from).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// Where `cargo xtask build` writes the component.
+pub fn built_component_path() -> PathBuf {
+    root().join("target/component").join(COMPONENT_FILE)
+}
