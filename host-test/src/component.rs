@@ -14,7 +14,7 @@ mod bindings {
     wasmtime::component::bindgen!({ path: "../wit", world: "processor" });
 }
 
-use bindings::golang::expvar::types as wit;
+use bindings::exports::golang::expvar::transform as wit;
 
 /// How often the epoch ticks; call deadlines are counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -34,7 +34,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { memory_bytes: 512 << 20, call_timeout: Duration::from_secs(10) }
+        Limits {
+            memory_bytes: 512 << 20,
+            call_timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -127,24 +130,36 @@ impl Processor {
             .context("it is not a golang:expvar/processor component")?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         let (ticking_engine, stop) = (engine.clone(), ticker_stop.clone());
-        std::thread::Builder::new().name("epoch-ticker".into()).spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(EPOCH_TICK);
-                ticking_engine.increment_epoch();
-            }
-        })?;
-        Ok(Processor { engine, pre, limits, live: None, ticker_stop })
+        std::thread::Builder::new()
+            .name("epoch-ticker".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    ticking_engine.increment_epoch();
+                }
+            })?;
+        Ok(Processor {
+            engine,
+            pre,
+            limits,
+            live: None,
+            ticker_stop,
+        })
     }
 
     /// The size of the live instance's linear memory in bytes (0 when there is none).
     pub fn memory_bytes(&self) -> usize {
-        self.live.as_ref().map_or(0, |live| live.store.data().current)
+        self.live
+            .as_ref()
+            .map_or(0, |live| live.store.data().current)
     }
 
     /// The component's `default-options`.
     pub fn default_options(&mut self) -> Result<expvar_heap::Options, CallError> {
         let result = self.with_instance(|processor, store| {
-            processor.golang_expvar_transform().call_default_options(store)
+            processor
+                .golang_expvar_transform()
+                .call_default_options(store)
         })?;
         Ok(from_wit(result))
     }
@@ -157,9 +172,14 @@ impl Processor {
         options: &expvar_heap::Options,
     ) -> Result<Vec<String>, CallError> {
         let options = to_wit(options);
-        let time = wit::Datetime { seconds: time.seconds, nanoseconds: time.nanoseconds };
+        let time = wit::Datetime {
+            seconds: time.seconds,
+            nanoseconds: time.nanoseconds,
+        };
         self.with_instance(|processor, store| {
-            processor.golang_expvar_transform().call_transform(store, body, time, &options)
+            processor
+                .golang_expvar_transform()
+                .call_transform(store, body, time, &options)
         })?
         .map_err(CallError::Options)
     }
@@ -174,7 +194,10 @@ impl Processor {
             Some(live) => live,
             None => self.instantiate().map_err(|e| CallError::Trap(e.into()))?,
         };
-        let Live { mut store, processor } = live;
+        let Live {
+            mut store,
+            processor,
+        } = live;
         let ticks = (self.limits.call_timeout.as_millis() / EPOCH_TICK.as_millis()).max(1);
         store.set_epoch_deadline(ticks as u64);
         let result = call(&processor, &mut store).map_err(|e| CallError::Trap(e.into()))?;
@@ -185,7 +208,13 @@ impl Processor {
     }
 
     fn instantiate(&self) -> wasmtime::Result<Live> {
-        let mut store = Store::new(&self.engine, MemoryCap { limit: self.limits.memory_bytes, current: 0 });
+        let mut store = Store::new(
+            &self.engine,
+            MemoryCap {
+                limit: self.limits.memory_bytes,
+                current: 0,
+            },
+        );
         store.limiter(|cap| cap);
         store.epoch_deadline_trap();
         let processor = self.pre.instantiate(&mut store)?;

@@ -13,7 +13,10 @@ use expvar_heap::{CollectionTime, Datasets, Options};
 use crate::root;
 
 /// The collection time of every expected event: 2026-01-01T00:00:00Z.
-pub const BLESS_TIME: CollectionTime = CollectionTime { seconds: 1_767_225_600, nanoseconds: 0 };
+pub const BLESS_TIME: CollectionTime = CollectionTime {
+    seconds: 1_767_225_600,
+    nanoseconds: 0,
+};
 
 /// The bundled default that `cargo xtask demo` runs: a busy Go 1.19 program, several bodies in
 /// sequence.
@@ -21,7 +24,10 @@ pub const DEMO_DIR: &str = "fixtures/go1.19/alloc";
 
 /// The options of every expected event: the defaults, with both datasets.
 pub fn bless_options() -> Options {
-    Options { datasets: Datasets::ALL, ..Options::default() }
+    Options {
+        datasets: Datasets::ALL,
+        ..Options::default()
+    }
 }
 
 /// One input and the file of its expected events.
@@ -35,7 +41,11 @@ impl Case {
     /// The input's path below `fixtures/`, for messages.
     pub fn name(&self) -> String {
         let fixtures = root().join("fixtures");
-        self.input.strip_prefix(&fixtures).unwrap_or(&self.input).display().to_string()
+        self.input
+            .strip_prefix(&fixtures)
+            .unwrap_or(&self.input)
+            .display()
+            .to_string()
     }
 }
 
@@ -65,7 +75,10 @@ fn collect_inputs(dir: &Path, inputs: &mut Vec<PathBuf>) -> Result<()> {
         let path = entry?.path();
         if path.is_dir() {
             collect_inputs(&path, inputs)?;
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("json" | "body")) {
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("json" | "body")
+        ) {
             inputs.push(path);
         }
     }
@@ -93,4 +106,9 @@ pub fn demo_sequence() -> Result<Vec<PathBuf>> {
     bodies.retain(|p| p.extension().is_some_and(|e| e == "json"));
     bodies.sort();
     Ok(bodies)
+}
+
+/// A file below `fixtures/`.
+pub fn root_fixture(path: &str) -> PathBuf {
+    root().join("fixtures").join(path)
 }

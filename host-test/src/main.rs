@@ -126,11 +126,16 @@ fn parse_time(text: &str) -> Result<CollectionTime, String> {
 
 fn collection_time(time: SystemTime) -> CollectionTime {
     let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
-    CollectionTime { seconds: since_epoch.as_secs(), nanoseconds: since_epoch.subsec_nanos() }
+    CollectionTime {
+        seconds: since_epoch.as_secs(),
+        nanoseconds: since_epoch.subsec_nanos(),
+    }
 }
 
 fn main() -> ExitCode {
-    let Cli { command: Command::Transform(args) } = Cli::parse();
+    let Cli {
+        command: Command::Transform(args),
+    } = Cli::parse();
     match transform(args) {
         Ok(code) => code,
         Err(e) => {
@@ -147,10 +152,17 @@ enum Engine {
 }
 
 impl Engine {
-    fn transform(&mut self, body: &[u8], time: CollectionTime, options: &Options) -> Result<Vec<String>, CallError> {
+    fn transform(
+        &mut self,
+        body: &[u8],
+        time: CollectionTime,
+        options: &Options,
+    ) -> Result<Vec<String>, CallError> {
         match self {
             Engine::Component(processor) => processor.transform(body, time, options),
-            Engine::Native => expvar_heap::transform(body, time, options).map_err(|e| CallError::Options(e.0)),
+            Engine::Native => {
+                expvar_heap::transform(body, time, options).map_err(|e| CallError::Options(e.0))
+            }
         }
     }
 }
@@ -185,7 +197,10 @@ fn transform(args: TransformArgs) -> Result<ExitCode> {
             Some(path) => path.clone(),
             None => default_component()?,
         };
-        let limits = Limits { memory_bytes: args.max_memory_bytes, call_timeout: args.call_timeout };
+        let limits = Limits {
+            memory_bytes: args.max_memory_bytes,
+            call_timeout: args.call_timeout,
+        };
         Engine::Component(Box::new(Processor::load(&path, limits)?))
     };
 
@@ -194,9 +209,17 @@ fn transform(args: TransformArgs) -> Result<ExitCode> {
     let mut out = BufWriter::new(stdout.lock());
     let mut tally = Tally::default();
     let stdin_only = [PathBuf::from("-")];
-    let inputs = if args.files.is_empty() { &stdin_only[..] } else { &args.files[..] };
+    let inputs = if args.files.is_empty() {
+        &stdin_only[..]
+    } else {
+        &args.files[..]
+    };
     for input in inputs {
-        let name = if input == Path::new("-") { "<stdin>".to_owned() } else { input.display().to_string() };
+        let name = if input == Path::new("-") {
+            "<stdin>".to_owned()
+        } else {
+            input.display().to_string()
+        };
         let content = match read_input(input, &args) {
             Ok(content) => content,
             Err(e) => {
@@ -206,16 +229,26 @@ fn transform(args: TransformArgs) -> Result<ExitCode> {
             }
         };
         let bodies: Vec<&[u8]> = if args.lines {
-            content.split(|&b| b == b'\n').map(trim_cr).filter(|line| !line.is_empty()).collect()
+            content
+                .split(|&b| b == b'\n')
+                .map(trim_cr)
+                .filter(|line| !line.is_empty())
+                .collect()
         } else {
             vec![&content[..]]
         };
         for body in bodies {
-            let time = args.time.unwrap_or_else(|| collection_time(SystemTime::now()));
-            let events = transform_one(&mut engine, body, time, &options, &args, &name, &mut tally)?;
+            let time = args
+                .time
+                .unwrap_or_else(|| collection_time(SystemTime::now()));
+            let events =
+                transform_one(&mut engine, body, time, &options, &args, &name, &mut tally)?;
             tally.bodies += 1;
             tally.events += events.len();
-            tally.with_errors += events.iter().filter(|e| e.contains(r#""error":{"message""#)).count();
+            tally.with_errors += events
+                .iter()
+                .filter(|e| e.contains(r#""error":{"message""#))
+                .count();
             for event in events {
                 if writeln!(out, "{event}").is_err() {
                     return Ok(ExitCode::SUCCESS); // the reader went away (a closed pipe)
@@ -227,7 +260,11 @@ fn transform(args: TransformArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if !args.quiet {
-        let how = if args.native { "natively" } else { "in the component" };
+        let how = if args.native {
+            "natively"
+        } else {
+            "in the component"
+        };
         eprintln!(
             "expvar-heap: {} bodies -> {} events ({} with error.message) {how} in {:.1?}",
             tally.bodies,
@@ -236,7 +273,11 @@ fn transform(args: TransformArgs) -> Result<ExitCode> {
             started.elapsed()
         );
     }
-    Ok(if tally.failures == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if tally.failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// One body's events. A body over the size limit, or one the component traps on, still yields
@@ -262,7 +303,9 @@ fn transform_one(
         Ok(events) => Ok(events),
         Err(CallError::Options(why)) => bail!(why),
         Err(CallError::Trap(trap)) => {
-            eprintln!("expvar-heap: {name}: the component failed on a body ({trap:#}); it is kept in an error event");
+            eprintln!(
+                "expvar-heap: {name}: the component failed on a body ({trap:#}); it is kept in an error event"
+            );
             tally.failures += 1;
             let message = format!("the transform failed on this body: {trap:#}");
             Ok(expvar_heap::error_events(&message, body, time, options)?)
@@ -282,7 +325,9 @@ fn read_input(input: &Path, args: &TransformArgs) -> Result<Vec<u8>> {
     if args.lines {
         reader.read_to_end(&mut content)?;
     } else {
-        reader.take(args.max_body_bytes as u64 + 1).read_to_end(&mut content)?;
+        reader
+            .take(args.max_body_bytes as u64 + 1)
+            .read_to_end(&mut content)?;
     }
     Ok(content)
 }
@@ -322,7 +367,13 @@ mod tests {
     #[test]
     fn times_parse_as_rfc3339_utc() {
         let time = parse_time("2023-02-01T10:17:48.723Z").unwrap();
-        assert_eq!(time, CollectionTime { seconds: 1_675_246_668, nanoseconds: 723_000_000 });
+        assert_eq!(
+            time,
+            CollectionTime {
+                seconds: 1_675_246_668,
+                nanoseconds: 723_000_000
+            }
+        );
         assert!(parse_time("yesterday").unwrap_err().contains("RFC 3339"));
     }
 }

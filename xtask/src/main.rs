@@ -39,7 +39,9 @@ fn main() -> Result<()> {
 
 /// Cargo's target folder, where it builds the core module and the CLI.
 fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
 }
 
 fn cargo() -> Command {
@@ -49,7 +51,9 @@ fn cargo() -> Command {
 }
 
 fn run(command: &mut Command) -> Result<()> {
-    let status = command.status().with_context(|| format!("could not start {command:?}"))?;
+    let status = command
+        .status()
+        .with_context(|| format!("could not start {command:?}"))?;
     if !status.success() {
         bail!("{command:?} failed: {status}");
     }
@@ -68,7 +72,8 @@ fn build_component() -> Result<PathBuf> {
         "--profile",
         "wasm-release",
     ]))?;
-    let module_path = target_dir().join("wasm32-unknown-unknown/wasm-release/expvar_heap_component.wasm");
+    let module_path =
+        target_dir().join("wasm32-unknown-unknown/wasm-release/expvar_heap_component.wasm");
     let module = std::fs::read(&module_path)
         .with_context(|| format!("reading the core module {}", module_path.display()))?;
     let component = wit_component::ComponentEncoder::default()
@@ -84,18 +89,30 @@ fn build_component() -> Result<PathBuf> {
     let out = built_component_path();
     std::fs::create_dir_all(out.parent().unwrap())?;
     std::fs::write(&out, &component)?;
-    eprintln!("wrote {} ({} bytes, no imports)", out.display(), component.len());
+    eprintln!(
+        "wrote {} ({} bytes, no imports)",
+        out.display(),
+        component.len()
+    );
     Ok(out)
 }
 
-/// The names a component imports, read from its binary.
+/// The names a component imports, read from its binary (the outer component's own imports, not
+/// those its inner modules and components satisfy among themselves).
 fn component_imports(component: &[u8]) -> Result<Vec<String>> {
+    use wasmparser::Payload;
     let mut names = Vec::new();
+    let mut depth = 0;
     for payload in wasmparser::Parser::new(0).parse_all(component) {
-        if let wasmparser::Payload::ComponentImportSection(section) = payload? {
-            for import in section {
-                names.push(import?.name.name.to_owned());
+        match payload? {
+            Payload::Version { .. } => depth += 1,
+            Payload::End(_) => depth -= 1,
+            Payload::ComponentImportSection(section) if depth == 1 => {
+                for import in section {
+                    names.push(import?.name.name.to_owned());
+                }
             }
+            _ => {}
         }
     }
     Ok(names)
@@ -104,9 +121,20 @@ fn component_imports(component: &[u8]) -> Result<Vec<String>> {
 fn demo() -> Result<()> {
     build_component()?;
     let bodies = fixtures::demo_sequence()?;
-    eprintln!("transforming {} bodies of {}", bodies.len(), fixtures::DEMO_DIR);
+    eprintln!(
+        "transforming {} bodies of {}",
+        bodies.len(),
+        fixtures::DEMO_DIR
+    );
     run(cargo()
-        .args(["run", "--quiet", "--package", "expvar-heap-host", "--", "transform"])
+        .args([
+            "run",
+            "--quiet",
+            "--package",
+            "expvar-heap-host",
+            "--",
+            "transform",
+        ])
         .args(&bodies))
 }
 
@@ -118,11 +146,20 @@ fn test() -> Result<()> {
 fn dist() -> Result<()> {
     let component = build_component()?;
     eprintln!("building the release CLI");
-    run(cargo().args(["build", "--release", "--locked", "--package", "expvar-heap-host"]))?;
+    run(cargo().args([
+        "build",
+        "--release",
+        "--locked",
+        "--package",
+        "expvar-heap-host",
+    ]))?;
     let dist = root().join("dist");
     std::fs::create_dir_all(&dist)?;
     let cli = target_dir().join("release/expvar-heap");
-    for (from, name) in [(cli.as_path(), "expvar-heap"), (component.as_path(), COMPONENT_FILE)] {
+    for (from, name) in [
+        (cli.as_path(), "expvar-heap"),
+        (component.as_path(), COMPONENT_FILE),
+    ] {
         let to = dist.join(name);
         std::fs::copy(from, &to).with_context(|| format!("copying {}", from.display()))?;
         eprintln!("dist/{name}: {} bytes", std::fs::metadata(&to)?.len());
@@ -141,6 +178,9 @@ fn bless() -> Result<()> {
             changed += 1;
         }
     }
-    eprintln!("{} fixtures, {changed} expected files rewritten", cases.len());
+    eprintln!(
+        "{} fixtures, {changed} expected files rewritten",
+        cases.len()
+    );
     Ok(())
 }

@@ -10,7 +10,7 @@ wit_bindgen::generate!({
 });
 
 use exports::golang::expvar::transform::Guest;
-use golang::expvar::types::{Datasets, Datetime, Options};
+use exports::golang::expvar::transform::{Datasets, Datetime, Options};
 
 struct Processor;
 
@@ -19,7 +19,11 @@ impl Guest for Processor {
         to_wit(expvar_heap::Options::default())
     }
 
-    fn transform(body: Vec<u8>, collected_at: Datetime, options: Options) -> Result<Vec<String>, String> {
+    fn transform(
+        body: Vec<u8>,
+        collected_at: Datetime,
+        options: Options,
+    ) -> Result<Vec<String>, String> {
         let time = expvar_heap::CollectionTime {
             seconds: collected_at.seconds,
             nanoseconds: collected_at.nanoseconds,

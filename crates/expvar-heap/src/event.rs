@@ -22,7 +22,12 @@ pub(crate) struct Input<'a> {
 
 /// The event of one dataset, as one line of JSON.
 pub(crate) fn build(input: &Input<'_>, dataset: Dataset) -> String {
-    let Input { body, read, timestamp, options } = *input;
+    let Input {
+        body,
+        read,
+        timestamp,
+        options,
+    } = *input;
     let fields = match dataset {
         Dataset::Heap => HEAP_FIELDS,
         Dataset::Expvar => EXPVAR_FIELDS,
@@ -32,10 +37,13 @@ pub(crate) fn build(input: &Input<'_>, dataset: Dataset) -> String {
         _ => (String::new(), Vec::new()),
     };
     let error = error_message(read, fields, &custom_problems);
-    let original = (options.preserve_original_event || error.is_some())
-        .then(|| String::from_utf8_lossy(body));
+    let original =
+        (options.preserve_original_event || error.is_some()).then(|| String::from_utf8_lossy(body));
     let cmdline: Vec<&str> = match read {
-        Ok(Body { cmdline: Some(args), .. }) => args.iter().map(Cow::as_ref).collect(),
+        Ok(Body {
+            cmdline: Some(args),
+            ..
+        }) => args.iter().map(Cow::as_ref).collect(),
         _ => Vec::new(),
     };
     let tags = options.tags_for(dataset);
@@ -43,7 +51,10 @@ pub(crate) fn build(input: &Input<'_>, dataset: Dataset) -> String {
     let mut w = EventWriter::new();
     w.push(&["@timestamp"], Value::Str(timestamp));
     w.push(&["data_stream", "dataset"], Value::Str(dataset.name()));
-    w.push(&["data_stream", "namespace"], Value::Str(&options.namespace));
+    w.push(
+        &["data_stream", "namespace"],
+        Value::Str(&options.namespace),
+    );
     w.push(&["data_stream", "type"], Value::Str("logs"));
     w.push(&["ecs", "version"], Value::Str(&options.ecs_version));
     if let Some(message) = &error {
@@ -122,9 +133,9 @@ fn render_custom(custom: &[(Cow<'_, str>, &RawValue)]) -> (String, Vec<String>) 
                     object.insert(name.to_string(), value);
                 }
             }
-            Err(e) if e.to_string().starts_with("recursion limit exceeded") => {
-                problems.push(format!("{name}: left out, nested more than 128 levels deep"))
-            }
+            Err(e) if e.to_string().starts_with("recursion limit exceeded") => problems.push(
+                format!("{name}: left out, nested more than 128 levels deep"),
+            ),
             Err(e) => problems.push(format!("{name}: left out, {e}")),
         }
     }

@@ -57,8 +57,17 @@ pub fn transform(
     options.validate()?;
     let read = read::read_body(body, options.datasets.expvar);
     let timestamp = event::timestamp(time);
-    let input = event::Input { body, read: &read, timestamp: &timestamp, options };
-    Ok(options.datasets.iter().map(|dataset| event::build(&input, dataset)).collect())
+    let input = event::Input {
+        body,
+        read: &read,
+        timestamp: &timestamp,
+        options,
+    };
+    Ok(options
+        .datasets
+        .iter()
+        .map(|dataset| event::build(&input, dataset))
+        .collect())
 }
 
 /// The events of a body that was never read (for example one over a host's size limit): the
@@ -72,6 +81,15 @@ pub fn error_events(
     options.validate()?;
     let read = Err(message.to_owned());
     let timestamp = event::timestamp(time);
-    let input = event::Input { body: original, read: &read, timestamp: &timestamp, options };
-    Ok(options.datasets.iter().map(|dataset| event::build(&input, dataset)).collect())
+    let input = event::Input {
+        body: original,
+        read: &read,
+        timestamp: &timestamp,
+        options,
+    };
+    Ok(options
+        .datasets
+        .iter()
+        .map(|dataset| event::build(&input, dataset))
+        .collect())
 }

@@ -69,15 +69,20 @@ pub fn read_body(body: &[u8], keep_custom: bool) -> Result<Body<'_>, String> {
         }
     };
     let mut de = serde_json::Deserializer::from_str(text);
-    let read = BodySeed { keep_custom }.deserialize(&mut de).and_then(|body| {
-        de.end()?;
-        Ok(body)
-    });
+    let read = BodySeed { keep_custom }
+        .deserialize(&mut de)
+        .and_then(|body| {
+            de.end()?;
+            Ok(body)
+        });
     match read {
         Ok(Ok(body)) => Ok(body),
         Ok(Err(found)) => Err(format!("body is not a JSON object: it is {found}")),
         Err(e) if e.is_eof() && text.trim().is_empty() => Err("body is empty".to_owned()),
-        Err(e) => Err(format!("body is not valid JSON: {e}{}", describe_start(text))),
+        Err(e) => Err(format!(
+            "body is not valid JSON: {e}{}",
+            describe_start(text)
+        )),
     }
 }
 
@@ -90,7 +95,11 @@ fn describe_start(text: &str) -> String {
     }
     let line = start.lines().next().unwrap_or_default();
     let shown: String = line.chars().take(40).collect();
-    let more = if line.chars().count() > shown.chars().count() { "…" } else { "" };
+    let more = if line.chars().count() > shown.chars().count() {
+        "…"
+    } else {
+        ""
+    };
     format!(" (the body starts with {shown:?}{more})")
 }
 
@@ -98,8 +107,14 @@ fn describe_start(text: &str) -> String {
 fn line_column(body: &[u8], offset: usize) -> (usize, usize) {
     let before = &body[..offset];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
     (line, column)
 }
 
@@ -133,7 +148,9 @@ impl<'de> Visitor<'de> for BodySeed {
         while let Some(key) = map.next_key::<Key<'de>>()? {
             match key.0.as_ref() {
                 "cmdline" => body.cmdline = map.next_value_seed(CmdlineSeed(&mut body.problems))?,
-                "memstats" => body.memstats = map.next_value_seed(MemstatsSeed(&mut body.problems))?,
+                "memstats" => {
+                    body.memstats = map.next_value_seed(MemstatsSeed(&mut body.problems))?
+                }
                 _ if self.keep_custom => {
                     let value = map.next_value::<&'de RawValue>()?;
                     body.custom.retain(|(name, _)| *name != key.0);
@@ -281,19 +298,24 @@ fn check_number(value: Scalar<'_>, kind: Kind) -> Result<Option<Number>, String>
         (_, Scalar::Uint(n)) => Ok(Some(Number::Uint(n))),
         (Kind::Float, Scalar::Int(n)) => Ok(Some(Number::Float(n as f64))),
         (Kind::Float, Scalar::Float(f)) => Ok(Some(Number::Float(f))),
-        (Kind::Count, Scalar::Int(n)) => Err(format!("{n} is negative, expected an unsigned integer")),
+        (Kind::Count, Scalar::Int(n)) => {
+            Err(format!("{n} is negative, expected an unsigned integer"))
+        }
         (Kind::Count, Scalar::Float(f)) if f < 0.0 => {
             Err(format!("{f} is negative, expected an unsigned integer"))
         }
         (Kind::Count, Scalar::Float(f)) if f >= TWO_POW_64 => {
             Err("the number is out of range, above 2^64-1".to_owned())
         }
-        (Kind::Count, Scalar::Float(f)) if f.fract() != 0.0 => {
-            Err(format!("{f} is not a whole number, expected an unsigned integer"))
-        }
+        (Kind::Count, Scalar::Float(f)) if f.fract() != 0.0 => Err(format!(
+            "{f} is not a whole number, expected an unsigned integer"
+        )),
         // A whole number written with a fraction or exponent (1.0, 1e3): the value is exact.
         (Kind::Count, Scalar::Float(f)) => Ok(Some(Number::Uint(f as u64))),
-        (Kind::Count, other) => Err(format!("expected an unsigned integer, found {}", other.describe())),
+        (Kind::Count, other) => Err(format!(
+            "expected an unsigned integer, found {}",
+            other.describe()
+        )),
         (Kind::Float, other) => Err(format!("expected a number, found {}", other.describe())),
     }
 }
@@ -363,7 +385,9 @@ impl CmdlineSeed<'_> {
     fn not_an_array<'de>(self, found: Scalar<'_>) -> Option<Vec<Cow<'de, str>>> {
         if !matches!(found, Scalar::Null) {
             let what = found.describe();
-            self.0.push(format!("cmdline: expected an array of strings, found {what}"));
+            self.0.push(format!(
+                "cmdline: expected an array of strings, found {what}"
+            ));
         }
         None
     }
@@ -465,13 +489,22 @@ mod tests {
         let cases: &[(&[u8], &str)] = &[
             (b"", "body is empty"),
             (b"[1,2]", "body is not a JSON object: it is an array"),
-            (b"{\"a\":", "body is not valid JSON: EOF while parsing a value at line 1 column 5"),
+            (
+                b"{\"a\":",
+                "body is not valid JSON: EOF while parsing a value at line 1 column 5",
+            ),
             (
                 b"404 page not found\n",
                 "body is not valid JSON: trailing characters at line 1 column 5 (the body starts with \"404 page not found\")",
             ),
-            (b"{}\n{}", "body is not valid JSON: trailing characters at line 2 column 1"),
-            (b"{\"a\":\"\xff\"}", "body is not valid UTF-8: invalid byte at line 1 column 7"),
+            (
+                b"{}\n{}",
+                "body is not valid JSON: trailing characters at line 2 column 1",
+            ),
+            (
+                b"{\"a\":\"\xff\"}",
+                "body is not valid UTF-8: invalid byte at line 1 column 7",
+            ),
         ];
         for (body, message) in cases {
             assert_eq!(read_body(body, false).unwrap_err(), *message);
@@ -485,7 +518,11 @@ mod tests {
             let read = read_body(body.as_bytes(), keep_custom).unwrap();
             assert_eq!(read.custom.len(), usize::from(keep_custom));
         }
-        let body = format!("{{\"memstats\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        let body = format!(
+            "{{\"memstats\":{}{}}}",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
         let read = read_body(body.as_bytes(), false).unwrap();
         assert!(matches!(read.memstats, Memstats::NotAnObject("an array")));
     }
