@@ -14,7 +14,8 @@ Commands:
           encode it as a component with no imports: target/component/expvar-heap.wasm
   demo    Build the component, then run `expvar-heap transform` on a bundled sequence of real
           /debug/vars bodies (Go 1.19, a busy program) and print the events
-  test    Build the component, then run every test of the workspace
+  test    Build the component, run every test of the workspace, then check formatting (rustfmt)
+          and lints (clippy, warnings as errors)
   dist    Build the component and the release CLI into dist/ (expvar-heap, expvar-heap.wasm)
   bless   Rewrite the expected events beside every fixture from the native library's output
           (review the diff before committing it)
@@ -140,7 +141,18 @@ fn demo() -> Result<()> {
 
 fn test() -> Result<()> {
     build_component()?;
-    run(cargo().args(["test", "--workspace", "--locked"]))
+    run(cargo().args(["test", "--workspace", "--locked"]))?;
+    eprintln!("checking formatting and lints");
+    run(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ]))
 }
 
 fn dist() -> Result<()> {

@@ -1,0 +1,193 @@
+//! The `expvar-heap` command as a user runs it.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use expvar_heap_host::fixtures::{self, root_fixture};
+use expvar_heap_host::{built_component_path, root};
+
+const TIME: &str = "2026-01-01T00:00:00Z";
+
+fn expvar_heap(args: &[&str], stdin: &[u8]) -> Output {
+    common::component_bytes(); // fail early, with advice, when the component was not built
+    let mut child = Command::new(env!("CARGO_BIN_EXE_expvar-heap"))
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+/// The expected events of fixtures, as `--dataset all` writes them.
+fn expected(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|name| {
+            let stem = name.trim_end_matches(".json").trim_end_matches(".body");
+            std::fs::read_to_string(root_fixture(&format!("{stem}.expected.ndjson"))).unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn transforms_files_in_order_through_the_component() {
+    let names = [
+        "go1.19/alloc/01.json",
+        "go1.22/gc/04.json",
+        "bad/truncated.body",
+    ];
+    let paths: Vec<String> = names.iter().map(|n| format!("fixtures/{n}")).collect();
+    let mut args = vec!["transform", "--dataset", "all", "--time", TIME];
+    args.extend(paths.iter().map(String::as_str));
+    let output = expvar_heap(&args, b"");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), expected(&names));
+    assert!(
+        stderr(&output).contains("3 bodies -> 6 events (2 with error.message) in the component")
+    );
+}
+
+#[test]
+fn native_and_component_print_the_same_events() {
+    let args = [
+        "transform",
+        "--time",
+        TIME,
+        "--preserve-original",
+        "--tag",
+        "a",
+        "fixtures/go1.27/custom/02.json",
+    ];
+    let component = expvar_heap(&args, b"");
+    let native = expvar_heap(&[&args[..], &["--native"]].concat(), b"");
+    assert!(component.status.success() && native.status.success());
+    assert_eq!(stdout(&component), stdout(&native));
+    assert!(stdout(&native).contains(r#""tags":["preserve_original_event","a"]"#));
+}
+
+#[test]
+fn reads_stdin_and_lines() {
+    let body = std::fs::read(root_fixture("go1.19/idle/01.json")).unwrap();
+    let output = expvar_heap(&["transform", "--dataset", "all", "--time", TIME], &body);
+    assert_eq!(stdout(&output), expected(&["go1.19/idle/01.json"]));
+
+    let log = std::fs::read(common::conformance_dir().join("test-heap-metrics.log")).unwrap();
+    let lines = [&log[..], b"\n\nnot json\n"].concat();
+    let output = expvar_heap(&["transform", "--lines", "--time", TIME, "-"], &lines);
+    assert!(output.status.success());
+    let printed = stdout(&output);
+    let events: Vec<&str> = printed.lines().collect();
+    assert_eq!(events.len(), 2, "{printed}");
+    assert!(!events[0].contains(r#""error""#), "{}", events[0]);
+    assert!(
+        events[1].contains(r#""error":{"message":"body is not valid JSON"#),
+        "{}",
+        events[1]
+    );
+}
+
+#[test]
+fn an_unreadable_file_fails_the_run_but_not_the_other_files() {
+    let output = expvar_heap(
+        &[
+            "transform",
+            "--time",
+            TIME,
+            "fixtures/no-such-file.json",
+            "fixtures/go1.19/idle/02.json",
+        ],
+        b"",
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("cannot read fixtures/no-such-file.json"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(stdout(&output).lines().count(), 1);
+}
+
+#[test]
+fn a_body_over_the_size_limit_becomes_an_error_event() {
+    let output = expvar_heap(
+        &[
+            "transform",
+            "--time",
+            TIME,
+            "--max-body-bytes",
+            "1000",
+            "fixtures/go1.19/idle/02.json",
+        ],
+        b"",
+    );
+    assert!(output.status.success());
+    let event: serde_json::Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    let message = event["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("over the limit of 1000 bytes"),
+        "{message}"
+    );
+    let body = std::fs::read_to_string(root_fixture("go1.19/idle/02.json")).unwrap();
+    assert_eq!(event["event"]["original"], body[..1001]);
+}
+
+#[test]
+fn bad_options_and_a_broken_component_are_clear_errors() {
+    let output = expvar_heap(&["transform", "--namespace", "Prod-EU"], b"{}");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("invalid namespace \"Prod-EU\""),
+        "{}",
+        stderr(&output)
+    );
+
+    let output = expvar_heap(
+        &["transform", "--component", "fixtures/go1.19/idle/01.json"],
+        b"{}",
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("cannot load the component fixtures/go1.19/idle/01.json"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(stdout(&output).is_empty());
+}
+
+#[test]
+fn help_explains_every_option() {
+    let output = expvar_heap(&["transform", "--help"], b"");
+    let help = stdout(&output);
+    for option in [
+        "--namespace",
+        "--tag",
+        "--preserve-original",
+        "--service-address",
+        "--time",
+        "--component",
+        "--native",
+        "--dataset",
+        "--lines",
+        "--max-body-bytes",
+        "--max-memory-bytes",
+        "--call-timeout",
+    ] {
+        assert!(help.contains(option), "--help does not mention {option}");
+    }
+    assert!(built_component_path().ends_with("target/component/expvar-heap.wasm"));
+    assert!(fixtures::DEMO_DIR.starts_with("fixtures/"));
+}
