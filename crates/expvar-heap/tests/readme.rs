@@ -1,0 +1,30 @@
+//! The README's field tables say what `fields.rs` does: the table in the code is the source of
+//! truth, and this keeps the documentation from drifting away from it.
+
+use expvar_heap::fields::{EXPVAR_FIELDS, HEAP_FIELDS, Source};
+
+#[test]
+fn readme_field_tables_match_the_code() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let documented: Vec<(String, String)> = readme
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let field = cells.get(1)?.strip_prefix("`golang.")?.strip_suffix('`')?;
+            Some((format!("golang.{field}"), cells.get(2)?.to_string()))
+        })
+        .collect();
+    let in_code: Vec<(String, String)> = HEAP_FIELDS
+        .iter()
+        .chain(EXPVAR_FIELDS)
+        .map(|(path, source)| {
+            let from = match source {
+                Source::Cmdline => "`cmdline`".to_owned(),
+                Source::Custom => "every other published variable, as published".to_owned(),
+                Source::Stat(stat) => format!("`memstats.{}`", stat.key()),
+            };
+            (path.join("."), from)
+        })
+        .collect();
+    assert_eq!(documented, in_code);
+}
