@@ -28,21 +28,11 @@ fn processor() -> Processor {
 fn per_body(c: &mut Criterion) {
     for (label, custom, options) in [
         ("heap", false, Options::default()),
-        (
-            "heap+expvar",
-            false,
-            Options {
-                datasets: Datasets::ALL,
-                ..Options::default()
-            },
-        ),
+        ("heap+expvar", false, Options { datasets: Datasets::ALL, ..Options::default() }),
         (
             "heap+expvar/75KB custom",
             true,
-            Options {
-                datasets: Datasets::ALL,
-                ..Options::default()
-            },
+            Options { datasets: Datasets::ALL, ..Options::default() },
         ),
     ] {
         let bodies = bodies(custom);
@@ -82,16 +72,11 @@ fn memory() {
     let bodies = bodies(false);
     let largest = bodies.iter().max_by_key(|b| b.len()).unwrap();
     let mut processor = processor();
-    let options = Options {
-        datasets: Datasets::ALL,
-        ..Options::default()
-    };
+    let options = Options { datasets: Datasets::ALL, ..Options::default() };
     processor.transform(largest, BLESS_TIME, &options).unwrap();
     let first = processor.memory_bytes();
     for i in 0..calls {
-        processor
-            .transform(&bodies[i % bodies.len()], BLESS_TIME, &options)
-            .unwrap();
+        processor.transform(&bodies[i % bodies.len()], BLESS_TIME, &options).unwrap();
     }
     println!(
         "component linear memory: {first} bytes after one call on a {} B body, {} bytes after {calls} more calls",

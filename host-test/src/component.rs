@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::{Component, Linker, ResourceAny};
 use wasmtime::{Config, Engine, ResourceLimiter, Store};
 
 mod bindings {
@@ -34,10 +34,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            memory_bytes: 512 << 20,
-            call_timeout: Duration::from_secs(10),
-        }
+        Limits { memory_bytes: 512 << 20, call_timeout: Duration::from_secs(10) }
     }
 }
 
@@ -98,6 +95,8 @@ impl ResourceLimiter for MemoryCap {
 struct Live {
     store: Store<MemoryCap>,
     processor: bindings::Processor,
+    /// The collector resource of [`Processor::push`], with the options it was made with.
+    collector: Option<(expvar_heap::Options, ResourceAny)>,
 }
 
 /// The component, compiled once, with at most one live instance.
@@ -130,36 +129,24 @@ impl Processor {
             .context("it is not a golang:expvar/processor component")?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         let (ticking_engine, stop) = (engine.clone(), ticker_stop.clone());
-        std::thread::Builder::new()
-            .name("epoch-ticker".into())
-            .spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    std::thread::sleep(EPOCH_TICK);
-                    ticking_engine.increment_epoch();
-                }
-            })?;
-        Ok(Processor {
-            engine,
-            pre,
-            limits,
-            live: None,
-            ticker_stop,
-        })
+        std::thread::Builder::new().name("epoch-ticker".into()).spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                ticking_engine.increment_epoch();
+            }
+        })?;
+        Ok(Processor { engine, pre, limits, live: None, ticker_stop })
     }
 
     /// The size of the live instance's linear memory in bytes (0 when there is none).
     pub fn memory_bytes(&self) -> usize {
-        self.live
-            .as_ref()
-            .map_or(0, |live| live.store.data().current)
+        self.live.as_ref().map_or(0, |live| live.store.data().current)
     }
 
     /// The component's `default-options`.
     pub fn default_options(&mut self) -> Result<expvar_heap::Options, CallError> {
         let result = self.with_instance(|processor, store| {
-            processor
-                .golang_expvar_transform()
-                .call_default_options(store)
+            processor.golang_expvar_transform().call_default_options(store)
         })?;
         Ok(from_wit(result))
     }
@@ -172,53 +159,81 @@ impl Processor {
         options: &expvar_heap::Options,
     ) -> Result<Vec<String>, CallError> {
         let options = to_wit(options);
-        let time = wit::Datetime {
-            seconds: time.seconds,
-            nanoseconds: time.nanoseconds,
-        };
+        let time = wit::Datetime { seconds: time.seconds, nanoseconds: time.nanoseconds };
         self.with_instance(|processor, store| {
-            processor
-                .golang_expvar_transform()
-                .call_transform(store, body, time, &options)
+            processor.golang_expvar_transform().call_transform(store, body, time, &options)
         })?
         .map_err(CallError::Options)
     }
 
-    /// Runs `call` on the live instance (instantiating one if needed) under the deadline; drops
-    /// the instance after a trap, or when the call left its memory large.
+    /// The component's collector: the next body of the one process this processor follows, with
+    /// its pause window. The collector is made on first use and made anew when `options` change.
+    /// Its state lives in the instance: after a trap, the next body counts as a first body.
+    pub fn push(
+        &mut self,
+        body: &[u8],
+        time: expvar_heap::CollectionTime,
+        options: &expvar_heap::Options,
+    ) -> Result<Vec<String>, CallError> {
+        let time = wit::Datetime { seconds: time.seconds, nanoseconds: time.nanoseconds };
+        self.with_live(|live| {
+            let api = live.processor.golang_expvar_collector().collector();
+            let resource = match &live.collector {
+                Some((made_with, resource)) if made_with == options => *resource,
+                _ => {
+                    if let Some((_, old)) = live.collector.take() {
+                        old.resource_drop(&mut live.store)?;
+                    }
+                    let resource = api.call_constructor(&mut live.store, &to_wit(options))?;
+                    live.collector = Some((options.clone(), resource));
+                    resource
+                }
+            };
+            api.call_push(&mut live.store, resource, body, time)
+        })?
+        .map_err(CallError::Options)
+    }
+
+    /// Runs `call` on the live instance (instantiating one if needed) under the deadline.
     fn with_instance<T>(
         &mut self,
         call: impl FnOnce(&bindings::Processor, &mut Store<MemoryCap>) -> wasmtime::Result<T>,
     ) -> Result<T, CallError> {
-        let live = match self.live.take() {
+        self.with_live(|live| call(&live.processor, &mut live.store))
+    }
+
+    /// Runs `call` on the live instance under the deadline. Drops the instance after a trap, or
+    /// when the call left its memory large and it holds no collector state worth keeping.
+    fn with_live<T>(
+        &mut self,
+        call: impl FnOnce(&mut Live) -> wasmtime::Result<T>,
+    ) -> Result<T, CallError> {
+        let mut live = match self.live.take() {
             Some(live) => live,
             None => self.instantiate().map_err(|e| CallError::Trap(e.into()))?,
         };
-        let Live {
-            mut store,
-            processor,
-        } = live;
-        let ticks = (self.limits.call_timeout.as_millis() / EPOCH_TICK.as_millis()).max(1);
-        store.set_epoch_deadline(ticks as u64);
-        let result = call(&processor, &mut store).map_err(|e| CallError::Trap(e.into()))?;
-        if store.data().current <= KEEP_INSTANCE_BELOW_BYTES {
-            self.live = Some(Live { store, processor });
+        live.store.set_epoch_deadline(self.deadline_ticks());
+        let result = call(&mut live).map_err(|e| CallError::Trap(e.into()))?;
+        if live.store.data().current <= KEEP_INSTANCE_BELOW_BYTES || live.collector.is_some() {
+            self.live = Some(live);
         }
         Ok(result)
     }
 
+    /// The call timeout in epoch ticks (at least one).
+    fn deadline_ticks(&self) -> u64 {
+        (self.limits.call_timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
+    }
+
     fn instantiate(&self) -> wasmtime::Result<Live> {
-        let mut store = Store::new(
-            &self.engine,
-            MemoryCap {
-                limit: self.limits.memory_bytes,
-                current: 0,
-            },
-        );
+        let mut store =
+            Store::new(&self.engine, MemoryCap { limit: self.limits.memory_bytes, current: 0 });
         store.limiter(|cap| cap);
         store.epoch_deadline_trap();
+        // Instantiation may run the module's start code: give it the same deadline as a call.
+        store.set_epoch_deadline(self.deadline_ticks());
         let processor = self.pre.instantiate(&mut store)?;
-        Ok(Live { store, processor })
+        Ok(Live { store, processor, collector: None })
     }
 }
 

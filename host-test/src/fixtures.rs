@@ -13,10 +13,7 @@ use expvar_heap::{CollectionTime, Datasets, Options};
 use crate::root;
 
 /// The collection time of every expected event: 2026-01-01T00:00:00Z.
-pub const BLESS_TIME: CollectionTime = CollectionTime {
-    seconds: 1_767_225_600,
-    nanoseconds: 0,
-};
+pub const BLESS_TIME: CollectionTime = CollectionTime { seconds: 1_767_225_600, nanoseconds: 0 };
 
 /// The bundled default that `cargo xtask demo` runs: a busy Go 1.19 program, several bodies in
 /// sequence.
@@ -24,10 +21,7 @@ pub const DEMO_DIR: &str = "fixtures/go1.19/alloc";
 
 /// The options of every expected event: the defaults, with both datasets.
 pub fn bless_options() -> Options {
-    Options {
-        datasets: Datasets::ALL,
-        ..Options::default()
-    }
+    Options { datasets: Datasets::ALL, ..Options::default() }
 }
 
 /// One input and the file of its expected events.
@@ -41,11 +35,7 @@ impl Case {
     /// The input's path below `fixtures/`, for messages.
     pub fn name(&self) -> String {
         let fixtures = root().join("fixtures");
-        self.input
-            .strip_prefix(&fixtures)
-            .unwrap_or(&self.input)
-            .display()
-            .to_string()
+        self.input.strip_prefix(&fixtures).unwrap_or(&self.input).display().to_string()
     }
 }
 
@@ -75,10 +65,7 @@ fn collect_inputs(dir: &Path, inputs: &mut Vec<PathBuf>) -> Result<()> {
         let path = entry?.path();
         if path.is_dir() {
             collect_inputs(&path, inputs)?;
-        } else if matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("json" | "body")
-        ) {
+        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("json" | "body")) {
             inputs.push(path);
         }
     }

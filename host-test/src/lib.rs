@@ -11,10 +11,7 @@ pub const COMPONENT_FILE: &str = "expvar-heap.wasm";
 
 /// The repository's root (where this crate was built from).
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
 /// Where `cargo xtask build` writes the component.

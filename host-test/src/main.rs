@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use expvar_heap::{CollectionTime, Datasets, Options};
+use expvar_heap::{CollectionTime, Collector, Datasets, Options};
 use expvar_heap_host::component::{CallError, Limits, Processor};
 use expvar_heap_host::{COMPONENT_FILE, built_component_path};
 
@@ -37,6 +37,10 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Transform bodies into events, written to stdout one per line (NDJSON).
+    ///
+    /// The bodies are taken as successive scrapes of one Go process, in the order given, so each
+    /// golang.heap event also has golang.heap.gc.pause.* for the GC cycles since the body before
+    /// (the first body: the cycles still in its PauseNs ring).
     ///
     /// Every body yields an event per dataset, even a broken one: that event has error.message
     /// saying what was wrong and keeps the body in event.original. The exit status is 0 when
@@ -126,16 +130,11 @@ fn parse_time(text: &str) -> Result<CollectionTime, String> {
 
 fn collection_time(time: SystemTime) -> CollectionTime {
     let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
-    CollectionTime {
-        seconds: since_epoch.as_secs(),
-        nanoseconds: since_epoch.subsec_nanos(),
-    }
+    CollectionTime { seconds: since_epoch.as_secs(), nanoseconds: since_epoch.subsec_nanos() }
 }
 
 fn main() -> ExitCode {
-    let Cli {
-        command: Command::Transform(args),
-    } = Cli::parse();
+    let Cli { command: Command::Transform(args) } = Cli::parse();
     match transform(args) {
         Ok(code) => code,
         Err(e) => {
@@ -145,24 +144,23 @@ fn main() -> ExitCode {
     }
 }
 
-/// Where the events come from: the component in wasmtime, or the library itself.
+/// Where the events come from: the component's collector in wasmtime, or the library's. Either
+/// way all the bodies of a run are one process's, in order, so the pause window spans them.
 enum Engine {
     Component(Box<Processor>),
-    Native,
+    Native(Collector),
 }
 
 impl Engine {
-    fn transform(
+    fn push(
         &mut self,
         body: &[u8],
         time: CollectionTime,
         options: &Options,
     ) -> Result<Vec<String>, CallError> {
         match self {
-            Engine::Component(processor) => processor.transform(body, time, options),
-            Engine::Native => {
-                expvar_heap::transform(body, time, options).map_err(|e| CallError::Options(e.0))
-            }
+            Engine::Component(processor) => processor.push(body, time, options),
+            Engine::Native(collector) => Ok(collector.push(body, time)),
         }
     }
 }
@@ -191,16 +189,14 @@ fn transform(args: TransformArgs) -> Result<ExitCode> {
     };
     options.validate()?;
     let mut engine = if args.native {
-        Engine::Native
+        Engine::Native(Collector::new(options.clone())?)
     } else {
         let path = match &args.component {
             Some(path) => path.clone(),
             None => default_component()?,
         };
-        let limits = Limits {
-            memory_bytes: args.max_memory_bytes,
-            call_timeout: args.call_timeout,
-        };
+        let limits =
+            Limits { memory_bytes: args.max_memory_bytes, call_timeout: args.call_timeout };
         Engine::Component(Box::new(Processor::load(&path, limits)?))
     };
 
@@ -209,11 +205,7 @@ fn transform(args: TransformArgs) -> Result<ExitCode> {
     let mut out = BufWriter::new(stdout.lock());
     let mut tally = Tally::default();
     let stdin_only = [PathBuf::from("-")];
-    let inputs = if args.files.is_empty() {
-        &stdin_only[..]
-    } else {
-        &args.files[..]
-    };
+    let inputs = if args.files.is_empty() { &stdin_only[..] } else { &args.files[..] };
     for input in inputs {
         let name = if input == Path::new("-") {
             "<stdin>".to_owned()
@@ -229,26 +221,18 @@ fn transform(args: TransformArgs) -> Result<ExitCode> {
             }
         };
         let bodies: Vec<&[u8]> = if args.lines {
-            content
-                .split(|&b| b == b'\n')
-                .map(trim_cr)
-                .filter(|line| !line.is_empty())
-                .collect()
+            content.split(|&b| b == b'\n').map(trim_cr).filter(|line| !line.is_empty()).collect()
         } else {
             vec![&content[..]]
         };
         for body in bodies {
-            let time = args
-                .time
-                .unwrap_or_else(|| collection_time(SystemTime::now()));
+            let time = args.time.unwrap_or_else(|| collection_time(SystemTime::now()));
             let events =
                 transform_one(&mut engine, body, time, &options, &args, &name, &mut tally)?;
             tally.bodies += 1;
             tally.events += events.len();
-            tally.with_errors += events
-                .iter()
-                .filter(|e| e.contains(r#""error":{"message""#))
-                .count();
+            tally.with_errors +=
+                events.iter().filter(|e| e.contains(r#""error":{"message""#)).count();
             for event in events {
                 if writeln!(out, "{event}").is_err() {
                     return Ok(ExitCode::SUCCESS); // the reader went away (a closed pipe)
@@ -260,11 +244,7 @@ fn transform(args: TransformArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if !args.quiet {
-        let how = if args.native {
-            "natively"
-        } else {
-            "in the component"
-        };
+        let how = if args.native { "natively" } else { "in the component" };
         eprintln!(
             "expvar-heap: {} bodies -> {} events ({} with error.message) {how} in {:.1?}",
             tally.bodies,
@@ -273,11 +253,7 @@ fn transform(args: TransformArgs) -> Result<ExitCode> {
             started.elapsed()
         );
     }
-    Ok(if tally.failures == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(if tally.failures == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 /// One body's events. A body over the size limit, or one the component traps on, still yields
@@ -299,7 +275,7 @@ fn transform_one(
         let kept = &body[..body.len().min(OVERSIZE_KEPT_BYTES)];
         return Ok(expvar_heap::error_events(&message, kept, time, options)?);
     }
-    match engine.transform(body, time, options) {
+    match engine.push(body, time, options) {
         Ok(events) => Ok(events),
         Err(CallError::Options(why)) => bail!(why),
         Err(CallError::Trap(trap)) => {
@@ -325,9 +301,7 @@ fn read_input(input: &Path, args: &TransformArgs) -> Result<Vec<u8>> {
     if args.lines {
         reader.read_to_end(&mut content)?;
     } else {
-        reader
-            .take(args.max_body_bytes as u64 + 1)
-            .read_to_end(&mut content)?;
+        reader.take(args.max_body_bytes as u64 + 1).read_to_end(&mut content)?;
     }
     Ok(content)
 }
@@ -367,13 +341,7 @@ mod tests {
     #[test]
     fn times_parse_as_rfc3339_utc() {
         let time = parse_time("2023-02-01T10:17:48.723Z").unwrap();
-        assert_eq!(
-            time,
-            CollectionTime {
-                seconds: 1_675_246_668,
-                nanoseconds: 723_000_000
-            }
-        );
+        assert_eq!(time, CollectionTime { seconds: 1_675_246_668, nanoseconds: 723_000_000 });
         assert!(parse_time("yesterday").unwrap_err().contains("RFC 3339"));
     }
 }

@@ -5,7 +5,8 @@ mod common;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use expvar_heap_host::fixtures::{self, root_fixture};
+use expvar_heap::Collector;
+use expvar_heap_host::fixtures::{self, BLESS_TIME, root_fixture};
 use expvar_heap_host::{built_component_path, root};
 
 const TIME: &str = "2026-01-01T00:00:00Z";
@@ -32,30 +33,26 @@ fn stderr(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).unwrap()
 }
 
-/// The expected events of fixtures, as `--dataset all` writes them.
-fn expected(names: &[&str]) -> String {
-    names
+/// The events of fixtures taken as one process's bodies, in order, by the native collector with
+/// the options `--dataset all --time 2026-01-01T00:00:00Z` stands for.
+fn collected(names: &[&str]) -> String {
+    let mut collector = Collector::new(fixtures::bless_options()).unwrap();
+    let events: Vec<String> = names
         .iter()
-        .map(|name| {
-            let stem = name.trim_end_matches(".json").trim_end_matches(".body");
-            std::fs::read_to_string(root_fixture(&format!("{stem}.expected.ndjson"))).unwrap()
-        })
-        .collect()
+        .flat_map(|name| collector.push(&std::fs::read(root_fixture(name)).unwrap(), BLESS_TIME))
+        .collect();
+    fixtures::events_text(&events)
 }
 
 #[test]
 fn transforms_files_in_order_through_the_component() {
-    let names = [
-        "go1.19/alloc/01.json",
-        "go1.22/gc/04.json",
-        "bad/truncated.body",
-    ];
+    let names = ["go1.19/alloc/01.json", "go1.22/gc/04.json", "bad/truncated.body"];
     let paths: Vec<String> = names.iter().map(|n| format!("fixtures/{n}")).collect();
     let mut args = vec!["transform", "--dataset", "all", "--time", TIME];
     args.extend(paths.iter().map(String::as_str));
     let output = expvar_heap(&args, b"");
     assert!(output.status.success(), "{}", stderr(&output));
-    assert_eq!(stdout(&output), expected(&names));
+    assert_eq!(stdout(&output), collected(&names));
     assert!(
         stderr(&output).contains("3 bodies -> 6 events (2 with error.message) in the component")
     );
@@ -83,7 +80,7 @@ fn native_and_component_print_the_same_events() {
 fn reads_stdin_and_lines() {
     let body = std::fs::read(root_fixture("go1.19/idle/01.json")).unwrap();
     let output = expvar_heap(&["transform", "--dataset", "all", "--time", TIME], &body);
-    assert_eq!(stdout(&output), expected(&["go1.19/idle/01.json"]));
+    assert_eq!(stdout(&output), collected(&["go1.19/idle/01.json"]));
 
     let log = std::fs::read(common::conformance_dir().join("test-heap-metrics.log")).unwrap();
     let lines = [&log[..], b"\n\nnot json\n"].concat();
@@ -93,11 +90,7 @@ fn reads_stdin_and_lines() {
     let events: Vec<&str> = printed.lines().collect();
     assert_eq!(events.len(), 2, "{printed}");
     assert!(!events[0].contains(r#""error""#), "{}", events[0]);
-    assert!(
-        events[1].contains(r#""error":{"message":"body is not valid JSON"#),
-        "{}",
-        events[1]
-    );
+    assert!(events[1].contains(r#""error":{"message":"body is not valid JSON"#), "{}", events[1]);
 }
 
 #[test]
@@ -124,23 +117,13 @@ fn an_unreadable_file_fails_the_run_but_not_the_other_files() {
 #[test]
 fn a_body_over_the_size_limit_becomes_an_error_event() {
     let output = expvar_heap(
-        &[
-            "transform",
-            "--time",
-            TIME,
-            "--max-body-bytes",
-            "1000",
-            "fixtures/go1.19/idle/02.json",
-        ],
+        &["transform", "--time", TIME, "--max-body-bytes", "1000", "fixtures/go1.19/idle/02.json"],
         b"",
     );
     assert!(output.status.success());
     let event: serde_json::Value = serde_json::from_str(stdout(&output).trim()).unwrap();
     let message = event["error"]["message"].as_str().unwrap();
-    assert!(
-        message.contains("over the limit of 1000 bytes"),
-        "{message}"
-    );
+    assert!(message.contains("over the limit of 1000 bytes"), "{message}");
     let body = std::fs::read_to_string(root_fixture("go1.19/idle/02.json")).unwrap();
     assert_eq!(event["event"]["original"], body[..1001]);
 }
@@ -149,16 +132,9 @@ fn a_body_over_the_size_limit_becomes_an_error_event() {
 fn bad_options_and_a_broken_component_are_clear_errors() {
     let output = expvar_heap(&["transform", "--namespace", "Prod-EU"], b"{}");
     assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("invalid namespace \"Prod-EU\""),
-        "{}",
-        stderr(&output)
-    );
+    assert!(stderr(&output).contains("invalid namespace \"Prod-EU\""), "{}", stderr(&output));
 
-    let output = expvar_heap(
-        &["transform", "--component", "fixtures/go1.19/idle/01.json"],
-        b"{}",
-    );
+    let output = expvar_heap(&["transform", "--component", "fixtures/go1.19/idle/01.json"], b"{}");
     assert_eq!(output.status.code(), Some(2));
     assert!(
         stderr(&output).contains("cannot load the component fixtures/go1.19/idle/01.json"),

@@ -40,9 +40,7 @@ fn main() -> Result<()> {
 
 /// Cargo's target folder, where it builds the core module and the CLI.
 fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"))
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
 }
 
 fn cargo() -> Command {
@@ -52,9 +50,7 @@ fn cargo() -> Command {
 }
 
 fn run(command: &mut Command) -> Result<()> {
-    let status = command
-        .status()
-        .with_context(|| format!("could not start {command:?}"))?;
+    let status = command.status().with_context(|| format!("could not start {command:?}"))?;
     if !status.success() {
         bail!("{command:?} failed: {status}");
     }
@@ -90,11 +86,7 @@ fn build_component() -> Result<PathBuf> {
     let out = built_component_path();
     std::fs::create_dir_all(out.parent().unwrap())?;
     std::fs::write(&out, &component)?;
-    eprintln!(
-        "wrote {} ({} bytes, no imports)",
-        out.display(),
-        component.len()
-    );
+    eprintln!("wrote {} ({} bytes, no imports)", out.display(), component.len());
     Ok(out)
 }
 
@@ -122,20 +114,9 @@ fn component_imports(component: &[u8]) -> Result<Vec<String>> {
 fn demo() -> Result<()> {
     build_component()?;
     let bodies = fixtures::demo_sequence()?;
-    eprintln!(
-        "transforming {} bodies of {}",
-        bodies.len(),
-        fixtures::DEMO_DIR
-    );
+    eprintln!("transforming {} bodies of {}", bodies.len(), fixtures::DEMO_DIR);
     run(cargo()
-        .args([
-            "run",
-            "--quiet",
-            "--package",
-            "expvar-heap-host",
-            "--",
-            "transform",
-        ])
+        .args(["run", "--quiet", "--package", "expvar-heap-host", "--", "transform"])
         .args(&bodies))
 }
 
@@ -158,20 +139,11 @@ fn test() -> Result<()> {
 fn dist() -> Result<()> {
     let component = build_component()?;
     eprintln!("building the release CLI");
-    run(cargo().args([
-        "build",
-        "--release",
-        "--locked",
-        "--package",
-        "expvar-heap-host",
-    ]))?;
+    run(cargo().args(["build", "--release", "--locked", "--package", "expvar-heap-host"]))?;
     let dist = root().join("dist");
     std::fs::create_dir_all(&dist)?;
     let cli = target_dir().join("release/expvar-heap");
-    for (from, name) in [
-        (cli.as_path(), "expvar-heap"),
-        (component.as_path(), COMPONENT_FILE),
-    ] {
+    for (from, name) in [(cli.as_path(), "expvar-heap"), (component.as_path(), COMPONENT_FILE)] {
         let to = dist.join(name);
         std::fs::copy(from, &to).with_context(|| format!("copying {}", from.display()))?;
         eprintln!("dist/{name}: {} bytes", std::fs::metadata(&to)?.len());
@@ -190,9 +162,6 @@ fn bless() -> Result<()> {
             changed += 1;
         }
     }
-    eprintln!(
-        "{} fixtures, {changed} expected files rewritten",
-        cases.len()
-    );
+    eprintln!("{} fixtures, {changed} expected files rewritten", cases.len());
     Ok(())
 }

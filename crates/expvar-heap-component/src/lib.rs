@@ -9,12 +9,14 @@ wit_bindgen::generate!({
     world: "processor",
 });
 
-use exports::golang::expvar::transform::Guest;
-use exports::golang::expvar::transform::{Datasets, Datetime, Options};
+use std::cell::RefCell;
+
+use exports::golang::expvar::collector::{Guest as CollectorGuest, GuestCollector};
+use exports::golang::expvar::transform::{Datasets, Datetime, Guest as TransformGuest, Options};
 
 struct Processor;
 
-impl Guest for Processor {
+impl TransformGuest for Processor {
     fn default_options() -> Options {
         to_wit(expvar_heap::Options::default())
     }
@@ -24,12 +26,34 @@ impl Guest for Processor {
         collected_at: Datetime,
         options: Options,
     ) -> Result<Vec<String>, String> {
-        let time = expvar_heap::CollectionTime {
-            seconds: collected_at.seconds,
-            nanoseconds: collected_at.nanoseconds,
-        };
-        expvar_heap::transform(&body, time, &from_wit(options)).map_err(|e| e.to_string())
+        expvar_heap::transform(&body, from_wit_time(collected_at), &from_wit(options))
+            .map_err(|e| e.to_string())
     }
+}
+
+impl CollectorGuest for Processor {
+    type Collector = Collector;
+}
+
+/// The WIT resource: the core's collector, or why its options were refused (reported by `push`,
+/// since a WIT constructor cannot fail).
+struct Collector(RefCell<Result<expvar_heap::Collector, String>>);
+
+impl GuestCollector for Collector {
+    fn new(options: Options) -> Self {
+        Collector(RefCell::new(expvar_heap::Collector::new(from_wit(options)).map_err(|e| e.0)))
+    }
+
+    fn push(&self, body: Vec<u8>, collected_at: Datetime) -> Result<Vec<String>, String> {
+        match &mut *self.0.borrow_mut() {
+            Ok(collector) => Ok(collector.push(&body, from_wit_time(collected_at))),
+            Err(why) => Err(why.clone()),
+        }
+    }
+}
+
+fn from_wit_time(time: Datetime) -> expvar_heap::CollectionTime {
+    expvar_heap::CollectionTime { seconds: time.seconds, nanoseconds: time.nanoseconds }
 }
 
 fn from_wit(options: Options) -> expvar_heap::Options {

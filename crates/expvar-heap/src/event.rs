@@ -4,7 +4,8 @@ use std::borrow::Cow;
 
 use serde_json::value::RawValue;
 
-use crate::fields::{EXPVAR_FIELDS, Field, HEAP_FIELDS, Source};
+use crate::collector::PauseWindow;
+use crate::fields::{EXPVAR_FIELDS, Field, HEAP_FIELDS, Pause, Source};
 use crate::json::{EventWriter, Value};
 use crate::options::{Dataset, Options};
 use crate::read::{Body, Memstats, Number};
@@ -12,22 +13,32 @@ use crate::time::CollectionTime;
 
 const EVENT_TYPE: &[&str] = &["info"];
 
+/// The events of a body read (or not) as `read`, one per dataset of the options, heap first.
+/// `pauses` is the collector's window, when there is one.
+pub(crate) fn build_all(
+    body: &[u8],
+    read: &Result<Body<'_>, String>,
+    time: CollectionTime,
+    options: &Options,
+    pauses: Option<PauseWindow>,
+) -> Vec<String> {
+    let timestamp = time.to_rfc3339_millis();
+    let input = Input { body, read, timestamp: &timestamp, options, pauses };
+    options.datasets.iter().map(|dataset| build(&input, dataset)).collect()
+}
+
 /// Everything one event of a body needs, computed once per body and shared by its datasets.
-pub(crate) struct Input<'a> {
-    pub body: &'a [u8],
-    pub read: &'a Result<Body<'a>, String>,
-    pub timestamp: &'a str,
-    pub options: &'a Options,
+struct Input<'a> {
+    body: &'a [u8],
+    read: &'a Result<Body<'a>, String>,
+    timestamp: &'a str,
+    options: &'a Options,
+    pauses: Option<PauseWindow>,
 }
 
 /// The event of one dataset, as one line of JSON.
-pub(crate) fn build(input: &Input<'_>, dataset: Dataset) -> String {
-    let Input {
-        body,
-        read,
-        timestamp,
-        options,
-    } = *input;
+fn build(input: &Input<'_>, dataset: Dataset) -> String {
+    let Input { body, read, timestamp, options, pauses } = *input;
     let fields = match dataset {
         Dataset::Heap => HEAP_FIELDS,
         Dataset::Expvar => EXPVAR_FIELDS,
@@ -40,10 +51,7 @@ pub(crate) fn build(input: &Input<'_>, dataset: Dataset) -> String {
     let original =
         (options.preserve_original_event || error.is_some()).then(|| String::from_utf8_lossy(body));
     let cmdline: Vec<&str> = match read {
-        Ok(Body {
-            cmdline: Some(args),
-            ..
-        }) => args.iter().map(Cow::as_ref).collect(),
+        Ok(Body { cmdline: Some(args), .. }) => args.iter().map(Cow::as_ref).collect(),
         _ => Vec::new(),
     };
     let tags = options.tags_for(dataset);
@@ -51,10 +59,7 @@ pub(crate) fn build(input: &Input<'_>, dataset: Dataset) -> String {
     let mut w = EventWriter::new();
     w.push(&["@timestamp"], Value::Str(timestamp));
     w.push(&["data_stream", "dataset"], Value::Str(dataset.name()));
-    w.push(
-        &["data_stream", "namespace"],
-        Value::Str(&options.namespace),
-    );
+    w.push(&["data_stream", "namespace"], Value::Str(&options.namespace));
     w.push(&["data_stream", "type"], Value::Str("logs"));
     w.push(&["ecs", "version"], Value::Str(&options.ecs_version));
     if let Some(message) = &error {
@@ -77,6 +82,15 @@ pub(crate) fn build(input: &Input<'_>, dataset: Dataset) -> String {
                     Some(Number::Uint(n)) => Value::Uint(n),
                     Some(Number::Float(f)) => Value::Float(f),
                     None => continue,
+                },
+                Source::Pause(figure) => match (pauses, figure) {
+                    (None, _) => continue,
+                    (Some(w), Pause::Avg) => Value::Uint(w.avg_ns),
+                    (Some(w), Pause::Count) => Value::Uint(w.count),
+                    (Some(w), Pause::Max) => Value::Uint(w.max_ns),
+                    (Some(w), Pause::Missed) if w.missed > 0 => Value::Uint(w.missed),
+                    (Some(_), Pause::Missed) => continue,
+                    (Some(w), Pause::Sum) => Value::Uint(w.sum_ns),
                 },
             };
             w.push(path, value);
@@ -108,7 +122,7 @@ fn error_message(
         Memstats::Object(_) => {
             let any_figure = fields.iter().any(|(_, source)| match source {
                 Source::Stat(stat) => read.stat(*stat).is_some(),
-                _ => false,
+                Source::Cmdline | Source::Custom | Source::Pause(_) => false,
             });
             if !any_figure {
                 problems.push("memstats has none of the figures this event reports".into());
@@ -133,9 +147,9 @@ fn render_custom(custom: &[(Cow<'_, str>, &RawValue)]) -> (String, Vec<String>) 
                     object.insert(name.to_string(), value);
                 }
             }
-            Err(e) if e.to_string().starts_with("recursion limit exceeded") => problems.push(
-                format!("{name}: left out, nested more than 128 levels deep"),
-            ),
+            Err(e) if e.to_string().starts_with("recursion limit exceeded") => {
+                problems.push(format!("{name}: left out, nested more than 128 levels deep"))
+            }
             Err(e) => problems.push(format!("{name}: left out, {e}")),
         }
     }
@@ -161,9 +175,4 @@ fn prune_empty(value: &mut serde_json::Value) -> bool {
         }
         V::Bool(_) | V::Number(_) => false,
     }
-}
-
-/// Keeps the time formatting in one place for every event of a body.
-pub(crate) fn timestamp(time: CollectionTime) -> String {
-    time.to_rfc3339_millis()
 }

@@ -75,110 +75,65 @@ pub enum Source {
     Stat(Stat),
     /// Every published variable other than `cmdline` and `memstats` (the expvar event's `custom`).
     Custom,
+    /// A figure of the collector's per-interval GC pause window (only from a [`crate::Collector`]).
+    Pause(Pause),
+}
+
+/// The figures of a [`crate::PauseWindow`].
+#[derive(Clone, Copy, Debug)]
+pub enum Pause {
+    Avg,
+    Count,
+    Max,
+    /// Written only when not zero.
+    Missed,
+    Sum,
 }
 
 /// One ECS field of an event: its path below `golang.<dataset>` and its source.
 pub type Field = (&'static [&'static str], Source);
 
-use Source::{Cmdline, Custom, Stat as S};
+use Source::{Cmdline, Custom, Pause as P, Stat as S};
 
 /// The `golang.heap` fields (Elastic's heap ingest pipeline), sorted by path.
 pub const HEAP_FIELDS: &[Field] = &[
-    (
-        &["golang", "heap", "allocations", "active", "bytes"],
-        S(Stat::HeapInuse),
-    ),
-    (
-        &["golang", "heap", "allocations", "frees", "count"],
-        S(Stat::Frees),
-    ),
-    (
-        &["golang", "heap", "allocations", "idle", "bytes"],
-        S(Stat::HeapIdle),
-    ),
-    (
-        &["golang", "heap", "allocations", "object", "bytes"],
-        S(Stat::HeapAlloc),
-    ),
-    (
-        &["golang", "heap", "allocations", "object", "count"],
-        S(Stat::HeapObjects),
-    ),
-    (
-        &["golang", "heap", "allocations", "total", "bytes"],
-        S(Stat::TotalAlloc),
-    ),
+    (&["golang", "heap", "allocations", "active", "bytes"], S(Stat::HeapInuse)),
+    (&["golang", "heap", "allocations", "frees", "count"], S(Stat::Frees)),
+    (&["golang", "heap", "allocations", "idle", "bytes"], S(Stat::HeapIdle)),
+    (&["golang", "heap", "allocations", "object", "bytes"], S(Stat::HeapAlloc)),
+    (&["golang", "heap", "allocations", "object", "count"], S(Stat::HeapObjects)),
+    (&["golang", "heap", "allocations", "total", "bytes"], S(Stat::TotalAlloc)),
     (&["golang", "heap", "cmdline"], Cmdline),
-    (
-        &["golang", "heap", "gc", "cpu_fraction"],
-        S(Stat::GCCPUFraction),
-    ),
+    (&["golang", "heap", "gc", "cpu_fraction"], S(Stat::GCCPUFraction)),
     (&["golang", "heap", "gc", "next_gc_limit"], S(Stat::NextGC)),
-    (
-        &["golang", "heap", "gc", "pause", "total", "ns"],
-        S(Stat::PauseTotalNs),
-    ),
+    (&["golang", "heap", "gc", "pause", "avg", "ns"], P(Pause::Avg)),
+    (&["golang", "heap", "gc", "pause", "count"], P(Pause::Count)),
+    (&["golang", "heap", "gc", "pause", "max", "ns"], P(Pause::Max)),
+    (&["golang", "heap", "gc", "pause", "missed", "count"], P(Pause::Missed)),
+    (&["golang", "heap", "gc", "pause", "sum", "ns"], P(Pause::Sum)),
+    (&["golang", "heap", "gc", "pause", "total", "ns"], S(Stat::PauseTotalNs)),
     (&["golang", "heap", "gc", "total", "count"], S(Stat::NumGC)),
     (&["golang", "heap", "mallocs", "count"], S(Stat::Mallocs)),
-    (
-        &["golang", "heap", "system", "released", "bytes"],
-        S(Stat::HeapReleased),
-    ),
-    (
-        &["golang", "heap", "system", "stack", "bytes"],
-        S(Stat::StackSys),
-    ),
-    (
-        &["golang", "heap", "system", "total", "bytes"],
-        S(Stat::HeapSys),
-    ),
+    (&["golang", "heap", "system", "released", "bytes"], S(Stat::HeapReleased)),
+    (&["golang", "heap", "system", "stack", "bytes"], S(Stat::StackSys)),
+    (&["golang", "heap", "system", "total", "bytes"], S(Stat::HeapSys)),
 ];
 
 /// The `golang.expvar` fields (Elastic's expvar ingest pipeline), sorted by path.
 pub const EXPVAR_FIELDS: &[Field] = &[
-    (
-        &["golang", "expvar", "buck_hash_sys", "bytes"],
-        S(Stat::BuckHashSys),
-    ),
+    (&["golang", "expvar", "buck_hash_sys", "bytes"], S(Stat::BuckHashSys)),
     (&["golang", "expvar", "cmdline"], Cmdline),
     (&["golang", "expvar", "custom"], Custom),
     (&["golang", "expvar", "gc", "forced"], S(Stat::NumForcedGC)),
-    (
-        &["golang", "expvar", "gc", "last_finished", "ns"],
-        S(Stat::LastGC),
-    ),
-    (
-        &["golang", "expvar", "gc", "metadata", "memory", "bytes"],
-        S(Stat::GCSys),
-    ),
-    (
-        &["golang", "expvar", "mcache", "allocated", "bytes"],
-        S(Stat::MCacheInuse),
-    ),
-    (
-        &["golang", "expvar", "mcache", "obtained", "bytes"],
-        S(Stat::MCacheSys),
-    ),
-    (
-        &["golang", "expvar", "mspan", "allocated", "bytes"],
-        S(Stat::MSpanInuse),
-    ),
-    (
-        &["golang", "expvar", "mspan", "obtained", "bytes"],
-        S(Stat::MSpanSys),
-    ),
-    (
-        &["golang", "expvar", "obtained", "miscellaneous", "bytes"],
-        S(Stat::OtherSys),
-    ),
-    (
-        &["golang", "expvar", "obtained", "total", "bytes"],
-        S(Stat::Sys),
-    ),
-    (
-        &["golang", "expvar", "pointer", "lookups"],
-        S(Stat::Lookups),
-    ),
+    (&["golang", "expvar", "gc", "last_finished", "ns"], S(Stat::LastGC)),
+    (&["golang", "expvar", "gc", "metadata", "memory", "bytes"], S(Stat::GCSys)),
+    (&["golang", "expvar", "mcache", "allocated", "bytes"], S(Stat::MCacheInuse)),
+    (&["golang", "expvar", "mcache", "obtained", "bytes"], S(Stat::MCacheSys)),
+    (&["golang", "expvar", "mspan", "allocated", "bytes"], S(Stat::MSpanInuse)),
+    (&["golang", "expvar", "mspan", "obtained", "bytes"], S(Stat::MSpanSys)),
+    (&["golang", "expvar", "obtained", "miscellaneous", "bytes"], S(Stat::OtherSys)),
+    (&["golang", "expvar", "obtained", "total", "bytes"], S(Stat::Sys)),
+    (&["golang", "expvar", "pointer", "lookups"], S(Stat::Lookups)),
     (&["golang", "expvar", "stack", "bytes"], S(Stat::StackInuse)),
 ];
 
@@ -190,12 +145,7 @@ mod tests {
     fn tables_are_sorted_so_events_need_no_sort() {
         for table in [HEAP_FIELDS, EXPVAR_FIELDS] {
             for pair in table.windows(2) {
-                assert!(
-                    pair[0].0 < pair[1].0,
-                    "{:?} before {:?}",
-                    pair[0].0,
-                    pair[1].0
-                );
+                assert!(pair[0].0 < pair[1].0, "{:?} before {:?}", pair[0].0, pair[1].0);
             }
         }
     }

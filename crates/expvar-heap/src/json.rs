@@ -22,9 +22,7 @@ pub struct EventWriter<'a> {
 
 impl<'a> EventWriter<'a> {
     pub fn new() -> Self {
-        EventWriter {
-            entries: Vec::with_capacity(48),
-        }
+        EventWriter { entries: Vec::with_capacity(48) }
     }
 
     /// Adds a field. Paths must come in sorted order; empty values are dropped as Elastic's

@@ -31,6 +31,7 @@
 //! );
 //! ```
 
+mod collector;
 mod event;
 pub mod fields;
 mod json;
@@ -38,13 +39,15 @@ mod options;
 mod read;
 mod time;
 
+pub use collector::{Collector, PauseWindow};
 pub use options::{
     DEFAULT_ECS_VERSION, DEFAULT_NAMESPACE, Dataset, Datasets, MAX_NAMESPACE_BYTES, Options,
     OptionsError, PRESERVE_ORIGINAL_TAG,
 };
 pub use time::CollectionTime;
 
-/// Turns one `/debug/vars` body into its events: one per dataset selected in
+/// Turns one `/debug/vars` body into its events, on its own (no pause window: for that, push the
+/// bodies of a process through a [`Collector`]): one per dataset selected in
 /// [`Options::datasets`], heap first, each one line of compact JSON with keys sorted.
 ///
 /// `Err` only for options Elasticsearch would refuse ([`Options::validate`]); any body, however
@@ -55,19 +58,9 @@ pub fn transform(
     options: &Options,
 ) -> Result<Vec<String>, OptionsError> {
     options.validate()?;
-    let read = read::read_body(body, options.datasets.expvar);
-    let timestamp = event::timestamp(time);
-    let input = event::Input {
-        body,
-        read: &read,
-        timestamp: &timestamp,
-        options,
-    };
-    Ok(options
-        .datasets
-        .iter()
-        .map(|dataset| event::build(&input, dataset))
-        .collect())
+    let want = read::Want { custom: options.datasets.expvar, pauses: false };
+    let read = read::read_body(body, want);
+    Ok(event::build_all(body, &read, time, options, None))
 }
 
 /// The events of a body that was never read (for example one over a host's size limit): the
@@ -79,17 +72,5 @@ pub fn error_events(
     options: &Options,
 ) -> Result<Vec<String>, OptionsError> {
     options.validate()?;
-    let read = Err(message.to_owned());
-    let timestamp = event::timestamp(time);
-    let input = event::Input {
-        body: original,
-        read: &read,
-        timestamp: &timestamp,
-        options,
-    };
-    Ok(options
-        .datasets
-        .iter()
-        .map(|dataset| event::build(&input, dataset))
-        .collect())
+    Ok(event::build_all(original, &Err(message.to_owned()), time, options, None))
 }

@@ -47,20 +47,11 @@ pub struct Datasets {
 
 impl Datasets {
     /// Only `golang.heap`, the default.
-    pub const HEAP: Datasets = Datasets {
-        heap: true,
-        expvar: false,
-    };
+    pub const HEAP: Datasets = Datasets { heap: true, expvar: false };
     /// Only `golang.expvar`.
-    pub const EXPVAR: Datasets = Datasets {
-        heap: false,
-        expvar: true,
-    };
+    pub const EXPVAR: Datasets = Datasets { heap: false, expvar: true };
     /// Both, heap first.
-    pub const ALL: Datasets = Datasets {
-        heap: true,
-        expvar: true,
-    };
+    pub const ALL: Datasets = Datasets { heap: true, expvar: true };
 
     /// The selected datasets, in output order.
     pub fn iter(self) -> impl Iterator<Item = Dataset> {
@@ -131,20 +122,14 @@ impl Options {
             Some(tags) => tags.iter().map(String::as_str).collect(),
             None => dataset.default_tags().to_vec(),
         };
-        let preserve = self
-            .preserve_original_event
-            .then_some(PRESERVE_ORIGINAL_TAG);
+        let preserve = self.preserve_original_event.then_some(PRESERVE_ORIGINAL_TAG);
         preserve.into_iter().chain(chosen).collect()
     }
 }
 
 /// Elasticsearch's rules for the namespace part of `logs-<dataset>-<namespace>`.
 fn validate_namespace(namespace: &str) -> Result<(), OptionsError> {
-    let refuse = |why: String| {
-        Err(OptionsError(format!(
-            "invalid namespace {namespace:?}: {why}"
-        )))
-    };
+    let refuse = |why: String| Err(OptionsError(format!("invalid namespace {namespace:?}: {why}")));
     if namespace.is_empty() {
         return refuse("it is empty".to_owned());
     }
@@ -157,9 +142,7 @@ fn validate_namespace(namespace: &str) -> Result<(), OptionsError> {
     if let Some(c) = namespace.chars().find(|c| c.is_uppercase()) {
         return refuse(format!("it must be lower case, {c:?} is not"));
     }
-    const FORBIDDEN: &[char] = &[
-        '-', '\\', '/', '*', '?', '"', '<', '>', '|', ',', '#', ':', ' ',
-    ];
+    const FORBIDDEN: &[char] = &['-', '\\', '/', '*', '?', '"', '<', '>', '|', ',', '#', ':', ' '];
     if let Some(c) = namespace.chars().find(|c| FORBIDDEN.contains(c)) {
         return refuse(format!(
             "{c:?} is not allowed (none of - \\ / * ? \" < > | , # : or space)"
@@ -173,24 +156,15 @@ mod tests {
     use super::*;
 
     fn with_namespace(namespace: &str) -> Options {
-        Options {
-            namespace: namespace.to_owned(),
-            ..Options::default()
-        }
+        Options { namespace: namespace.to_owned(), ..Options::default() }
     }
 
     #[test]
     fn defaults_are_the_integrations() {
         let options = Options::default();
         assert_eq!(options.validate(), Ok(()));
-        assert_eq!(
-            options.tags_for(Dataset::Heap),
-            ["forwarded", "golang-heap"]
-        );
-        assert_eq!(
-            options.tags_for(Dataset::Expvar),
-            ["forwarded", "golang-expvar"]
-        );
+        assert_eq!(options.tags_for(Dataset::Heap), ["forwarded", "golang-heap"]);
+        assert_eq!(options.tags_for(Dataset::Expvar), ["forwarded", "golang-expvar"]);
         assert_eq!(options.ecs_version, "8.11.0");
     }
 
@@ -201,10 +175,7 @@ mod tests {
             tags: Some(vec!["prod".to_owned()]),
             ..Options::default()
         };
-        assert_eq!(
-            options.tags_for(Dataset::Heap),
-            ["preserve_original_event", "prod"]
-        );
+        assert_eq!(options.tags_for(Dataset::Heap), ["preserve_original_event", "prod"]);
     }
 
     #[test]
@@ -221,13 +192,8 @@ mod tests {
 
     #[test]
     fn no_dataset_is_an_error() {
-        let options = Options {
-            datasets: Datasets {
-                heap: false,
-                expvar: false,
-            },
-            ..Options::default()
-        };
+        let options =
+            Options { datasets: Datasets { heap: false, expvar: false }, ..Options::default() };
         assert!(options.validate().is_err());
     }
 }

@@ -33,6 +33,18 @@ pub enum Memstats {
     Object(Box<[Option<Number>; Stat::COUNT]>),
 }
 
+/// What to keep of a body beyond `cmdline` and the memstats figures.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Want {
+    /// The custom variables (for the expvar event).
+    pub custom: bool,
+    /// The `PauseNs` ring and `last_num_gc` (for a collector's pause window).
+    pub pauses: bool,
+}
+
+/// The number of slots of Go's `PauseNs` ring.
+pub const PAUSE_RING_LEN: usize = 256;
+
 /// A body as far as the events are concerned.
 #[derive(Debug)]
 pub struct Body<'a> {
@@ -42,8 +54,23 @@ pub struct Body<'a> {
     /// Every other top-level variable, in the order published, as its JSON text; only when asked
     /// for. Kept as text so that a variable nested too deeply to decode spoils only itself.
     pub custom: Vec<(Cow<'a, str>, &'a RawValue)>,
+    /// `memstats.PauseNs`, when asked for and usable (256 unsigned integers).
+    pub pause_ns: Option<Box<[u64; PAUSE_RING_LEN]>>,
+    /// A top-level `last_num_gc`: the previous `NumGC`, as the poller of Elastic's PR #4908
+    /// injects it; when asked for.
+    pub last_num_gc: Option<u64>,
     /// What was wrong with fields that were left out, one phrase each, in body order.
     pub problems: Vec<String>,
+}
+
+impl Number {
+    /// The value when it is an unsigned integer.
+    pub fn as_u64(self) -> Option<u64> {
+        match self {
+            Number::Uint(n) => Some(n),
+            Number::Float(_) => None,
+        }
+    }
 }
 
 impl Body<'_> {
@@ -58,7 +85,7 @@ impl Body<'_> {
 
 /// Reads a body. `Err` holds why the body as a whole could not be read: not UTF-8, not JSON (with
 /// line and column), or not an object.
-pub fn read_body(body: &[u8], keep_custom: bool) -> Result<Body<'_>, String> {
+pub fn read_body(body: &[u8], want: Want) -> Result<Body<'_>, String> {
     let text = match std::str::from_utf8(body) {
         Ok(text) => text,
         Err(e) => {
@@ -69,20 +96,15 @@ pub fn read_body(body: &[u8], keep_custom: bool) -> Result<Body<'_>, String> {
         }
     };
     let mut de = serde_json::Deserializer::from_str(text);
-    let read = BodySeed { keep_custom }
-        .deserialize(&mut de)
-        .and_then(|body| {
-            de.end()?;
-            Ok(body)
-        });
+    let read = BodySeed { want }.deserialize(&mut de).and_then(|body| {
+        de.end()?;
+        Ok(body)
+    });
     match read {
         Ok(Ok(body)) => Ok(body),
         Ok(Err(found)) => Err(format!("body is not a JSON object: it is {found}")),
         Err(e) if e.is_eof() && text.trim().is_empty() => Err("body is empty".to_owned()),
-        Err(e) => Err(format!(
-            "body is not valid JSON: {e}{}",
-            describe_start(text)
-        )),
+        Err(e) => Err(format!("body is not valid JSON: {e}{}", describe_start(text))),
     }
 }
 
@@ -95,11 +117,7 @@ fn describe_start(text: &str) -> String {
     }
     let line = start.lines().next().unwrap_or_default();
     let shown: String = line.chars().take(40).collect();
-    let more = if line.chars().count() > shown.chars().count() {
-        "…"
-    } else {
-        ""
-    };
+    let more = if line.chars().count() > shown.chars().count() { "…" } else { "" };
     format!(" (the body starts with {shown:?}{more})")
 }
 
@@ -107,19 +125,13 @@ fn describe_start(text: &str) -> String {
 fn line_column(body: &[u8], offset: usize) -> (usize, usize) {
     let before = &body[..offset];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let line_start = before
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |p| p + 1);
-    let column = String::from_utf8_lossy(&before[line_start..])
-        .chars()
-        .count()
-        + 1;
+    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
     (line, column)
 }
 
 struct BodySeed {
-    keep_custom: bool,
+    want: Want,
 }
 
 impl<'de> DeserializeSeed<'de> for BodySeed {
@@ -143,15 +155,29 @@ impl<'de> Visitor<'de> for BodySeed {
             cmdline: None,
             memstats: Memstats::Missing,
             custom: Vec::new(),
+            pause_ns: None,
+            last_num_gc: None,
             problems: Vec::new(),
         };
         while let Some(key) = map.next_key::<Key<'de>>()? {
             match key.0.as_ref() {
                 "cmdline" => body.cmdline = map.next_value_seed(CmdlineSeed(&mut body.problems))?,
                 "memstats" => {
-                    body.memstats = map.next_value_seed(MemstatsSeed(&mut body.problems))?
+                    let seed = MemstatsSeed { want_pauses: self.want.pauses, body: &mut body };
+                    body.memstats = map.next_value_seed(seed)?;
                 }
-                _ if self.keep_custom => {
+                // An annotation of Elastic's PR #4908 poller, not a variable the program published.
+                "last_num_gc" if !self.want.pauses => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+                "last_num_gc" => {
+                    let value = map.next_value::<Scalar>()?;
+                    match check_number(value, Kind::Count) {
+                        Ok(number) => body.last_num_gc = number.and_then(Number::as_u64),
+                        Err(why) => body.problems.push(format!("last_num_gc: {why}")),
+                    }
+                }
+                _ if self.want.custom => {
                     let value = map.next_value::<&'de RawValue>()?;
                     body.custom.retain(|(name, _)| *name != key.0);
                     body.custom.push((key.0, value));
@@ -307,29 +333,32 @@ fn check_number(value: Scalar<'_>, kind: Kind) -> Result<Option<Number>, String>
         (Kind::Count, Scalar::Float(f)) if f >= TWO_POW_64 => {
             Err("the number is out of range, above 2^64-1".to_owned())
         }
-        (Kind::Count, Scalar::Float(f)) if f.fract() != 0.0 => Err(format!(
-            "{f} is not a whole number, expected an unsigned integer"
-        )),
+        (Kind::Count, Scalar::Float(f)) if f.fract() != 0.0 => {
+            Err(format!("{f} is not a whole number, expected an unsigned integer"))
+        }
         // A whole number written with a fraction or exponent (1.0, 1e3): the value is exact.
         (Kind::Count, Scalar::Float(f)) => Ok(Some(Number::Uint(f as u64))),
-        (Kind::Count, other) => Err(format!(
-            "expected an unsigned integer, found {}",
-            other.describe()
-        )),
+        (Kind::Count, other) => {
+            Err(format!("expected an unsigned integer, found {}", other.describe()))
+        }
         (Kind::Float, other) => Err(format!("expected a number, found {}", other.describe())),
     }
 }
 
-struct MemstatsSeed<'p>(&'p mut Vec<String>);
+/// Reads `memstats`; the `PauseNs` ring and problems go straight into the body.
+struct MemstatsSeed<'b, 'de> {
+    want_pauses: bool,
+    body: &'b mut Body<'de>,
+}
 
-impl<'de> DeserializeSeed<'de> for MemstatsSeed<'_> {
+impl<'de> DeserializeSeed<'de> for MemstatsSeed<'_, 'de> {
     type Value = Memstats;
     fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Memstats, D::Error> {
         de.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for MemstatsSeed<'_> {
+impl<'de> Visitor<'de> for MemstatsSeed<'_, 'de> {
     type Value = Memstats;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -339,6 +368,11 @@ impl<'de> Visitor<'de> for MemstatsSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Memstats, A::Error> {
         let mut values = Box::new([None; Stat::COUNT]);
         while let Some(key) = map.next_key::<Key<'de>>()? {
+            if self.want_pauses && key.0 == "PauseNs" {
+                let ring = map.next_value_seed(PauseRingSeed(&mut self.body.problems))?;
+                self.body.pause_ns = ring;
+                continue;
+            }
             let Some(stat) = Stat::from_key(&key.0) else {
                 map.next_value::<IgnoredAny>()?;
                 continue;
@@ -346,7 +380,7 @@ impl<'de> Visitor<'de> for MemstatsSeed<'_> {
             values[stat as usize] = match check_number(map.next_value::<Scalar>()?, stat.kind()) {
                 Ok(number) => number,
                 Err(why) => {
-                    self.0.push(format!("memstats.{}: {why}", stat.key()));
+                    self.body.problems.push(format!("memstats.{}: {why}", stat.key()));
                     None
                 }
             };
@@ -378,6 +412,86 @@ impl<'de> Visitor<'de> for MemstatsSeed<'_> {
     }
 }
 
+/// Reads `memstats.PauseNs`: `Some` only for exactly 256 unsigned integers; anything else is
+/// named in the problems and gives no ring (so no pause window).
+struct PauseRingSeed<'p>(&'p mut Vec<String>);
+
+impl<'de> DeserializeSeed<'de> for PauseRingSeed<'_> {
+    type Value = Option<Box<[u64; PAUSE_RING_LEN]>>;
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
+        de.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PauseRingSeed<'_> {
+    type Value = Option<Box<[u64; PAUSE_RING_LEN]>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of 256 unsigned integers")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut ring = Box::new([0; PAUSE_RING_LEN]);
+        let mut len = 0;
+        let mut usable = true;
+        while let Some(item) = seq.next_element::<Scalar>()? {
+            match check_number(item, Kind::Count) {
+                Ok(Some(Number::Uint(ns))) if len < PAUSE_RING_LEN => ring[len] = ns,
+                Ok(_) if len < PAUSE_RING_LEN => {
+                    usable = false;
+                    self.0.push(format!(
+                        "memstats.PauseNs[{len}]: expected an unsigned integer, found null"
+                    ));
+                }
+                Err(why) if usable => {
+                    usable = false;
+                    self.0.push(format!("memstats.PauseNs[{len}]: {why}"));
+                }
+                _ => {}
+            }
+            len += 1;
+        }
+        if len != PAUSE_RING_LEN {
+            self.0
+                .push(format!("memstats.PauseNs: expected {PAUSE_RING_LEN} entries, found {len}"));
+            return Ok(None);
+        }
+        Ok(usable.then_some(ring))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        drain_map(map)?;
+        Ok(self.not_an_array("an object"))
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(self.not_an_array("a string"))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(self.not_an_array("a number"))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(self.not_an_array("a number"))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(self.not_an_array("a number"))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(self.not_an_array("a boolean"))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+impl PauseRingSeed<'_> {
+    fn not_an_array(self, what: &str) -> Option<Box<[u64; PAUSE_RING_LEN]>> {
+        self.0.push(format!(
+            "memstats.PauseNs: expected an array of 256 unsigned integers, found {what}"
+        ));
+        None
+    }
+}
+
 struct CmdlineSeed<'p>(&'p mut Vec<String>);
 
 impl CmdlineSeed<'_> {
@@ -385,9 +499,7 @@ impl CmdlineSeed<'_> {
     fn not_an_array<'de>(self, found: Scalar<'_>) -> Option<Vec<Cow<'de, str>>> {
         if !matches!(found, Scalar::Null) {
             let what = found.describe();
-            self.0.push(format!(
-                "cmdline: expected an array of strings, found {what}"
-            ));
+            self.0.push(format!("cmdline: expected an array of strings, found {what}"));
         }
         None
     }
@@ -455,7 +567,7 @@ mod tests {
     #[test]
     fn reads_figures_exactly_and_skips_the_rest() {
         let body = br#"{"cmdline":["./app","-v"],"custom":{"a":1},"memstats":{"LastGC":18446744073709551615,"GCCPUFraction":1.5e-4,"PauseNs":[1,2],"BySize":[{"Size":8}],"NumGC":3}}"#;
-        let read = read_body(body, false).unwrap();
+        let read = read_body(body, Want::default()).unwrap();
         assert_eq!(read.cmdline.as_deref().unwrap(), ["./app", "-v"]);
         assert_eq!(read.stat(Stat::LastGC), Some(Number::Uint(u64::MAX)));
         assert_eq!(read.stat(Stat::GCCPUFraction), Some(Number::Float(1.5e-4)));
@@ -468,7 +580,7 @@ mod tests {
     #[test]
     fn wrong_types_are_named_and_skipped() {
         let body = br#"{"cmdline":["a",7],"memstats":{"Frees":"9","Mallocs":-1,"HeapSys":1.5,"Sys":1e20,"NumGC":2.0,"HeapIdle":null}}"#;
-        let read = read_body(body, false).unwrap();
+        let read = read_body(body, Want::default()).unwrap();
         assert_eq!(
             read.problems,
             [
@@ -489,25 +601,16 @@ mod tests {
         let cases: &[(&[u8], &str)] = &[
             (b"", "body is empty"),
             (b"[1,2]", "body is not a JSON object: it is an array"),
-            (
-                b"{\"a\":",
-                "body is not valid JSON: EOF while parsing a value at line 1 column 5",
-            ),
+            (b"{\"a\":", "body is not valid JSON: EOF while parsing a value at line 1 column 5"),
             (
                 b"404 page not found\n",
                 "body is not valid JSON: trailing characters at line 1 column 5 (the body starts with \"404 page not found\")",
             ),
-            (
-                b"{}\n{}",
-                "body is not valid JSON: trailing characters at line 2 column 1",
-            ),
-            (
-                b"{\"a\":\"\xff\"}",
-                "body is not valid UTF-8: invalid byte at line 1 column 7",
-            ),
+            (b"{}\n{}", "body is not valid JSON: trailing characters at line 2 column 1"),
+            (b"{\"a\":\"\xff\"}", "body is not valid UTF-8: invalid byte at line 1 column 7"),
         ];
         for (body, message) in cases {
-            assert_eq!(read_body(body, false).unwrap_err(), *message);
+            assert_eq!(read_body(body, Want::default()).unwrap_err(), *message);
         }
     }
 
@@ -515,15 +618,12 @@ mod tests {
     fn deep_nesting_is_skipped_not_a_crash() {
         let body = format!("{{\"x\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
         for keep_custom in [false, true] {
-            let read = read_body(body.as_bytes(), keep_custom).unwrap();
+            let want = Want { custom: keep_custom, pauses: true };
+            let read = read_body(body.as_bytes(), want).unwrap();
             assert_eq!(read.custom.len(), usize::from(keep_custom));
         }
-        let body = format!(
-            "{{\"memstats\":{}{}}}",
-            "[".repeat(100_000),
-            "]".repeat(100_000)
-        );
-        let read = read_body(body.as_bytes(), false).unwrap();
+        let body = format!("{{\"memstats\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        let read = read_body(body.as_bytes(), Want::default()).unwrap();
         assert!(matches!(read.memstats, Memstats::NotAnObject("an array")));
     }
 }

@@ -40,11 +40,7 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_index = (5 * day_of_year + 2) / 153;
     let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
+    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
     let year = year_of_era + era * 400 + u64::from(month <= 2);
     (year, month, day)
 }
@@ -54,11 +50,7 @@ mod tests {
     use super::*;
 
     fn at(seconds: u64, nanoseconds: u32) -> String {
-        CollectionTime {
-            seconds,
-            nanoseconds,
-        }
-        .to_rfc3339_millis()
+        CollectionTime { seconds, nanoseconds }.to_rfc3339_millis()
     }
 
     #[test]
@@ -81,11 +73,7 @@ mod tests {
             let next_day = (y, m, d) == (py, pm, pd + 1);
             let next_month = (y, m, d) == (py, pm + 1, 1);
             let next_year = (y, m, d) == (py + 1, 1, 1) && (pm, pd) == (12, 31);
-            assert!(
-                next_day || next_month || next_year,
-                "{previous:?} -> {:?}",
-                (y, m, d)
-            );
+            assert!(next_day || next_month || next_year, "{previous:?} -> {:?}", (y, m, d));
             previous = (y, m, d);
         }
     }

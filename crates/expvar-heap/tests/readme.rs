@@ -1,11 +1,12 @@
 //! The README's field tables say what `fields.rs` does: the table in the code is the source of
 //! truth, and this keeps the documentation from drifting away from it.
 
-use expvar_heap::fields::{EXPVAR_FIELDS, HEAP_FIELDS, Source};
+use expvar_heap::fields::{EXPVAR_FIELDS, HEAP_FIELDS, Pause, Source};
 
 #[test]
 fn readme_field_tables_match_the_code() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
     let documented: Vec<(String, String)> = readme
         .lines()
         .filter_map(|line| {
@@ -22,6 +23,16 @@ fn readme_field_tables_match_the_code() {
                 Source::Cmdline => "`cmdline`".to_owned(),
                 Source::Custom => "every other published variable, as published".to_owned(),
                 Source::Stat(stat) => format!("`memstats.{}`", stat.key()),
+                Source::Pause(figure) => format!(
+                    "collector: {}",
+                    match figure {
+                        Pause::Avg => "`sum` / `count`, rounded down",
+                        Pause::Count => "GC cycles that ended since the previous body, in the ring",
+                        Pause::Max => "the longest of their pauses",
+                        Pause::Missed => "cycles no longer in the ring (only when not 0)",
+                        Pause::Sum => "their pauses added up",
+                    }
+                ),
             };
             (path.join("."), from)
         })

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use expvar_heap::{Datasets, Options};
 use expvar_heap_host::component::{Limits, Processor};
 use expvar_heap_host::{built_component_path, root};
 use serde_json::Value;
@@ -28,10 +29,7 @@ pub fn processor(limits: Limits) -> Processor {
 
 /// Elastic's pipeline-test data, beside the repository in `shared/`.
 pub fn conformance_dir() -> PathBuf {
-    root()
-        .parent()
-        .unwrap()
-        .join("shared/conformance/elastic-golang-1.6.0")
+    root().parent().unwrap().join("shared/conformance/elastic-golang-1.6.0")
 }
 
 /// JSON equality with numbers compared as numbers: integers exactly, and a float equal to a
@@ -46,10 +44,48 @@ pub fn same_json(a: &Value, b: &Value) -> bool {
             x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y))
         }
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
         }
         _ => a == b,
+    }
+}
+
+/// Runs one of Elastic's pipeline tests (`<log>` and `<log>-expected.json` in the conformance
+/// folder) through `transform`: each line is a body, taken with `preserve_original_event` on, and
+/// each event must equal the expected document as JSON, but for what the poller, not the pipeline,
+/// adds (`@timestamp`, `event.created`, `data_stream`, `tags`). The expected `ecs.version` is used.
+pub fn check_conformance(
+    log: &str,
+    datasets: Datasets,
+    mut transform: impl FnMut(&[u8], &Options) -> Vec<String>,
+) {
+    let dir = conformance_dir();
+    let text = std::fs::read_to_string(dir.join(log)).unwrap();
+    let expected = std::fs::read_to_string(dir.join(format!("{log}-expected.json"))).unwrap();
+    let expected: Value = serde_json::from_str(&expected).unwrap();
+    let expected = expected["expected"].as_array().unwrap();
+    let bodies: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(bodies.len(), expected.len());
+    for (body, expected) in bodies.iter().zip(expected) {
+        let options = Options {
+            preserve_original_event: true,
+            datasets,
+            ecs_version: expected["ecs"]["version"].as_str().unwrap().to_owned(),
+            ..Options::default()
+        };
+        let events = transform(body.as_bytes(), &options);
+        let mut event: Value = serde_json::from_str(&events[0]).unwrap();
+        assert_eq!(event["tags"][0], "preserve_original_event");
+        let object = event.as_object_mut().unwrap();
+        for ours in ["@timestamp", "data_stream", "tags"] {
+            assert!(object.remove(ours).is_some(), "{ours} missing");
+        }
+        object["event"].as_object_mut().unwrap().remove("created").expect("event.created");
+        let mut expected = expected.clone();
+        expected.as_object_mut().unwrap().remove("tags");
+        assert!(
+            same_json(&event, &expected),
+            "differs from Elastic's pipeline:\nours:     {event}\nexpected: {expected}"
+        );
     }
 }

@@ -1,0 +1,111 @@
+//! The collector (per-interval GC pauses) through the component, against Elastic's unreleased
+//! pipeline test and against windows computed independently from real Go bodies.
+
+mod common;
+
+use common::{check_conformance, processor};
+use expvar_heap::{Collector, Datasets, Options};
+use expvar_heap_host::component::{CallError, Limits};
+use expvar_heap_host::fixtures::{BLESS_TIME, root_fixture};
+use serde_json::Value;
+
+#[test]
+fn agrees_with_elastics_gc_pause_pipeline_test_of_pr_4908() {
+    // The body carries `last_num_gc: 2` (the poller's previous NumGC) and NumGC 8: count 6,
+    // sum 401412, max 111861, avg 66902.
+    let mut processor = processor(Limits::default());
+    check_conformance("gc-pause-pr4908/test-heap-metrics.log", Datasets::HEAP, |body, options| {
+        processor.push(body, BLESS_TIME, options).unwrap()
+    });
+}
+
+/// The pause window a body should get, computed apart from the library's arithmetic: the new
+/// cycles are the ring entries whose `PauseEnd` is later than the previous body's `LastGC` (all of
+/// them after a restart or on the first body).
+fn window_from_the_rings(previous: Option<&Value>, body: &Value) -> [u64; 5] {
+    let memstats = &body["memstats"];
+    let num_gc = memstats["NumGC"].as_u64().unwrap();
+    let previous =
+        previous.map(|p| &p["memstats"]).filter(|p| p["NumGC"].as_u64().unwrap() <= num_gc);
+    let since = previous.map_or(0, |p| p["LastGC"].as_u64().unwrap());
+    let ends = memstats["PauseEnd"].as_array().unwrap();
+    let pauses = memstats["PauseNs"].as_array().unwrap();
+    let new: Vec<u64> = (0..256)
+        .filter(|&i| ends[i].as_u64().unwrap() > since)
+        .map(|i| pauses[i].as_u64().unwrap())
+        .collect();
+    let count = new.len() as u64;
+    let sum: u64 = new.iter().sum();
+    let previous_num_gc = previous.map_or(0, |p| p["NumGC"].as_u64().unwrap());
+    let missed = num_gc - previous_num_gc - count;
+    [
+        count,
+        sum,
+        new.iter().copied().max().unwrap_or(0),
+        sum.checked_div(count).unwrap_or(0),
+        missed,
+    ]
+}
+
+fn window_in_event(event: &Value) -> [u64; 5] {
+    let pause = &event["golang"]["heap"]["gc"]["pause"];
+    let figure =
+        |v: &Value| v.as_u64().unwrap_or_else(|| panic!("pause figure missing in {pause}"));
+    [
+        figure(&pause["count"]),
+        figure(&pause["sum"]["ns"]),
+        figure(&pause["max"]["ns"]),
+        figure(&pause["avg"]["ns"]),
+        pause["missed"]["count"].as_u64().unwrap_or(0),
+    ]
+}
+
+#[test]
+fn real_sequences_give_the_windows_their_rings_hold() {
+    let options = Options { datasets: Datasets::ALL, ..Options::default() };
+    let (mut wraps, mut restarts, mut windows) = (0, 0, 0);
+    for version in ["go1.19", "go1.22", "go1.27"] {
+        for pattern in ["idle", "alloc", "gc", "custom", "restart"] {
+            let mut processor = processor(Limits::default());
+            let mut native = Collector::new(options.clone()).unwrap();
+            let mut previous: Option<Value> = None;
+            let mut paths: Vec<_> =
+                std::fs::read_dir(root_fixture(&format!("{version}/{pattern}")))
+                    .unwrap()
+                    .map(|e| e.unwrap().path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "json"))
+                    .collect();
+            paths.sort();
+            assert!(paths.len() >= 2, "{version}/{pattern} has no sequence");
+            for path in paths {
+                let body = std::fs::read(&path).unwrap();
+                let events = processor.push(&body, BLESS_TIME, &options).unwrap();
+                assert_eq!(events, native.push(&body, BLESS_TIME), "{}", path.display());
+                let parsed: Value = serde_json::from_slice(&body).unwrap();
+                let expected = window_from_the_rings(previous.as_ref(), &parsed);
+                let event: Value = serde_json::from_str(&events[0]).unwrap();
+                assert_eq!(window_in_event(&event), expected, "{}", path.display());
+                let num_gc = |v: &Value| v["memstats"]["NumGC"].as_u64().unwrap();
+                if let Some(previous) = &previous {
+                    restarts += usize::from(num_gc(&parsed) < num_gc(previous));
+                }
+                wraps += usize::from(expected[4] > 0);
+                windows += 1;
+                previous = Some(parsed);
+            }
+        }
+    }
+    // The data must hold the cases the collector exists for, or this test proves little.
+    assert!(wraps >= 3 && restarts >= 3, "{wraps} wraps past the ring, {restarts} restarts");
+    assert!(windows >= 3 * 19, "{windows} windows");
+}
+
+#[test]
+fn a_collector_with_invalid_options_fails_each_push() {
+    let mut processor = processor(Limits::default());
+    let options = Options { namespace: "a-b".to_owned(), ..Options::default() };
+    match processor.push(b"{}", BLESS_TIME, &options) {
+        Err(CallError::Options(why)) => assert!(why.contains("invalid namespace"), "{why}"),
+        other => panic!("expected an options error, got {other:?}"),
+    }
+}
