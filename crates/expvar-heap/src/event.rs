@@ -2,8 +2,6 @@
 
 use std::borrow::Cow;
 
-use serde_json::value::RawValue;
-
 use crate::collector::PauseWindow;
 use crate::fields::{EXPVAR_FIELDS, Field, HEAP_FIELDS, Pause, Source};
 use crate::json::{EventWriter, Value};
@@ -137,11 +135,11 @@ fn error_message(
 /// The custom variables as one compact JSON object, values as published (integers exact) with
 /// nulls and empty strings, arrays and objects dropped at every depth, as Elastic's pipeline does;
 /// and the variables that could not be decoded (nested too deeply), named.
-fn render_custom(custom: &[(Cow<'_, str>, &RawValue)]) -> (String, Vec<String>) {
+fn render_custom(custom: &[(Cow<'_, str>, &str)]) -> (String, Vec<String>) {
     let mut object = serde_json::Map::new();
     let mut problems = Vec::new();
     for (name, raw) in custom {
-        match serde_json::from_str::<serde_json::Value>(raw.get()) {
+        match serde_json::from_str::<serde_json::Value>(raw) {
             Ok(mut value) => {
                 if !prune_empty(&mut value) {
                     object.insert(name.to_string(), value);

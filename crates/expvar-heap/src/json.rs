@@ -3,6 +3,8 @@
 //! Every event is built as a list of `(path, value)` entries that is already sorted by path, so
 //! writing it is one pass with no map, no sort and no allocation per field.
 
+use crate::read::STRING_STOP;
+
 /// A leaf value of an event.
 #[derive(Clone, Copy, Debug)]
 pub enum Value<'a> {
@@ -116,23 +118,18 @@ pub fn write_str(out: &mut String, s: &str) {
     out.push('"');
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            0..=0x1f => "",
-            _ => continue,
-        };
+    while let Some(offset) = bytes[start..].iter().position(|&b| STRING_STOP[b as usize]) {
+        let i = start + offset;
         out.push_str(&s[start..i]);
-        if escape.is_empty() {
-            out.push_str(&format!("\\u{b:04x}"));
-        } else {
-            out.push_str(escape);
+        match bytes[i] {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            b => out.push_str(&format!("\\u{b:04x}")),
         }
         start = i + 1;
     }
