@@ -167,3 +167,46 @@ fn help_explains_every_option() {
     assert!(built_component_path().ends_with("target/component/expvar-heap.wasm"));
     assert!(fixtures::DEMO_DIR.starts_with("fixtures/"));
 }
+
+/// The README's example sequence of pause windows is what the tool prints for those files.
+#[test]
+fn the_readme_pause_example_is_true() {
+    let files = [
+        "fixtures/go1.22/gc/01.json",
+        "fixtures/go1.22/gc/02.json",
+        "fixtures/go1.22/gc/03.json",
+        "fixtures/go1.22/gc/04.json",
+        "fixtures/go1.22/restart/04.json",
+        "fixtures/go1.22/restart/05.json",
+    ];
+    let output = expvar_heap(&[&["transform", "-q"][..], &files].concat(), b"");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let printed: Vec<String> = stdout(&output)
+        .lines()
+        .map(|line| {
+            let event: serde_json::Value = serde_json::from_str(line).unwrap();
+            let gc = &event["golang"]["heap"]["gc"];
+            let pause = &gc["pause"];
+            let missed =
+                pause["missed"]["count"].as_u64().map_or("—".to_owned(), |m| m.to_string());
+            let figures = [
+                &gc["total"]["count"],
+                &pause["count"],
+                &pause["sum"]["ns"],
+                &pause["max"]["ns"],
+                &pause["avg"]["ns"],
+            ];
+            let figures: Vec<String> = figures.iter().map(|v| v.to_string()).collect();
+            format!("| {} | {missed} |", figures.join(" | "))
+        })
+        .collect();
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let table: Vec<String> = readme
+        .lines()
+        .skip_while(|l| !l.starts_with("| `gc.total.count`"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| l.replace(" (restart)", ""))
+        .collect();
+    assert_eq!(printed, table);
+}
