@@ -210,3 +210,30 @@ fn the_readme_pause_example_is_true() {
         .collect();
     assert_eq!(printed, table);
 }
+
+/// As in `dist/`: the tool takes the `expvar-heap.wasm` beside itself, with no `--component`.
+#[test]
+fn finds_the_component_beside_itself() {
+    let dir = std::env::temp_dir().join(format!("expvar-heap-dist-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = dir.join("expvar-heap");
+    std::fs::copy(env!("CARGO_BIN_EXE_expvar-heap"), &exe).unwrap();
+    let run = || {
+        Command::new(&exe)
+            .args(["transform", "--time", TIME, "-"])
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    // A file beside the tool that is no component: it is the one taken, so the run fails.
+    std::fs::write(dir.join("expvar-heap.wasm"), b"not wasm").unwrap();
+    let broken = run();
+    std::fs::write(dir.join("expvar-heap.wasm"), common::component_bytes()).unwrap();
+    let output = run();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(broken.status.code(), Some(2));
+    assert!(stderr(&broken).contains("expvar-heap-dist-test"), "{}", stderr(&broken));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains(r#""message":"body is empty""#));
+}
