@@ -14,8 +14,9 @@ Commands:
           encode it as a component with no imports: target/component/expvar-heap.wasm
   demo    Build the component, then run `expvar-heap transform` on a bundled sequence of real
           /debug/vars bodies (Go 1.19, a busy program) and print the events
-  test    Build the component, run every test of the workspace, then check formatting (rustfmt)
-          and lints (clippy, warnings as errors)
+  test    Build the component, run every test of the workspace and the component's tests in Node
+          (jco) and Python (wasmtime-py), installing their packages on first use, then check
+          formatting (rustfmt) and lints (clippy, warnings as errors)
   dist    Build the component and the release CLI into dist/ (expvar-heap, expvar-heap.wasm)
   bless   Rewrite the expected events beside every fixture from the native library's output
           (review the diff before committing it)
@@ -123,6 +124,7 @@ fn demo() -> Result<()> {
 fn test() -> Result<()> {
     build_component()?;
     run(cargo().args(["test", "--workspace", "--locked"]))?;
+    test_other_hosts()?;
     eprintln!("checking formatting and lints");
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args([
@@ -134,6 +136,33 @@ fn test() -> Result<()> {
         "-D",
         "warnings",
     ]))
+}
+
+/// The component from JavaScript (jco, in Node) and Python (the `wasmtime` package), each
+/// installed on first use: npm packages under `host-test/js/node_modules`, a virtualenv under
+/// `target/py-venv`.
+fn test_other_hosts() -> Result<()> {
+    let js = root().join("host-test/js");
+    if !js.join("node_modules").is_dir() {
+        eprintln!("installing the npm packages of host-test/js (npm ci)");
+        run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&js))
+            .context("Node.js and npm are needed for the JavaScript host tests")?;
+    }
+    eprintln!("testing the component in Node (jco)");
+    run(Command::new("node").arg("--test").current_dir(&js))?;
+
+    let venv = target_dir().join("py-venv");
+    let python = venv.join("bin/python");
+    if !python.is_file() {
+        eprintln!("creating {} with host-test/python/requirements.txt", venv.display());
+        run(Command::new("python3").arg("-m").arg("venv").arg(&venv))
+            .context("python3 with venv is needed for the Python host tests")?;
+        run(Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "-r"])
+            .arg(root().join("host-test/python/requirements.txt")))?;
+    }
+    eprintln!("testing the component in Python (wasmtime-py)");
+    run(Command::new(&python).args(["-m", "pytest", "-q", "host-test/python"]).current_dir(root()))
 }
 
 fn dist() -> Result<()> {
