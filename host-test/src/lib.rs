@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 pub mod component;
 pub mod fixtures;
+pub mod pipelines;
 
 /// The file name of the component, in `dist/` and under `target/component/`.
 pub const COMPONENT_FILE: &str = "expvar-heap.wasm";
@@ -17,4 +18,15 @@ pub fn root() -> PathBuf {
 /// Where `cargo xtask build` writes the component.
 pub fn built_component_path() -> PathBuf {
     root().join("target/component").join(COMPONENT_FILE)
+}
+
+/// The Fluent Bit `filter_wasm` module's file name, in `dist/` and under `target/modules/`.
+pub const FLUENT_BIT_MODULE_FILE: &str = "expvar-heap-fluent-bit.wasm";
+
+/// The Redpanda Connect `wasm` processor module's file name, in `dist/` and under `target/modules/`.
+pub const REDPANDA_MODULE_FILE: &str = "expvar-heap-redpanda.wasm";
+
+/// Where `cargo xtask build` writes a pipeline module.
+pub fn built_module_path(file: &str) -> PathBuf {
+    root().join("target/modules").join(file)
 }

@@ -4,20 +4,24 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
-use expvar_heap_host::{COMPONENT_FILE, built_component_path, fixtures, root};
+use expvar_heap_host::{
+    FLUENT_BIT_MODULE_FILE, REDPANDA_MODULE_FILE, built_component_path, built_module_path,
+    fixtures, root,
+};
 
 const HELP: &str = "\
 cargo xtask <command>
 
 Commands:
-  build   Build the WebAssembly component (wasm32-unknown-unknown, the wasm-release profile) and
-          encode it as a component with no imports: target/component/expvar-heap.wasm
+  build   Build the WebAssembly component (wasm32-unknown-unknown, the wasm-release profile),
+          encoded with no imports, into target/component/expvar-heap.wasm, and the Fluent Bit
+          and Redpanda Connect modules into target/modules/
   demo    Build the component, then run `expvar-heap transform` on a bundled sequence of real
           /debug/vars bodies (Go 1.19, a busy program) and print the events
   test    Build the component, run every test of the workspace and the component's tests in Node
           (jco) and Python (wasmtime-py), installing their packages on first use, then check
           formatting (rustfmt) and lints (clippy, warnings as errors)
-  dist    Build the component and the release CLI into dist/ (expvar-heap, expvar-heap.wasm)
+  dist    Build the release CLI, the component and the pipeline modules into dist/
   bless   Rewrite the expected events beside every fixture from the native library's output
           (review the diff before committing it)
   help    Show this text
@@ -58,22 +62,37 @@ fn run(command: &mut Command) -> Result<()> {
     Ok(())
 }
 
-/// Builds the guest crate as a core module and encodes it as a component; returns its path.
-fn build_component() -> Result<PathBuf> {
-    eprintln!("building the component (wasm32-unknown-unknown, profile wasm-release)");
-    run(cargo().args([
-        "build",
-        "--package",
-        "expvar-heap-component",
-        "--target",
-        "wasm32-unknown-unknown",
-        "--profile",
-        "wasm-release",
-    ]))?;
-    let module_path =
-        target_dir().join("wasm32-unknown-unknown/wasm-release/expvar_heap_component.wasm");
-    let module = std::fs::read(&module_path)
-        .with_context(|| format!("reading the core module {}", module_path.display()))?;
+/// The pipeline modules: (crate's file stem, file written, the imports it may have).
+const MODULES: [(&str, &str, &[&str]); 2] = [
+    ("expvar_heap_fluent_bit", FLUENT_BIT_MODULE_FILE, &[]),
+    (
+        "expvar_heap_redpanda",
+        REDPANDA_MODULE_FILE,
+        &[
+            "benthos_wasm.v0_msg_as_bytes",
+            "benthos_wasm.v0_msg_set_bytes",
+            "benthos_wasm.v0_msg_get_meta",
+            "wasi_snapshot_preview1.clock_time_get",
+        ],
+    ),
+];
+
+/// Builds the WebAssembly crates (wasm32-unknown-unknown, profile wasm-release), encodes the
+/// component (which must import nothing) and copies the pipeline modules (which may import only
+/// what their host provides); returns the paths written, the component first.
+fn build_component() -> Result<Vec<PathBuf>> {
+    eprintln!(
+        "building the component and the pipeline modules (wasm32-unknown-unknown, wasm-release)"
+    );
+    let mut build = cargo();
+    build.args(["build", "--target", "wasm32-unknown-unknown", "--profile", "wasm-release"]);
+    for package in ["expvar-heap-component", "expvar-heap-fluent-bit", "expvar-heap-redpanda"] {
+        build.args(["--package", package]);
+    }
+    run(&mut build)?;
+    let built = target_dir().join("wasm32-unknown-unknown/wasm-release");
+    let module = std::fs::read(built.join("expvar_heap_component.wasm"))
+        .context("reading the component's core module")?;
     let component = wit_component::ComponentEncoder::default()
         .module(&module)
         .context("the core module has no component type section (from wit-bindgen)")?
@@ -88,7 +107,36 @@ fn build_component() -> Result<PathBuf> {
     std::fs::create_dir_all(out.parent().unwrap())?;
     std::fs::write(&out, &component)?;
     eprintln!("wrote {} ({} bytes, no imports)", out.display(), component.len());
-    Ok(out)
+    let mut written = vec![out];
+    for (stem, file, allowed) in MODULES {
+        let module = std::fs::read(built.join(format!("{stem}.wasm")))?;
+        let imports = module_imports(&module)?;
+        if let Some(extra) = imports.iter().find(|i| !allowed.contains(&i.as_str())) {
+            bail!("{file} must not import {extra}");
+        }
+        let out = built_module_path(file);
+        std::fs::create_dir_all(out.parent().unwrap())?;
+        std::fs::write(&out, &module)?;
+        eprintln!("wrote {} ({} bytes, imports {imports:?})", out.display(), module.len());
+        written.push(out);
+    }
+    Ok(written)
+}
+
+/// The `module.name` of each import of a core module.
+fn module_imports(module: &[u8]) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(module) {
+        if let wasmparser::Payload::ImportSection(section) = payload? {
+            for imports in section {
+                for import in imports? {
+                    let (_, import) = import?;
+                    names.push(format!("{}.{}", import.module, import.name));
+                }
+            }
+        }
+    }
+    Ok(names)
 }
 
 /// The names a component imports, read from its binary (the outer component's own imports, not
@@ -166,14 +214,15 @@ fn test_other_hosts() -> Result<()> {
 }
 
 fn dist() -> Result<()> {
-    let component = build_component()?;
+    let wasm = build_component()?;
     eprintln!("building the release CLI");
     run(cargo().args(["build", "--release", "--locked", "--package", "expvar-heap-host"]))?;
     let dist = root().join("dist");
     std::fs::create_dir_all(&dist)?;
     let cli = target_dir().join("release/expvar-heap");
-    for (from, name) in [(cli.as_path(), "expvar-heap"), (component.as_path(), COMPONENT_FILE)] {
-        let to = dist.join(name);
+    for from in wasm.iter().chain([&cli]) {
+        let name = from.file_name().unwrap().to_string_lossy();
+        let to = dist.join(&*name);
         std::fs::copy(from, &to).with_context(|| format!("copying {}", from.display()))?;
         eprintln!("dist/{name}: {} bytes", std::fs::metadata(&to)?.len());
     }

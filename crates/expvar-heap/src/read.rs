@@ -117,6 +117,51 @@ pub fn read_body(body: &[u8], want: Want) -> Result<Body<'_>, String> {
     }
 }
 
+/// The keys under which a log shipper's record carries a raw body as a string: `log` (Fluent Bit's
+/// tail input), `message` (Elastic's pipeline tests, many shippers), `exec` (Fluent Bit's exec
+/// input without a parser).
+pub const BODY_STRING_KEYS: [&str; 3] = ["log", "message", "exec"];
+
+/// The `/debug/vars` body inside a log shipper's record. A record that is the body itself (it has
+/// `memstats`), or that is not an object with a string under one of [`BODY_STRING_KEYS`], is
+/// returned as it is, so that a broken one still becomes an error event with the record kept.
+pub fn record_body(record: &[u8]) -> Cow<'_, [u8]> {
+    let Ok(text) = std::str::from_utf8(record) else { return Cow::Borrowed(record) };
+    let mut reader = Reader { text, bytes: text.as_bytes(), pos: 0 };
+    reader.skip_ws();
+    if reader.peek() != Some(b'{') {
+        return Cow::Borrowed(record);
+    }
+    let mut embedded = None;
+    let mut more = reader.open(b'}');
+    while more {
+        let Ok(key) = reader.key() else { return Cow::Borrowed(record) };
+        reader.skip_ws();
+        if key == "memstats" {
+            return Cow::Borrowed(record);
+        }
+        let value = if BODY_STRING_KEYS.contains(&key.as_ref()) && reader.peek() == Some(b'"') {
+            reader.string().map(Some)
+        } else {
+            reader.skip_value().map(|()| None)
+        };
+        match value {
+            Ok(Some(body)) if embedded.is_none() => embedded = Some(body),
+            Ok(_) => {}
+            Err(_) => return Cow::Borrowed(record),
+        }
+        more = match reader.next_or_close(b'}', "") {
+            Ok(more) => more,
+            Err(_) => return Cow::Borrowed(record),
+        };
+    }
+    match embedded {
+        Some(Cow::Borrowed(body)) => Cow::Borrowed(body.as_bytes()),
+        Some(Cow::Owned(body)) => Cow::Owned(body.into_bytes()),
+        None => Cow::Borrowed(record),
+    }
+}
+
 const WHITESPACE: &[char] = &[' ', '\t', '\n', '\r'];
 
 /// 1-based line and column (in characters) of a byte offset.
@@ -841,5 +886,18 @@ mod tests {
             }
         }
         assert!(checked > 1000);
+    }
+
+    #[test]
+    fn finds_the_body_in_a_shippers_record() {
+        let body = br#"{"cmdline":["./a"],"memstats":{"NumGC":1}}"#;
+        assert_eq!(record_body(body), &body[..]);
+        let tail = br#"{"log":"{\"memstats\":{\"NumGC\":1}}"}"#;
+        assert_eq!(record_body(tail), &br#"{"memstats":{"NumGC":1}}"#[..]);
+        let exec = br#"{"host":"a","exec":"{}"}"#;
+        assert_eq!(record_body(exec), &b"{}"[..]);
+        for kept in [&b"not json"[..], br#"{"log":7}"#, br#"{"other":"x"}"#, br#"{"log":"x""#] {
+            assert_eq!(record_body(kept), kept);
+        }
     }
 }

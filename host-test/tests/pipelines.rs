@@ -1,0 +1,140 @@
+//! The Fluent Bit and Redpanda Connect modules, driven as their hosts drive them, must write the
+//! same events as the component on every fixture, and keep their memory flat.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use common::processor;
+use expvar_heap::Options;
+use expvar_heap_host::component::Limits;
+use expvar_heap_host::fixtures::{self, BLESS_TIME};
+use expvar_heap_host::pipelines::{FluentBitFilter, Message, RedpandaProcessor};
+use expvar_heap_host::{FLUENT_BIT_MODULE_FILE, REDPANDA_MODULE_FILE, built_module_path, root};
+
+/// A setting of the example `fluent-bit.conf`, so the harness runs the module as it is configured.
+fn fluent_bit_setting(name: &str) -> String {
+    let conf =
+        std::fs::read_to_string(root().join("crates/expvar-heap-fluent-bit/fluent-bit.conf"))
+            .unwrap();
+    let line = conf.lines().find(|l| l.trim_start().starts_with(name)).expect(name);
+    line.split_whitespace().nth(1).unwrap().to_owned()
+}
+
+fn fluent_bit_filter() -> FluentBitFilter {
+    let function = fluent_bit_setting("Function_Name");
+    let heap = fluent_bit_setting("Wasm_Heap_Size");
+    let heap_size: usize =
+        heap.strip_suffix('M').expect("a size in M").parse::<usize>().unwrap() << 20;
+    assert!(heap_size >= 256 << 10, "Wasm_Heap_Size {heap} is too small for real bodies");
+    FluentBitFilter::load(&module(FLUENT_BIT_MODULE_FILE), &function, heap_size).unwrap()
+}
+
+fn module(file: &str) -> PathBuf {
+    let path = built_module_path(file);
+    assert!(path.is_file(), "{} is missing: run cargo xtask build", path.display());
+    path
+}
+
+/// The real fixtures as sequences, one per folder (one process each), in order.
+fn sequences() -> Vec<(String, Vec<Vec<u8>>)> {
+    let mut by_folder: HashMap<String, Vec<PathBuf>> = HashMap::new();
+    for case in fixtures::cases().unwrap() {
+        let folder = case.input.parent().unwrap().display().to_string();
+        by_folder.entry(folder).or_default().push(case.input);
+    }
+    let mut sequences: Vec<_> = by_folder
+        .into_iter()
+        .map(|(folder, mut paths)| {
+            paths.sort();
+            (folder, paths.iter().map(|p| std::fs::read(p).unwrap()).collect())
+        })
+        .collect();
+    sequences.sort();
+    sequences
+}
+
+#[test]
+fn fluent_bit_filter_writes_the_components_events_per_tag() {
+    let mut filter = fluent_bit_filter();
+    let seconds = BLESS_TIME.seconds as u32;
+    let mut compared = 0;
+    for (tag, bodies) in sequences() {
+        // The bad inputs are no sequence: each is its own tag, as its own process.
+        let own_tags = tag.ends_with("bad");
+        let mut reference = processor(Limits::default());
+        for (i, body) in bodies.iter().enumerate() {
+            let tag = if own_tags { format!("{tag}/{i}") } else { tag.clone() };
+            if own_tags {
+                reference = processor(Limits::default());
+            }
+            let expected = reference.push(body, BLESS_TIME, &Options::default()).unwrap().remove(0);
+            // Every other record carries the body as a string, as the tail and exec inputs do.
+            let record = match (i % 2, std::str::from_utf8(body)) {
+                (1, Ok(text)) => {
+                    format!(r#"{{"log":{}}}"#, serde_json::to_string(text).unwrap()).into_bytes()
+                }
+                _ => body.clone(),
+            };
+            let event = filter.call(&tag, seconds, 0, &record).unwrap().expect("a record out");
+            assert_eq!(event, expected, "{tag} record {i}");
+            compared += 1;
+        }
+    }
+    assert!(compared >= 70, "{compared} records compared");
+}
+
+#[test]
+fn fluent_bit_filter_memory_stays_flat_over_many_records() {
+    let mut filter = fluent_bit_filter();
+    let bodies: Vec<Vec<u8>> = sequences()
+        .into_iter()
+        .filter(|(f, _)| !f.ends_with("custom"))
+        .flat_map(|(_, b)| b)
+        .collect();
+    let mut warm = 0;
+    for round in 0..200 {
+        for (i, body) in bodies.iter().enumerate() {
+            filter.call(&format!("tag-{}", i % 8), 1_767_225_600, 0, body).unwrap();
+        }
+        if round == 1 {
+            warm = filter.memory_bytes();
+        }
+    }
+    assert_eq!(filter.memory_bytes(), warm, "memory grew after {} records", 200 * bodies.len());
+}
+
+#[test]
+fn redpanda_processor_writes_the_components_heap_events() {
+    let mut processor_module = RedpandaProcessor::load(&module(REDPANDA_MODULE_FILE)).unwrap();
+    let mut reference = processor(Limits::default());
+    let ns = BLESS_TIME.seconds * 1_000_000_000;
+    let mut compared = 0;
+    for (_, bodies) in sequences() {
+        for (i, body) in bodies.into_iter().enumerate() {
+            let expected =
+                reference.transform(&body, BLESS_TIME, &Options::default()).unwrap().remove(0);
+            // The time from metadata on even messages, from the WASI clock on odd ones.
+            let mut message = Message { content: body, meta: HashMap::new() };
+            let clock = if i % 2 == 0 {
+                message.meta.insert("expvar_collected_at".to_owned(), ns.to_string());
+                0
+            } else {
+                ns
+            };
+            let out = processor_module.process(message, clock).unwrap();
+            assert_eq!(String::from_utf8(out.content).unwrap(), expected);
+            compared += 1;
+        }
+    }
+    assert!(compared >= 70);
+    let before = processor_module.memory_bytes();
+    let body = std::fs::read(fixtures::root_fixture("go1.27/alloc/05.json")).unwrap();
+    for _ in 0..5_000 {
+        processor_module
+            .process(Message { content: body.clone(), meta: HashMap::new() }, ns)
+            .unwrap();
+    }
+    assert_eq!(processor_module.memory_bytes(), before);
+}
