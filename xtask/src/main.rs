@@ -183,7 +183,14 @@ fn test() -> Result<()> {
         "--",
         "-D",
         "warnings",
-    ]))
+    ]))?;
+    // The modules' ABI code is compiled for WebAssembly only.
+    let mut wasm_lints = cargo();
+    wasm_lints.args(["clippy", "--locked", "--target", "wasm32-unknown-unknown"]);
+    for package in ["expvar-heap-component", "expvar-heap-fluent-bit", "expvar-heap-redpanda"] {
+        wasm_lints.args(["--package", package]);
+    }
+    run(wasm_lints.args(["--", "-D", "warnings"]))
 }
 
 /// The component from JavaScript (jco, in Node) and Python (the `wasmtime` package), each
