@@ -21,7 +21,10 @@ Commands:
   test    Build the component, run every test of the workspace and the component's tests in Node
           (jco) and Python (wasmtime-py), installing their packages on first use, then check
           formatting (rustfmt) and lints (clippy, warnings as errors)
-  dist    Build the release CLI, the component and the pipeline modules into dist/
+  dist    Build the release CLI, the component, the pipeline modules and the browser playground
+          (dist/playground/, a static site) into dist/
+  serve   Build the browser playground into dist/playground/ and serve it on
+          http://127.0.0.1:8080 (another port: cargo xtask serve PORT)
   bless   Rewrite the expected events beside every fixture from the native library's output
           (review the diff before committing it)
   help    Show this text
@@ -35,6 +38,7 @@ fn main() -> Result<()> {
         "test" => test(),
         "dist" => dist(),
         "bless" => bless(),
+        "serve" => serve(),
         "help" | "-h" | "--help" => {
             print!("{HELP}");
             Ok(())
@@ -171,6 +175,7 @@ fn demo() -> Result<()> {
 
 fn test() -> Result<()> {
     build_component()?;
+    build_playground(&target_dir().join("playground"))?;
     run(cargo().args(["test", "--workspace", "--locked"]))?;
     test_other_hosts()?;
     eprintln!("checking formatting and lints");
@@ -222,6 +227,7 @@ fn test_other_hosts() -> Result<()> {
 
 fn dist() -> Result<()> {
     let wasm = build_component()?;
+    build_playground(&root().join("dist/playground"))?;
     eprintln!("building the release CLI");
     run(cargo().args(["build", "--release", "--locked", "--package", "expvar-heap-host"]))?;
     let dist = root().join("dist");
@@ -233,6 +239,157 @@ fn dist() -> Result<()> {
         std::fs::copy(from, &to).with_context(|| format!("copying {}", from.display()))?;
         eprintln!("dist/{name}: {} bytes", std::fs::metadata(&to)?.len());
     }
+    Ok(())
+}
+
+/// The real bodies the playground offers, by name: (name, fixture files in order).
+const SAMPLES: [(&str, &[&str]); 5] = [
+    ("Go 1.19, idle program", &["go1.19/idle/01.json"]),
+    (
+        "Go 1.19, steady allocation (5 scrapes)",
+        &[
+            "go1.19/alloc/01.json",
+            "go1.19/alloc/02.json",
+            "go1.19/alloc/03.json",
+            "go1.19/alloc/04.json",
+            "go1.19/alloc/05.json",
+        ],
+    ),
+    (
+        "Go 1.22, hundreds of forced GCs (4 scrapes, the ring wraps)",
+        &["go1.22/gc/01.json", "go1.22/gc/02.json", "go1.22/gc/03.json", "go1.22/gc/04.json"],
+    ),
+    (
+        "Go 1.27, a restart between scrapes (5 scrapes)",
+        &[
+            "go1.27/restart/01.json",
+            "go1.27/restart/02.json",
+            "go1.27/restart/03.json",
+            "go1.27/restart/04.json",
+            "go1.27/restart/05.json",
+        ],
+    ),
+    ("Go 1.27, 3,000 custom variables", &["go1.27/custom/01.json"]),
+];
+
+/// Builds the browser playground, a static site, into `out`: the wasm-bindgen output of
+/// expvar-heap-web, its page, and the sample bodies.
+fn build_playground(out: &std::path::Path) -> Result<()> {
+    eprintln!("building the playground into {}", out.display());
+    run(cargo().args([
+        "build",
+        "--package",
+        "expvar-heap-web",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--profile",
+        "wasm-release",
+    ]))?;
+    let _ = std::fs::remove_dir_all(out);
+    std::fs::create_dir_all(out.join("samples"))?;
+    wasm_bindgen_cli_support::Bindgen::new()
+        .input_path(target_dir().join("wasm32-unknown-unknown/wasm-release/expvar_heap_web.wasm"))
+        .web(true)?
+        .typescript(false)
+        .out_name("expvar_heap_web")
+        .generate(out)
+        .context("wasm-bindgen")?;
+    let www = root().join("crates/expvar-heap-web/www");
+    for entry in std::fs::read_dir(&www)? {
+        let path = entry?.path();
+        std::fs::copy(&path, out.join(path.file_name().unwrap()))?;
+    }
+    let mut index = String::from("[");
+    for (i, (name, files)) in SAMPLES.iter().enumerate() {
+        let mut copied = Vec::new();
+        for file in *files {
+            let flat = file.replace('/', "-");
+            std::fs::copy(fixtures::root_fixture(file), out.join("samples").join(&flat))?;
+            copied.push(format!("{flat:?}"));
+        }
+        let comma = if i > 0 { "," } else { "" };
+        index.push_str(&format!(
+            "{comma}\n  {{\"name\": {name:?}, \"files\": [{}]}}",
+            copied.join(", ")
+        ));
+    }
+    index.push_str("\n]\n");
+    std::fs::write(out.join("samples/index.json"), index)?;
+    let (files, bytes) = site_size(out)?;
+    let page: u64 =
+        ["index.html", "app.js", "style.css", "expvar_heap_web.js", "expvar_heap_web_bg.wasm"]
+            .iter()
+            .map(|f| std::fs::metadata(out.join(f)).map(|m| m.len()).unwrap_or(0))
+            .sum();
+    eprintln!(
+        "playground: {files} files, {bytes} bytes with samples; the page itself {page} bytes"
+    );
+    Ok(())
+}
+
+/// The count and total size of the files below a folder.
+fn site_size(dir: &std::path::Path) -> Result<(usize, u64)> {
+    let (mut files, mut bytes) = (0, 0);
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            let (f, b) = site_size(&path)?;
+            files += f;
+            bytes += b;
+        } else {
+            files += 1;
+            bytes += std::fs::metadata(&path)?.len();
+        }
+    }
+    Ok((files, bytes))
+}
+
+/// Serves dist/playground on loopback until interrupted.
+fn serve() -> Result<()> {
+    let port: u16 = std::env::args().nth(2).map(|p| p.parse()).transpose()?.unwrap_or(8080);
+    let site = root().join("dist/playground");
+    build_playground(&site)?;
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).with_context(|| {
+        format!("cannot listen on 127.0.0.1:{port} (another port: cargo xtask serve PORT)")
+    })?;
+    eprintln!("serving the playground on http://127.0.0.1:{port}/ (Ctrl-C stops)");
+    for stream in listener.incoming() {
+        if let Err(e) = serve_one(&site, stream?) {
+            eprintln!("request failed: {e:#}");
+        }
+    }
+    Ok(())
+}
+
+/// Answers one GET with a file of the site (no directory listing, nothing outside the site).
+fn serve_one(site: &std::path::Path, mut stream: std::net::TcpStream) -> Result<()> {
+    use std::io::{BufRead, BufReader, Write};
+    let mut request = String::new();
+    BufReader::new(&stream).read_line(&mut request)?;
+    let path = request.split_whitespace().nth(1).unwrap_or("/");
+    let path = path.split('?').next().unwrap_or("/").trim_start_matches('/');
+    let path = if path.is_empty() { "index.html" } else { path };
+    let file = site.join(path);
+    let found = !path.split('/').any(|part| part == "..") && file.is_file();
+    let (status, body) = if found {
+        ("200 OK", std::fs::read(&file)?)
+    } else {
+        ("404 Not Found", b"not found".to_vec())
+    };
+    let kind = match file.extension().and_then(|e| e.to_str()) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript",
+        Some("css") => "text/css",
+        Some("wasm") => "application/wasm",
+        Some("json") => "application/json",
+        _ => "text/plain",
+    };
+    write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )?;
+    stream.write_all(&body)?;
     Ok(())
 }
 

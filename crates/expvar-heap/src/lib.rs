@@ -44,7 +44,7 @@ pub use options::{
     DEFAULT_ECS_VERSION, DEFAULT_NAMESPACE, Dataset, Datasets, MAX_NAMESPACE_BYTES, Options,
     OptionsError, PRESERVE_ORIGINAL_TAG,
 };
-pub use read::{BODY_STRING_KEYS, record_body};
+pub use read::{BODY_STRING_KEYS, record_body, split_bodies};
 pub use time::CollectionTime;
 
 /// Turns one `/debug/vars` body into its events, on its own (no pause window: for that, push the

@@ -162,6 +162,62 @@ pub fn record_body(record: &[u8]) -> Cow<'_, [u8]> {
     }
 }
 
+/// Splits text holding several bodies of one process (pasted one after another, one per line as
+/// NDJSON, or as Go writes them, over many lines) into the bodies, in order. Each top-level JSON
+/// value is a body; a value cut short takes the rest of the text, and text that is not JSON is a
+/// body up to the end of its line, so a broken body still reaches the transform (and becomes an
+/// error event) instead of vanishing.
+pub fn split_bodies(text: &str) -> Vec<&str> {
+    let bytes = text.as_bytes();
+    let mut bodies = Vec::new();
+    let mut pos = 0;
+    loop {
+        while pos < bytes.len() && bytes[pos].is_ascii_whitespace() {
+            pos += 1;
+        }
+        if pos >= bytes.len() {
+            return bodies;
+        }
+        let start = pos;
+        let end = if matches!(bytes[pos], b'{' | b'[') {
+            value_end(bytes, pos)
+        } else {
+            bytes[pos..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |n| pos + n)
+        };
+        bodies.push(&text[start..end]);
+        pos = end;
+    }
+}
+
+/// Where the object or array starting at `start` ends (by brackets, strings skipped), or the end
+/// of the text when it never closes.
+fn value_end(bytes: &[u8], start: usize) -> usize {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (i, &b) in bytes.iter().enumerate().skip(start) {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return i + 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    bytes.len()
+}
+
 const WHITESPACE: &[char] = &[' ', '\t', '\n', '\r'];
 
 /// 1-based line and column (in characters) of a byte offset.
@@ -899,5 +955,17 @@ mod tests {
         for kept in [&b"not json"[..], br#"{"log":7}"#, br#"{"other":"x"}"#, br#"{"log":"x""#] {
             assert_eq!(record_body(kept), kept);
         }
+    }
+
+    #[test]
+    fn splits_pasted_sequences_into_bodies() {
+        let go = "{\n\"cmdline\": [\"./a\"],\n\"memstats\": {\"NumGC\":1}\n}\n";
+        assert_eq!(split_bodies(&format!("{go}{go}")), [go.trim(), go.trim()]);
+        let ndjson = "{\"a\":\"}\"}\n404 page not found\n{\"b\":[1,{}]}\n{\"cut\":";
+        assert_eq!(
+            split_bodies(ndjson),
+            ["{\"a\":\"}\"}", "404 page not found", "{\"b\":[1,{}]}", "{\"cut\":"]
+        );
+        assert!(split_bodies(" \n ").is_empty());
     }
 }

@@ -1,0 +1,106 @@
+// The browser playground in real headless Chromium (Debian's chromium, driven by playwright-core):
+// a bundled sample gives the expected golang.heap values exactly, a broken body gives an error
+// event, a sequence draws the charts. Serves the site that `cargo xtask test` built into
+// target/playground on loopback, and saves a screenshot in target/playwright/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join, dirname, extname, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const site = join(root, 'target', 'playground');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json' };
+
+let server;
+let browser;
+let url;
+
+before(async () => {
+  assert.ok(existsSync(join(site, 'index.html')), `${site} is missing: run cargo xtask test`);
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium`);
+  server = createServer((req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^\/+/, '') || 'index.html';
+    const file = join(site, path);
+    if (path.includes('..') || !existsSync(file)) { res.writeHead(404).end(); return; }
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'text/plain' }).end(readFileSync(file));
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${server.address().port}/`;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--no-first-run', '--disable-quic'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+async function openPage() {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1800 } });
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(e.message));
+  await page.goto(url);
+  await page.waitForSelector('body[data-ready="true"]');
+  return { page, problems };
+}
+
+const compact = (text) => text.replace(/\s+/g, '');
+
+test('a bundled sample shows its golang.heap and golang.expvar values exactly', async () => {
+  const { page, problems } = await openPage();
+  await page.selectOption('#datasets', 'all');
+  await page.selectOption('#sample', { label: 'Go 1.19, idle program' });
+  await page.waitForSelector('.event pre');
+  const shown = await page.$$eval('.event pre', (pres) => pres.map((p) => p.textContent));
+  assert.equal(shown.length, 2);
+  const [heap, expvar] = readFileSync(join(root, 'fixtures/go1.19/idle/01.expected.ndjson'), 'utf8').trim().split('\n');
+  // The figures, as the expected (native) event has them; the envelope's time differs.
+  for (const key of ['allocations', 'system', 'mallocs']) {
+    const figures = new RegExp(`"${key}":\\{(?:[^{}]|\\{[^{}]*\\})*\\}`).exec(heap)[0];
+    assert.ok(compact(shown[0]).includes(figures), `heap event lacks ${figures}`);
+  }
+  assert.ok(shown[1].includes('18446744073709539270'), 'a custom counter above 2^53 must stay exact');
+  const custom = /"custom":\{(?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*\}/.exec(expvar)[0];
+  assert.ok(compact(shown[1]).includes(compact(custom)), `expvar event lacks ${custom}`);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('a broken body becomes an error event with its message', async () => {
+  const { page } = await openPage();
+  await page.fill('#text', '{"cmdline": ["./app"], "memstats": {"HeapInuse": 5');
+  await page.waitForSelector('.event.error .message');
+  const message = await page.textContent('.event.error .message');
+  assert.match(message, /^body is not valid JSON: unexpected end of the body at line 1 column 51/);
+  const event = await page.textContent('.event.error pre');
+  assert.ok(event.includes('"original"'), 'the body is kept in event.original');
+  await page.close();
+});
+
+test('a sequence draws every chart panel', async () => {
+  const { page } = await openPage();
+  await page.selectOption('#sample', { label: 'Go 1.22, hundreds of forced GCs (4 scrapes, the ring wraps)' });
+  await page.waitForSelector('#panels svg path');
+  const panels = await page.$$eval('#panels .panel', (els) => els.map((el) => ({
+    title: el.querySelector('h3').textContent,
+    paths: [...el.querySelectorAll('path')].map((p) => p.getAttribute('d')),
+  })));
+  assert.deepEqual(panels.map((p) => p.title),
+    ['Heap memory', 'System memory', 'Next GC limit', 'GC count', 'GC pauses per interval']);
+  for (const panel of panels) {
+    for (const d of panel.paths) assert.equal((d.match(/[ML]/g) ?? []).length, 4, `${panel.title}: ${d}`);
+  }
+  const out = join(root, 'target', 'playwright');
+  mkdirSync(out, { recursive: true });
+  const screenshot = join(out, 'playground.png');
+  await page.screenshot({ path: screenshot, fullPage: true });
+  console.log(`screenshot: ${screenshot}`);
+  await page.close();
+});
