@@ -138,6 +138,11 @@ impl Processor {
         Ok(Processor { engine, pre, limits, live: None, ticker_stop })
     }
 
+    /// Changes the deadline of the calls that follow.
+    pub fn set_call_timeout(&mut self, timeout: Duration) {
+        self.limits.call_timeout = timeout;
+    }
+
     /// The size of the live instance's linear memory in bytes (0 when there is none).
     pub fn memory_bytes(&self) -> usize {
         self.live.as_ref().map_or(0, |live| live.store.data().current)

@@ -147,6 +147,8 @@ fn a_call_past_its_deadline_traps_and_the_host_recovers() {
         }
         other => panic!("expected the deadline to interrupt the call, got {other:?}"),
     }
+    // A deadline of one epoch tick could also cut a short call that straddles a tick.
+    processor.set_call_timeout(Limits::default().call_timeout);
     assert_eq!(processor.transform(b"{}", BLESS_TIME, &Options::default()).unwrap().len(), 1);
 }
 
