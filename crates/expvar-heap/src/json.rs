@@ -3,7 +3,7 @@
 //! Every event is built as a list of `(path, value)` entries that is already sorted by path, so
 //! writing it is one pass with no map, no sort and no allocation per field.
 
-use crate::read::STRING_STOP;
+use crate::read::string_stop;
 
 /// A leaf value of an event.
 #[derive(Clone, Copy, Debug)]
@@ -118,7 +118,7 @@ pub fn write_str(out: &mut String, s: &str) {
     out.push('"');
     let bytes = s.as_bytes();
     let mut start = 0;
-    while let Some(offset) = bytes[start..].iter().position(|&b| STRING_STOP[b as usize]) {
+    while let Some(offset) = string_stop(&bytes[start..]) {
         let i = start + offset;
         out.push_str(&s[start..i]);
         match bytes[i] {

@@ -308,7 +308,7 @@ fn check_number(value: Scalar<'_>, kind: Kind) -> Result<Option<Number>, String>
 
 /// The bytes that end a run of plain string content: the quote, the backslash, control characters.
 /// (Also the bytes that JSON requires escaped when writing a string.)
-pub(crate) static STRING_STOP: [bool; 256] = {
+static STRING_STOP: [bool; 256] = {
     let mut stop = [false; 256];
     let mut b = 0;
     while b < 0x20 {
@@ -319,6 +319,41 @@ pub(crate) static STRING_STOP: [bool; 256] = {
     stop[b'\\' as usize] = true;
     stop
 };
+
+/// The offset of the first byte of `bytes` that ends plain string content (see [`STRING_STOP`]),
+/// looking at eight bytes at a time.
+pub(crate) fn string_stop(bytes: &[u8]) -> Option<usize> {
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // The high bit of each zero byte of `x`, with no carry between bytes.
+    let zero_bytes = |x: u64| !(((x & LOW7) + LOW7) | x) & HIGH;
+    let mut pos = 0;
+    while let Some(chunk) = bytes.get(pos..pos + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap());
+        let control = !((word & LOW7) + 0x6060_6060_6060_6060) & !word & HIGH;
+        let quote = zero_bytes(word ^ 0x2222_2222_2222_2222);
+        let backslash = zero_bytes(word ^ 0x5C5C_5C5C_5C5C_5C5C);
+        let stop = control | quote | backslash;
+        if stop != 0 {
+            return Some(pos + (stop.trailing_zeros() / 8) as usize);
+        }
+        pos += 8;
+    }
+    bytes[pos..].iter().position(|&b| STRING_STOP[b as usize]).map(|n| pos + n)
+}
+
+/// The high bit of each byte of `word` (little-endian) that is not an ASCII digit. Computed with no
+/// carry between bytes: `b & 0x7F` plus 0x50 reaches 0x80 when `b & 0x7F >= 0x30`, plus 0x46 when
+/// it is above 0x39, and the byte's own high bit rules out non-ASCII bytes.
+fn non_digit_bytes(word: u64) -> u64 {
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let low = word & LOW7;
+    let at_least_0 = low + 0x5050_5050_5050_5050;
+    let above_9 = low + 0x4646_4646_4646_4646;
+    let digit = at_least_0 & !above_9 & !word & HIGH;
+    !digit & HIGH
+}
 
 /// The cursor over a body already known to be UTF-8.
 struct Reader<'a> {
@@ -678,8 +713,7 @@ impl<'a> Reader<'a> {
                 return false;
             }
             let key_start = self.pos + 1;
-            let Some(len) = self.bytes[key_start..].iter().position(|&b| STRING_STOP[b as usize])
-            else {
+            let Some(len) = string_stop(&self.bytes[key_start..]) else {
                 return false;
             };
             self.pos = key_start + len;
@@ -770,11 +804,11 @@ impl<'a> Reader<'a> {
         let mut pos = self.pos;
         while let Some(chunk) = bytes.get(pos..pos + 8) {
             let word = u64::from_le_bytes(chunk.try_into().unwrap());
-            // All eight bytes are '0'..='9' (simdjson's test): high nibbles 3, and +6 keeps them 3.
-            let high = word & 0xF0F0_F0F0_F0F0_F0F0;
-            let carried = (word.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) >> 4;
-            if high | carried != 0x3333_3333_3333_3333 {
-                break;
+            let stop = non_digit_bytes(word);
+            if stop != 0 {
+                // The first byte that is not a digit ends the run: no byte-by-byte tail.
+                self.pos = pos + (stop.trailing_zeros() / 8) as usize;
+                return;
             }
             pos += 8;
         }
@@ -790,7 +824,7 @@ impl<'a> Reader<'a> {
         let mut escaped = false;
         loop {
             let rest = &self.bytes[self.pos..];
-            let Some(offset) = rest.iter().position(|&b| STRING_STOP[b as usize]) else {
+            let Some(offset) = string_stop(rest) else {
                 self.pos = self.bytes.len();
                 return Err(self.error("unexpected end of the body"));
             };
@@ -967,5 +1001,30 @@ mod tests {
             ["{\"a\":\"}\"}", "404 page not found", "{\"b\":[1,{}]}", "{\"cut\":"]
         );
         assert!(split_bodies(" \n ").is_empty());
+    }
+
+    #[test]
+    fn non_digit_bytes_marks_exactly_the_bytes_outside_0_to_9() {
+        for b in 0..=255u8 {
+            for position in 0..8 {
+                let mut word = [b'5'; 8];
+                word[position] = b;
+                let mask = non_digit_bytes(u64::from_le_bytes(word));
+                let expected = if b.is_ascii_digit() { 0 } else { 0x80u64 << (8 * position) };
+                assert_eq!(mask, expected, "byte {b:#04x} at {position}");
+            }
+        }
+    }
+
+    #[test]
+    fn string_stop_finds_the_first_quote_backslash_or_control_byte() {
+        for b in 0..=255u8 {
+            for position in 0..11 {
+                let mut text = *b"abcdefghijk";
+                text[position] = b;
+                let expected = STRING_STOP[b as usize].then_some(position);
+                assert_eq!(string_stop(&text), expected, "byte {b:#04x} at {position}");
+            }
+        }
     }
 }
