@@ -262,6 +262,16 @@ enum Scalar<'a> {
 }
 
 impl Scalar<'_> {
+    /// What kind of JSON value it is, for "it is …" messages.
+    fn kind(&self) -> &'static str {
+        match self {
+            Scalar::Uint(_) | Scalar::Int(_) | Scalar::Float(_) => "a number",
+            Scalar::Str(_) => "a string",
+            Scalar::Null => "null",
+            Scalar::Other(what) => what,
+        }
+    }
+
     fn describe(&self) -> String {
         match self {
             Scalar::Uint(n) => format!("the number {n}"),
@@ -428,12 +438,7 @@ impl<'a> Reader<'a> {
     fn body(&mut self, want: Want) -> Parsed<Result<Body<'a>, &'static str>> {
         self.skip_ws();
         if self.peek() != Some(b'{') {
-            return match self.scalar()? {
-                Scalar::Other(what) => Ok(Err(what)),
-                Scalar::Str(_) => Ok(Err("a string")),
-                Scalar::Null => Ok(Err("null")),
-                _ => Ok(Err("a number")),
-            };
+            return Ok(Err(self.scalar()?.kind()));
         }
         let mut body = Body {
             cmdline: None,
@@ -513,9 +518,7 @@ impl<'a> Reader<'a> {
         if self.peek() != Some(b'{') {
             return Ok(match self.scalar()? {
                 Scalar::Null => Memstats::Missing,
-                Scalar::Other(what) => Memstats::NotAnObject(what),
-                Scalar::Str(_) => Memstats::NotAnObject("a string"),
-                _ => Memstats::NotAnObject("a number"),
+                other => Memstats::NotAnObject(other.kind()),
             });
         }
         let mut values = [None; Stat::COUNT];
