@@ -30,12 +30,16 @@ pub struct Filter {
 impl Filter {
     /// The event of one record, NUL-terminated, in a buffer valid until the next call.
     pub fn filter(&mut self, tag: &str, time: CollectionTime, record: &[u8]) -> &[u8] {
-        if !self.collectors.contains_key(tag) && self.collectors.len() >= MAX_TAGS {
-            self.collectors.clear();
+        if !self.collectors.contains_key(tag) {
+            if self.collectors.len() >= MAX_TAGS {
+                self.collectors.clear();
+            }
+            let collector =
+                Collector::new(Options::default()).expect("the default options are valid");
+            self.collectors.insert(tag.to_owned(), collector);
         }
-        let collector = self.collectors.entry(tag.to_owned()).or_insert_with(|| {
-            Collector::new(Options::default()).expect("the default options are valid")
-        });
+        // Looked up by &str: a known tag costs no allocation per record.
+        let collector = self.collectors.get_mut(tag).expect("inserted above");
         let body = expvar_heap::record_body(record);
         let events = collector.push(&body, time);
         self.output.clear();
