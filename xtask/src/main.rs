@@ -66,6 +66,10 @@ fn run(command: &mut Command) -> Result<()> {
     Ok(())
 }
 
+/// The crates built for wasm32-unknown-unknown by `build` (the playground's is built on its own).
+const WASM_PACKAGES: [&str; 3] =
+    ["expvar-heap-component", "expvar-heap-fluent-bit", "expvar-heap-redpanda"];
+
 /// The pipeline modules: (crate's file stem, file written, the imports it may have).
 const MODULES: [(&str, &str, &[&str]); 2] = [
     ("expvar_heap_fluent_bit", FLUENT_BIT_MODULE_FILE, &[]),
@@ -90,7 +94,7 @@ fn build_component() -> Result<Vec<PathBuf>> {
     );
     let mut build = cargo();
     build.args(["build", "--target", "wasm32-unknown-unknown", "--profile", "wasm-release"]);
-    for package in ["expvar-heap-component", "expvar-heap-fluent-bit", "expvar-heap-redpanda"] {
+    for package in WASM_PACKAGES {
         build.args(["--package", package]);
     }
     run(&mut build)?;
@@ -192,7 +196,7 @@ fn test() -> Result<()> {
     // The modules' ABI code is compiled for WebAssembly only.
     let mut wasm_lints = cargo();
     wasm_lints.args(["clippy", "--locked", "--target", "wasm32-unknown-unknown"]);
-    for package in ["expvar-heap-component", "expvar-heap-fluent-bit", "expvar-heap-redpanda"] {
+    for package in WASM_PACKAGES {
         wasm_lints.args(["--package", package]);
     }
     run(wasm_lints.args(["--", "-D", "warnings"]))
