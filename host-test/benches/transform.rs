@@ -1,14 +1,14 @@
 //! Native library against the component in wasmtime, per body, on every real Go fixture
-//! (`cargo bench -p expvar-heap-host`; build the component first with `cargo xtask build`).
+//! (`cargo bench -p expvar-heap-host-test`; build the component first with `cargo xtask build`).
 //!
 //! Besides criterion's timings it prints the component's linear memory after one call and after a
 //! million calls on one instance (set `EXPVAR_HEAP_BENCH_CALLS` to change the count).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use expvar_heap::{Datasets, Options};
-use expvar_heap_host::built_component_path;
-use expvar_heap_host::component::{Limits, Processor};
-use expvar_heap_host::fixtures::{self, BLESS_TIME};
+use expvar_heap_test_support::built_component_path;
+use expvar_heap_test_support::fixtures::{self, BLESS_TIME};
+use expvar_heap_wasmtime::{Limits, Processor};
 
 /// The real bodies of ordinary size (the `custom` fixtures are 75 KB, benchmarked apart).
 fn bodies(custom: bool) -> Vec<Vec<u8>> {
@@ -36,6 +36,7 @@ fn per_body(c: &mut Criterion) {
         ),
     ] {
         let bodies = bodies(custom);
+        let valid = options.clone().validate().unwrap();
         let bytes: usize = bodies.iter().map(Vec::len).sum();
         let mut group = c.benchmark_group(format!(
             "{label} ({} bodies, mean {} B)",
@@ -46,13 +47,11 @@ fn per_body(c: &mut Criterion) {
         group.bench_function("native", |b| {
             b.iter(|| {
                 for body in &bodies {
-                    std::hint::black_box(
-                        expvar_heap::transform(body, BLESS_TIME, &options).unwrap(),
-                    );
+                    std::hint::black_box(expvar_heap::transform(body, BLESS_TIME, &valid));
                 }
             })
         });
-        let mut processor = processor();
+        let processor = processor();
         group.bench_function("component", |b| {
             b.iter(|| {
                 for body in &bodies {
@@ -71,17 +70,17 @@ fn memory() {
         .unwrap_or(1_000_000);
     let bodies = bodies(false);
     let largest = bodies.iter().max_by_key(|b| b.len()).unwrap();
-    let mut processor = processor();
+    let processor = processor();
     let options = Options { datasets: Datasets::ALL, ..Options::default() };
     processor.transform(largest, BLESS_TIME, &options).unwrap();
-    let first = processor.memory_bytes();
+    let first = processor.linear_memory_bytes();
     for i in 0..calls {
         processor.transform(&bodies[i % bodies.len()], BLESS_TIME, &options).unwrap();
     }
     println!(
         "component linear memory: {first} bytes after one call on a {} B body, {} bytes after {calls} more calls",
         largest.len(),
-        processor.memory_bytes()
+        processor.linear_memory_bytes()
     );
 }
 

@@ -12,7 +12,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const component = join(root, 'target', 'component', 'expvar-heap.wasm');
-// Every expected event was made with this time and both datasets (host-test/src/fixtures.rs).
+// Every expected event was made with this time and both datasets
+// (host-test/support/src/fixtures.rs).
 const BLESS_TIME = { seconds: 1767225600n, nanoseconds: 0 };
 
 let api;
@@ -44,7 +45,10 @@ test('every fixture gives its expected events', () => {
   for (const input of cases) {
     const events = api.transform.transform(readFileSync(input), BLESS_TIME, options);
     const expected = readFileSync(input.replace(/\.(json|body)$/, '.expected.ndjson'), 'utf8');
-    assert.equal(events.map((e) => `${e}\n`).join(''), expected, input);
+    assert.equal(events.map((e) => `${e.json}\n`).join(''), expected, input);
+    for (const event of events) {
+      assert.equal(event.hasError, event.json.includes('"error":{"message"'), input);
+    }
   }
 });
 
@@ -53,6 +57,7 @@ test('default options are the integration defaults', () => {
   assert.equal(options.namespace, 'default');
   assert.equal(options.ecsVersion, '8.11.0');
   assert.deepEqual(options.datasets, { heap: true, expvar: false });
+  assert.deepEqual(options.tags, []);
 });
 
 test('invalid options are thrown as a ComponentError', () => {
@@ -65,8 +70,16 @@ test('invalid options are thrown as a ComponentError', () => {
 test("the collector agrees with Elastic's PR #4908 pause test", () => {
   const dir = join(root, '..', 'shared', 'conformance', 'elastic-golang-1.6.0', 'gc-pause-pr4908');
   const body = readFileSync(join(dir, 'test-heap-metrics.log'), 'utf8').trim();
-  const collector = new api.collector.Collector(api.transform.defaultOptions());
+  const collector = api.collector.Collector.create(api.transform.defaultOptions());
   const [event] = collector.push(new TextEncoder().encode(body), BLESS_TIME);
+  assert.equal(event.hasError, false);
   // The event's text, not a parsed object: numbers stay exact.
-  assert.match(event, /"pause":\{"avg":\{"ns":66902\},"count":6,"max":\{"ns":111861\},"sum":\{"ns":401412\},"total":\{"ns":484694\}\}/);
+  assert.match(event.json, /"pause":\{"avg":\{"ns":66902\},"count":6,"max":\{"ns":111861\},"sum":\{"ns":401412\},"total":\{"ns":484694\}\}/);
+});
+
+test('a collector with invalid options is refused when it is made', () => {
+  const options = { ...api.transform.defaultOptions(), namespace: 'a-b' };
+  assert.throws(() => api.collector.Collector.create(options), (e) => {
+    return /invalid namespace/.test(e.payload ?? e.message);
+  });
 });

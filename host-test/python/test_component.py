@@ -11,7 +11,8 @@ from wasmtime import component
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 COMPONENT = ROOT / "target" / "component" / "expvar-heap.wasm"
 CONFORMANCE = ROOT.parent / "shared" / "conformance" / "elastic-golang-1.6.0"
-# Every expected event was made with this time and both datasets (host-test/src/fixtures.rs).
+# Every expected event was made with this time and both datasets
+# (host-test/support/src/fixtures.rs).
 BLESS_SECONDS = 1767225600
 
 
@@ -24,7 +25,7 @@ class Processor:
         self.store = wasmtime.Store(engine)
         loaded = component.Component.from_file(engine, str(COMPONENT))
         self.instance = component.Linker(engine).instantiate(self.store, loaded)
-        transform = self.instance.get_export_index(self.store, "golang:expvar/transform@0.1.0")
+        transform = self.instance.get_export_index(self.store, "golang:expvar/transform@0.2.0")
         self.default_options = self.func("default-options", transform)
         self.transform = self.func("transform", transform)
 
@@ -67,13 +68,16 @@ def test_every_fixture_gives_its_expected_events(processor):
     for path in inputs:
         events = processor.transform(processor.store, path.read_bytes(), time, options)
         expected = path.with_name(path.stem + ".expected.ndjson").read_text()
-        assert "".join(f"{event}\n" for event in events) == expected, path
+        assert "".join(f"{event.json}\n" for event in events) == expected, path
+        for event in events:
+            assert getattr(event, "has-error") == ('"error":{"message"' in event.json), path
 
 
 def test_default_options_are_the_integration_defaults(processor):
     options = processor.options()
     assert (options.namespace, getattr(options, "ecs-version")) == ("default", "8.11.0")
     assert options.datasets == {"heap"}
+    assert options.tags == []
 
 
 def test_invalid_options_are_an_error(processor):
@@ -85,11 +89,16 @@ def test_invalid_options_are_an_error(processor):
 
 
 def test_collector_agrees_with_elastics_pr_4908_pause_test(processor):
-    collector_api = processor.instance.get_export_index(processor.store, "golang:expvar/collector@0.1.0")
-    new = processor.func("[constructor]collector", collector_api)
+    collector_api = processor.instance.get_export_index(processor.store, "golang:expvar/collector@0.2.0")
+    create = processor.func("[static]collector.create", collector_api)
     push = processor.func("[method]collector.push", collector_api)
-    collector = new(processor.store, processor.options())
+    collector = create(processor.store, processor.options())
+    # wasmtime-py gives a `result`'s payload as it is: the collector, or the error's string.
+    assert not isinstance(collector, str), collector
+    refused = create(processor.store, processor.options(namespace="a-b"))
+    assert isinstance(refused, str) and refused.startswith('invalid namespace "a-b"'), refused
     body = (CONFORMANCE / "gc-pause-pr4908" / "test-heap-metrics.log").read_bytes().strip()
     [event] = push(processor.store, collector, body, processor.collected_at(BLESS_SECONDS))
+    assert getattr(event, "has-error") is False
     # The event's text, not a parsed object: numbers stay exact.
-    assert '"pause":{"avg":{"ns":66902},"count":6,"max":{"ns":111861},"sum":{"ns":401412},"total":{"ns":484694}}' in event
+    assert '"pause":{"avg":{"ns":66902},"count":6,"max":{"ns":111861},"sum":{"ns":401412},"total":{"ns":484694}}' in event.json

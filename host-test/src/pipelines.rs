@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use wasmtime::{Caller, Engine, Instance, Linker, Memory, Module, Store, TypedFunc};
 
 const PAGE: usize = 64 << 10;
@@ -13,6 +13,9 @@ const PAGE: usize = 64 << 10;
 /// are copied, NUL-terminated, into an app heap of `Wasm_Heap_Size` bytes that WAMR adds to the
 /// module's linear memory (the module's own allocator never touches it); the function is called;
 /// the NUL-terminated string at the returned pointer is copied out. One instance for every call.
+///
+/// As in Fluent Bit 5.1.1 (`flb_wasm.c`), a tag or record that does not fit in the app heap is not
+/// copied, and the function is called all the same with a null (0) pointer and the real length.
 pub struct FluentBitFilter {
     store: Store<()>,
     memory: Memory,
@@ -44,25 +47,12 @@ impl FluentBitFilter {
         nanoseconds: u32,
         record: &[u8],
     ) -> Result<Option<String>> {
-        let needed = tag.len() + record.len() + 2;
-        if needed > self.heap_size {
-            bail!("the record needs {needed} bytes of Wasm_Heap_Size ({} set)", self.heap_size);
-        }
-        let tag_at = self.heap_start;
-        let record_at = tag_at + tag.len() + 1;
-        let data = self.memory.data_mut(&mut self.store);
-        data[tag_at..tag_at + tag.len()].copy_from_slice(tag.as_bytes());
-        data[tag_at + tag.len()] = 0;
-        data[record_at..record_at + record.len()].copy_from_slice(record);
-        data[record_at + record.len()] = 0;
-        let args = (
-            tag_at as u32,
-            tag.len() as u32,
-            seconds,
-            nanoseconds,
-            record_at as u32,
-            record.len() as u32,
-        );
+        // WAMR's module_dup_data for the tag, then for the record: each fails (0) when the app
+        // heap has no room left for it and its NUL.
+        let mut free = self.heap_start..self.heap_start + self.heap_size;
+        let tag_at = self.copy_in(&mut free, tag.as_bytes());
+        let record_at = self.copy_in(&mut free, record);
+        let args = (tag_at, tag.len() as u32, seconds, nanoseconds, record_at, record.len() as u32);
         let result = self.filter.call(&mut self.store, args)? as usize;
         if result == 0 {
             return Ok(None);
@@ -72,6 +62,20 @@ impl FluentBitFilter {
             data[result..].iter().position(|&b| b == 0).context("result is not NUL-terminated")?;
         let text = String::from_utf8(data[result..result + len].to_vec())?;
         Ok((!text.is_empty()).then_some(text))
+    }
+
+    /// Copies `bytes` and a NUL into the free part of the app heap, returning where, or 0 (a null
+    /// pointer) when they do not fit.
+    fn copy_in(&mut self, free: &mut std::ops::Range<usize>, bytes: &[u8]) -> u32 {
+        if bytes.len() + 1 > free.len() {
+            return 0;
+        }
+        let at = free.start;
+        let data = self.memory.data_mut(&mut self.store);
+        data[at..at + bytes.len()].copy_from_slice(bytes);
+        data[at + bytes.len()] = 0;
+        free.start += bytes.len() + 1;
+        at as u32
     }
 
     /// The module's linear memory, in bytes (app heap included).

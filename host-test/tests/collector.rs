@@ -3,19 +3,21 @@
 
 mod common;
 
-use common::{check_conformance, processor};
-use expvar_heap::{Collector, Datasets, Options};
-use expvar_heap_host::component::{CallError, Limits};
-use expvar_heap_host::fixtures::{BLESS_TIME, root_fixture};
+use common::processor;
+use expvar_heap::{Collector, Datasets, Options, PAUSE_RING_LEN};
+use expvar_heap_test_support::conformance::check_conformance;
+use expvar_heap_test_support::fixtures::{BLESS_TIME, root_fixture};
+use expvar_heap_wasmtime::{CallError, Limits};
 use serde_json::Value;
 
 #[test]
 fn agrees_with_elastics_gc_pause_pipeline_test_of_pr_4908() {
     // The body carries `last_num_gc: 2` (the poller's previous NumGC) and NumGC 8: count 6,
     // sum 401412, max 111861, avg 66902.
-    let mut processor = processor(Limits::default());
+    let processor = processor(Limits::default());
     check_conformance("gc-pause-pr4908/test-heap-metrics.log", Datasets::HEAP, |body, options| {
-        processor.push(body, BLESS_TIME, options).unwrap()
+        // A new collector for each body, as each line is its own process's.
+        processor.collector(options).unwrap().push(body, BLESS_TIME).unwrap()
     });
 }
 
@@ -30,7 +32,7 @@ fn window_from_the_rings(previous: Option<&Value>, body: &Value) -> [u64; 5] {
     let since = previous.map_or(0, |p| p["LastGC"].as_u64().unwrap());
     let ends = memstats["PauseEnd"].as_array().unwrap();
     let pauses = memstats["PauseNs"].as_array().unwrap();
-    let new: Vec<u64> = (0..256)
+    let new: Vec<u64> = (0..PAUSE_RING_LEN)
         .filter(|&i| ends[i].as_u64().unwrap() > since)
         .map(|i| pauses[i].as_u64().unwrap())
         .collect();
@@ -66,8 +68,8 @@ fn real_sequences_give_the_windows_their_rings_hold() {
     let (mut wraps, mut restarts, mut windows) = (0, 0, 0);
     for version in ["go1.19", "go1.22", "go1.27"] {
         for pattern in ["idle", "alloc", "gc", "custom", "restart"] {
-            let mut processor = processor(Limits::default());
-            let mut native = Collector::new(options.clone()).unwrap();
+            let mut component = processor(Limits::default()).collector(&options).unwrap();
+            let mut native = Collector::new(options.clone().validate().unwrap());
             let mut previous: Option<Value> = None;
             let mut paths: Vec<_> =
                 std::fs::read_dir(root_fixture(&format!("{version}/{pattern}")))
@@ -79,11 +81,11 @@ fn real_sequences_give_the_windows_their_rings_hold() {
             assert!(paths.len() >= 2, "{version}/{pattern} has no sequence");
             for path in paths {
                 let body = std::fs::read(&path).unwrap();
-                let events = processor.push(&body, BLESS_TIME, &options).unwrap();
+                let events = component.push(&body, BLESS_TIME).unwrap();
                 assert_eq!(events, native.push(&body, BLESS_TIME), "{}", path.display());
                 let parsed: Value = serde_json::from_slice(&body).unwrap();
                 let expected = window_from_the_rings(previous.as_ref(), &parsed);
-                let event: Value = serde_json::from_str(&events[0]).unwrap();
+                let event: Value = serde_json::from_str(&events[0].json).unwrap();
                 assert_eq!(window_in_event(&event), expected, "{}", path.display());
                 let num_gc = |v: &Value| v["memstats"]["NumGC"].as_u64().unwrap();
                 if let Some(previous) = &previous {
@@ -101,11 +103,42 @@ fn real_sequences_give_the_windows_their_rings_hold() {
 }
 
 #[test]
-fn a_collector_with_invalid_options_fails_each_push() {
-    let mut processor = processor(Limits::default());
+fn a_collector_with_invalid_options_is_refused_when_made() {
+    let processor = processor(Limits::default());
     let options = Options { namespace: "a-b".to_owned(), ..Options::default() };
-    match processor.push(b"{}", BLESS_TIME, &options) {
+    match processor.collector(&options) {
         Err(CallError::Options(why)) => assert!(why.contains("invalid namespace"), "{why}"),
-        other => panic!("expected an options error, got {other:?}"),
+        Err(other) => panic!("expected an options error, got {other:?}"),
+        Ok(_) => panic!("a collector was made with invalid options"),
     }
+}
+
+/// Several collectors live in one instance, each with its own window; a trap (here, a body over
+/// the memory cap) drops the instance, and each collector is made anew: its next body counts as
+/// a first body, exactly as a fresh native collector counts it.
+#[test]
+fn collectors_share_an_instance_and_start_again_after_a_trap() {
+    let processor = processor(Limits { max_memory_bytes: 8 << 20, ..Limits::default() });
+    let options = Options::default();
+    let body = |n: &str| std::fs::read(root_fixture(&format!("go1.22/gc/{n}.json"))).unwrap();
+    let (mut a, mut b) =
+        (processor.collector(&options).unwrap(), processor.collector(&options).unwrap());
+    let mut native = Collector::default();
+    assert_eq!(a.push(&body("01"), BLESS_TIME).unwrap(), native.push(&body("01"), BLESS_TIME));
+    assert_eq!(a.push(&body("02"), BLESS_TIME).unwrap(), native.push(&body("02"), BLESS_TIME));
+    // b has seen nothing: its first body is a first body, whatever a saw.
+    let mut fresh = Collector::default();
+    assert_eq!(b.push(&body("02"), BLESS_TIME).unwrap(), fresh.push(&body("02"), BLESS_TIME));
+
+    let mut huge = b"{\"big\":\"".to_vec();
+    huge.resize(16 << 20, b'x');
+    huge.extend_from_slice(b"\"}");
+    let wide = Options { datasets: Datasets::ALL, ..Options::default() };
+    assert!(matches!(processor.transform(&huge, BLESS_TIME, &wide), Err(CallError::Trap(_))));
+
+    let mut after_trap = Collector::default();
+    let expected = after_trap.push(&body("03"), BLESS_TIME);
+    assert_eq!(a.push(&body("03"), BLESS_TIME).unwrap(), expected);
+    drop(b);
+    assert_eq!(a.push(&body("04"), BLESS_TIME).unwrap(), after_trap.push(&body("04"), BLESS_TIME));
 }

@@ -5,10 +5,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::{check_conformance, component_bytes, processor};
+use common::processor;
 use expvar_heap::{CollectionTime, Datasets, Options};
-use expvar_heap_host::component::{CallError, Limits};
-use expvar_heap_host::fixtures::{self, BLESS_TIME, bless_options, events_text};
+use expvar_heap_test_support::component_bytes;
+use expvar_heap_test_support::conformance::check_conformance;
+use expvar_heap_test_support::fixtures::{self, BLESS_TIME, bless_options, events_text};
+use expvar_heap_wasmtime::{CallError, Limits};
 
 #[test]
 fn the_component_imports_nothing() {
@@ -19,7 +21,14 @@ fn the_component_imports_nothing() {
     assert_eq!(imports, Vec::<String>::new());
     let mut exports: Vec<_> = ty.exports(&engine).map(|(name, _)| name.to_owned()).collect();
     exports.sort();
-    assert_eq!(exports, ["golang:expvar/collector@0.1.0", "golang:expvar/transform@0.1.0"]);
+    assert_eq!(
+        exports,
+        [
+            "golang:expvar/collector@0.2.0",
+            "golang:expvar/transform@0.2.0",
+            "golang:expvar/types@0.2.0"
+        ]
+    );
 }
 
 #[test]
@@ -28,11 +37,16 @@ fn every_fixture_through_the_component_gives_its_expected_events() {
     let real = cases.iter().filter(|c| c.name().starts_with("go")).count();
     let bad = cases.iter().filter(|c| c.name().starts_with("bad")).count();
     assert!(real >= 3 * 19 && bad >= 13, "fixtures missing: {real} real, {bad} bad");
-    let mut processor = processor(Limits::default());
+    let processor = processor(Limits::default());
     let mut wrong = Vec::new();
     for case in &cases {
         let body = std::fs::read(&case.input).unwrap();
         let events = processor.transform(&body, BLESS_TIME, &bless_options()).unwrap();
+        for event in &events {
+            let parsed: serde_json::Value = serde_json::from_str(&event.json).unwrap();
+            let reports_error = parsed["error"]["message"].is_string();
+            assert_eq!(event.has_error, reports_error, "{}", case.name());
+        }
         let expected = std::fs::read_to_string(&case.expected).unwrap_or_else(|e| {
             panic!("{}: {e} (run `cargo xtask bless`)", case.expected.display())
         });
@@ -49,26 +63,26 @@ fn option_sets() -> Vec<Options> {
         Options::default(),
         Options {
             namespace: "prod_eu".to_owned(),
-            tags: Some(vec!["team-a".to_owned(), String::new()]),
+            tags: vec!["team-a".to_owned(), String::new()],
             preserve_original_event: true,
             ecs_version: "8.5.1".to_owned(),
             service_address: Some("http://127.0.0.1:6060".to_owned()),
             datasets: Datasets::ALL,
         },
-        Options { datasets: Datasets::EXPVAR, tags: Some(vec![]), ..Options::default() },
+        Options { datasets: Datasets::EXPVAR, tags: vec![String::new()], ..Options::default() },
     ]
 }
 
 #[test]
 fn component_and_native_library_write_identical_bytes() {
-    let mut processor = processor(Limits::default());
+    let processor = processor(Limits::default());
     let time = CollectionTime { seconds: 1_795_646_457, nanoseconds: 313_805_631 };
     let cases = fixtures::cases().unwrap();
     let mut compared = 0;
     for case in &cases {
         let body = std::fs::read(&case.input).unwrap();
         for options in option_sets() {
-            let native = expvar_heap::transform(&body, time, &options).unwrap();
+            let native = expvar_heap::transform(&body, time, &options.clone().validate().unwrap());
             let component = processor.transform(&body, time, &options).unwrap();
             assert_eq!(component, native, "{} with {options:?}", case.name());
             compared += native.len();
@@ -80,13 +94,13 @@ fn component_and_native_library_write_identical_bytes() {
 
 #[test]
 fn default_options_are_the_librarys() {
-    let mut processor = processor(Limits::default());
+    let processor = processor(Limits::default());
     assert_eq!(processor.default_options().unwrap(), Options::default());
 }
 
 #[test]
 fn invalid_options_are_an_error_of_the_call() {
-    let mut processor = processor(Limits::default());
+    let processor = processor(Limits::default());
     let options = Options { namespace: "Prod-EU".to_owned(), ..Options::default() };
     match processor.transform(b"{}", BLESS_TIME, &options) {
         Err(CallError::Options(why)) => assert!(why.contains("invalid namespace"), "{why}"),
@@ -96,7 +110,7 @@ fn invalid_options_are_an_error_of_the_call() {
 
 #[test]
 fn agrees_with_elastics_heap_pipeline_test() {
-    let mut processor = processor(Limits::default());
+    let processor = processor(Limits::default());
     check_conformance("test-heap-metrics.log", Datasets::HEAP, |body, options| {
         processor.transform(body, BLESS_TIME, options).unwrap()
     });
@@ -104,7 +118,7 @@ fn agrees_with_elastics_heap_pipeline_test() {
 
 #[test]
 fn agrees_with_elastics_expvar_pipeline_test() {
-    let mut processor = processor(Limits::default());
+    let processor = processor(Limits::default());
     check_conformance("expvar/test-expvar-metrics.log", Datasets::EXPVAR, |body, options| {
         processor.transform(body, BLESS_TIME, options).unwrap()
     });
@@ -124,7 +138,7 @@ fn large_body(bytes: usize) -> Vec<u8> {
 
 #[test]
 fn a_trap_is_reported_and_the_next_call_gets_a_fresh_instance() {
-    let mut processor = processor(Limits { memory_bytes: 4 << 20, ..Limits::default() });
+    let processor = processor(Limits { max_memory_bytes: 4 << 20, ..Limits::default() });
     let small = std::fs::read(fixtures::root_fixture("go1.19/gc/04.json")).unwrap();
     let before = processor.transform(&small, BLESS_TIME, &Options::default()).unwrap();
     match processor.transform(&large_body(8 << 20), BLESS_TIME, &Options::default()) {
@@ -140,7 +154,7 @@ fn a_trap_is_reported_and_the_next_call_gets_a_fresh_instance() {
 #[test]
 fn a_call_past_its_deadline_traps_and_the_host_recovers() {
     let limits = Limits { call_timeout: Duration::from_millis(1), ..Limits::default() };
-    let mut processor = processor(limits);
+    let processor = processor(limits);
     match processor.transform(&large_body(40 << 20), BLESS_TIME, &Options::default()) {
         Err(CallError::Trap(trap)) => {
             assert!(format!("{trap:#}").contains("interrupt"), "{trap:#}")
@@ -154,27 +168,27 @@ fn a_call_past_its_deadline_traps_and_the_host_recovers() {
 
 #[test]
 fn a_large_body_is_transformed_within_the_default_limits() {
-    let mut processor = processor(Limits::default());
+    let processor = processor(Limits::default());
     let body = large_body(32 << 20);
     let options = Options { datasets: Datasets::ALL, ..Options::default() };
     let events = processor.transform(&body, BLESS_TIME, &options).unwrap();
-    assert_eq!(events, expvar_heap::transform(&body, BLESS_TIME, &options).unwrap());
-    assert!(!events[0].contains("error"), "{}", &events[0][..300]);
-    assert!(events[1].len() > 32 << 20, "the expvar event carries the big variable");
+    assert_eq!(events, expvar_heap::transform(&body, BLESS_TIME, &options.validate().unwrap()));
+    assert!(!events[0].has_error, "{}", &events[0].json[..300]);
+    assert!(events[1].json.len() > 32 << 20, "the expvar event carries the big variable");
     // One large body does not keep its memory: the instance was dropped after the call.
-    assert_eq!(processor.memory_bytes(), 0);
+    assert_eq!(processor.linear_memory_bytes(), 0);
 }
 
 #[test]
 fn memory_stays_flat_over_many_calls_on_one_instance() {
-    let mut processor = processor(Limits::default());
+    let processor = processor(Limits::default());
     let body = std::fs::read(fixtures::root_fixture("go1.27/alloc/05.json")).unwrap();
     let options = Options { datasets: Datasets::ALL, ..Options::default() };
     processor.transform(&body, BLESS_TIME, &options).unwrap();
-    let warm = processor.memory_bytes();
+    let warm = processor.linear_memory_bytes();
     for _ in 0..5_000 {
         processor.transform(&body, BLESS_TIME, &options).unwrap();
     }
-    assert_eq!(processor.memory_bytes(), warm);
+    assert_eq!(processor.linear_memory_bytes(), warm);
     assert!(warm <= 2 << 20, "linear memory {warm} bytes for a {} byte body", body.len());
 }

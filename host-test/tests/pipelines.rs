@@ -8,10 +8,13 @@ use std::path::PathBuf;
 
 use common::processor;
 use expvar_heap::Options;
-use expvar_heap_host::component::Limits;
-use expvar_heap_host::fixtures::{self, BLESS_TIME};
-use expvar_heap_host::pipelines::{FluentBitFilter, Message, RedpandaProcessor};
-use expvar_heap_host::{FLUENT_BIT_MODULE_FILE, REDPANDA_MODULE_FILE, built_module_path, root};
+use expvar_heap_host_test::pipelines::{FluentBitFilter, Message, RedpandaProcessor};
+use expvar_heap_redpanda::COLLECTED_AT_META;
+use expvar_heap_test_support::fixtures::{self, BLESS_TIME};
+use expvar_heap_test_support::{
+    FLUENT_BIT_MODULE_FILE, REDPANDA_MODULE_FILE, built_module_path, root,
+};
+use expvar_heap_wasmtime::Limits;
 
 /// A setting of the example `fluent-bit.conf`, so the harness runs the module as it is configured.
 fn fluent_bit_setting(name: &str) -> String {
@@ -37,22 +40,14 @@ fn module(file: &str) -> PathBuf {
     path
 }
 
-/// The real fixtures as sequences, one per folder (one process each), in order.
+/// The real fixtures as sequences, one per folder (one process each), in order, read.
 fn sequences() -> Vec<(String, Vec<Vec<u8>>)> {
-    let mut by_folder: HashMap<String, Vec<PathBuf>> = HashMap::new();
-    for case in fixtures::cases().unwrap() {
-        let folder = case.input.parent().unwrap().display().to_string();
-        by_folder.entry(folder).or_default().push(case.input);
-    }
-    let mut sequences: Vec<_> = by_folder
+    let read = |paths: Vec<PathBuf>| paths.iter().map(|p| std::fs::read(p).unwrap()).collect();
+    fixtures::sequences()
+        .unwrap()
         .into_iter()
-        .map(|(folder, mut paths)| {
-            paths.sort();
-            (folder, paths.iter().map(|p| std::fs::read(p).unwrap()).collect())
-        })
-        .collect();
-    sequences.sort();
-    sequences
+        .map(|(folder, paths)| (folder, read(paths)))
+        .collect()
 }
 
 #[test]
@@ -63,13 +58,14 @@ fn fluent_bit_filter_writes_the_components_events_per_tag() {
     for (tag, bodies) in sequences() {
         // The bad inputs are no sequence: each is its own tag, as its own process.
         let own_tags = tag.ends_with("bad");
-        let mut reference = processor(Limits::default());
+        let component = processor(Limits::default());
+        let mut reference = component.collector(&Options::default()).unwrap();
         for (i, body) in bodies.iter().enumerate() {
             let tag = if own_tags { format!("{tag}/{i}") } else { tag.clone() };
             if own_tags {
-                reference = processor(Limits::default());
+                reference = component.collector(&Options::default()).unwrap();
             }
-            let expected = reference.push(body, BLESS_TIME, &Options::default()).unwrap().remove(0);
+            let expected = reference.push(body, BLESS_TIME).unwrap().remove(0).json;
             // Every other record carries the body as a string, as the tail and exec inputs do.
             let record = match (i % 2, std::str::from_utf8(body)) {
                 (1, Ok(text)) => {
@@ -108,17 +104,17 @@ fn fluent_bit_filter_memory_stays_flat_over_many_records() {
 #[test]
 fn redpanda_processor_writes_the_components_heap_events() {
     let mut processor_module = RedpandaProcessor::load(&module(REDPANDA_MODULE_FILE)).unwrap();
-    let mut reference = processor(Limits::default());
+    let reference = processor(Limits::default());
     let ns = BLESS_TIME.seconds * 1_000_000_000;
     let mut compared = 0;
     for (_, bodies) in sequences() {
         for (i, body) in bodies.into_iter().enumerate() {
             let expected =
-                reference.transform(&body, BLESS_TIME, &Options::default()).unwrap().remove(0);
+                reference.transform(&body, BLESS_TIME, &Options::default()).unwrap().remove(0).json;
             // The time from metadata on even messages, from the WASI clock on odd ones.
             let mut message = Message { content: body, meta: HashMap::new() };
             let clock = if i % 2 == 0 {
-                message.meta.insert("expvar_collected_at".to_owned(), ns.to_string());
+                message.meta.insert(COLLECTED_AT_META.to_owned(), ns.to_string());
                 0
             } else {
                 ns
@@ -137,4 +133,38 @@ fn redpanda_processor_writes_the_components_heap_events() {
             .unwrap();
     }
     assert_eq!(processor_module.memory_bytes(), before);
+}
+
+/// Seen in Fluent Bit 5.1.1: a record larger than `Wasm_Heap_Size` is not copied into the module,
+/// and the filter is called with a null record pointer and the record's real length. The module
+/// must answer with an error event that says what to raise, and go on with the next record.
+#[test]
+fn fluent_bit_filter_answers_a_record_that_did_not_fit_with_what_to_raise() {
+    let heap_size = 64 << 10;
+    let mut filter = FluentBitFilter::load(
+        &module(FLUENT_BIT_MODULE_FILE),
+        &fluent_bit_setting("Function_Name"),
+        heap_size,
+    )
+    .unwrap();
+    let body = std::fs::read(fixtures::root_fixture("go1.27/custom/01.json")).unwrap();
+    assert!(body.len() > heap_size, "the body must not fit");
+    let event = filter.call("golang.big", 1_767_225_600, 0, &body).unwrap().unwrap();
+    let event: serde_json::Value = serde_json::from_str(&event).unwrap();
+    let message = event["error"]["message"].as_str().unwrap();
+    let needed = body.len() + "golang.big".len() + 2;
+    assert!(
+        message.starts_with(&format!(
+            "Fluent Bit passed no record: the record of {} bytes did not fit in the filter's Wasm_Heap_Size; raise Wasm_Heap_Size above {needed} bytes",
+            body.len()
+        )),
+        "{message}"
+    );
+    assert_eq!(event["@timestamp"], "2026-01-01T00:00:00.000Z");
+
+    // The next record that fits is handled as usual.
+    let small = std::fs::read(fixtures::root_fixture("go1.27/idle/01.json")).unwrap();
+    let event = filter.call("golang.big", 1_767_225_600, 0, &small).unwrap().unwrap();
+    let expected = expvar_heap::Collector::default().push(&small, BLESS_TIME).remove(0).json;
+    assert_eq!(event, expected);
 }

@@ -11,8 +11,11 @@ wit_bindgen::generate!({
 
 use std::cell::RefCell;
 
-use exports::golang::expvar::collector::{Guest as CollectorGuest, GuestCollector};
-use exports::golang::expvar::transform::{Datasets, Datetime, Guest as TransformGuest, Options};
+use exports::golang::expvar::collector::{
+    Collector as CollectorHandle, Guest as CollectorGuest, GuestCollector,
+};
+use exports::golang::expvar::transform::Guest as TransformGuest;
+use exports::golang::expvar::types::{Datasets, Datetime, Event, Options};
 
 struct Processor;
 
@@ -25,9 +28,9 @@ impl TransformGuest for Processor {
         body: Vec<u8>,
         collected_at: Datetime,
         options: Options,
-    ) -> Result<Vec<String>, String> {
-        expvar_heap::transform(&body, from_wit_time(collected_at), &from_wit(options))
-            .map_err(|e| e.to_string())
+    ) -> Result<Vec<Event>, String> {
+        let options = from_wit(options).validate().map_err(|e| e.to_string())?;
+        Ok(events(expvar_heap::transform(&body, from_wit_time(collected_at), &options)))
     }
 }
 
@@ -35,21 +38,23 @@ impl CollectorGuest for Processor {
     type Collector = Collector;
 }
 
-/// The WIT resource: the core's collector, or why its options were refused (reported by `push`,
-/// since a WIT constructor cannot fail).
-struct Collector(RefCell<Result<expvar_heap::Collector, String>>);
+/// The WIT resource: the core's collector (`push` takes `&self`, hence the cell).
+struct Collector(RefCell<expvar_heap::Collector>);
 
 impl GuestCollector for Collector {
-    fn new(options: Options) -> Self {
-        Collector(RefCell::new(expvar_heap::Collector::new(from_wit(options)).map_err(|e| e.0)))
+    fn create(options: Options) -> Result<CollectorHandle, String> {
+        let options = from_wit(options).validate().map_err(|e| e.to_string())?;
+        let collector = expvar_heap::Collector::new(options);
+        Ok(CollectorHandle::new(Collector(RefCell::new(collector))))
     }
 
-    fn push(&self, body: Vec<u8>, collected_at: Datetime) -> Result<Vec<String>, String> {
-        match &mut *self.0.borrow_mut() {
-            Ok(collector) => Ok(collector.push(&body, from_wit_time(collected_at))),
-            Err(why) => Err(why.clone()),
-        }
+    fn push(&self, body: Vec<u8>, collected_at: Datetime) -> Vec<Event> {
+        events(self.0.borrow_mut().push(&body, from_wit_time(collected_at)))
     }
+}
+
+fn events(events: Vec<expvar_heap::Event>) -> Vec<Event> {
+    events.into_iter().map(|e| Event { json: e.json, has_error: e.has_error }).collect()
 }
 
 fn from_wit_time(time: Datetime) -> expvar_heap::CollectionTime {

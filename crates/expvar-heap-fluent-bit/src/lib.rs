@@ -5,6 +5,10 @@
 //! Glue only: the body is found by [`expvar_heap::record_body`] and transformed by a
 //! [`expvar_heap::Collector`] per tag. Built for `wasm32-unknown-unknown`, so it imports nothing.
 //!
+//! A record too large for the module's app heap (`Wasm_Heap_Size`) is not copied in, yet Fluent
+//! Bit 5.1.1 calls the filter anyway, with a null pointer and the record's real length: the
+//! filter then answers with an error event that says how large the record was and what to raise.
+//!
 //! The ABI (Fluent Bit's v1, `Event_Format json`): Fluent Bit copies the tag and the record (JSON,
 //! NUL-terminated) into the module's memory, calls [`expvar_heap_filter`], and copies the
 //! NUL-terminated JSON it returns, which replaces the record's body. The module lives as long as
@@ -14,7 +18,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use expvar_heap::{CollectionTime, Collector, Options};
+use expvar_heap::{CollectionTime, Collector, Event, ValidOptions};
 
 /// How many tags (scraped processes) keep a pause window at once; past that, the windows start
 /// again (each tag's next record counts as a first body).
@@ -34,19 +38,50 @@ impl Filter {
             if self.collectors.len() >= MAX_TAGS {
                 self.collectors.clear();
             }
-            let collector =
-                Collector::new(Options::default()).expect("the default options are valid");
-            self.collectors.insert(tag.to_owned(), collector);
+            self.collectors.insert(tag.to_owned(), Collector::default());
         }
         // Looked up by &str: a known tag costs no allocation per record.
         let collector = self.collectors.get_mut(tag).expect("inserted above");
         let body = expvar_heap::record_body(record);
         let events = collector.push(&body, time);
+        self.emit(&events[0])
+    }
+
+    /// The event of a call in which Fluent Bit handed over no tag or no record (a null pointer):
+    /// an error event saying what did not fit in `Wasm_Heap_Size`, keeping the record when it
+    /// did arrive. No pause window is touched.
+    pub fn not_handed_over(
+        &mut self,
+        tag_len: u32,
+        record_len: u32,
+        record: Option<&[u8]>,
+        time: CollectionTime,
+    ) -> &[u8] {
+        let message = not_handed_over_message(tag_len, record_len, record.is_some());
+        let original = record.map(expvar_heap::record_body).unwrap_or_default();
+        let events = expvar_heap::error_events(&message, &original, time, &ValidOptions::default());
+        self.emit(&events[0])
+    }
+
+    /// Keeps the event, NUL-terminated, in the one output buffer.
+    fn emit(&mut self, event: &Event) -> &[u8] {
         self.output.clear();
-        self.output.extend_from_slice(events[0].as_bytes());
+        self.output.extend_from_slice(event.json.as_bytes());
         self.output.push(0);
         &self.output
     }
+}
+
+/// What to tell the operator when Fluent Bit could not copy the tag or the record into the
+/// module's app heap (it then passes a null pointer with the real length).
+pub fn not_handed_over_message(tag_len: u32, record_len: u32, record_arrived: bool) -> String {
+    let (what, len) = if record_arrived { ("tag", tag_len) } else { ("record", record_len) };
+    format!(
+        "Fluent Bit passed no {what}: the {what} of {len} bytes did not fit in the filter's \
+         Wasm_Heap_Size; raise Wasm_Heap_Size above {} bytes (the record, its tag and two NUL \
+         bytes; 1M fits real /debug/vars bodies)",
+        u64::from(tag_len) + u64::from(record_len) + 2
+    )
 }
 
 thread_local! {
@@ -56,7 +91,9 @@ thread_local! {
 /// The filter function Fluent Bit calls (`Function_Name expvar_heap_filter`).
 ///
 /// # Safety
-/// `tag` and `record` point to `tag_len` and `record_len` readable bytes, as Fluent Bit passes them.
+/// `tag` and `record`, when not null, point to `tag_len` and `record_len` readable bytes that
+/// stay valid and unchanged for the duration of the call, as Fluent Bit passes them. A null
+/// pointer (Fluent Bit's answer to a failed copy) is never read.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn expvar_heap_filter(
     tag: *const u8,
@@ -66,30 +103,37 @@ pub unsafe extern "C" fn expvar_heap_filter(
     record: *const u8,
     record_len: u32,
 ) -> *const u8 {
-    // SAFETY: Fluent Bit passes buffers of these lengths (each with a NUL after it).
-    let (tag, record) = unsafe {
-        (
-            std::slice::from_raw_parts(tag, tag_len as usize),
-            std::slice::from_raw_parts(record, record_len as usize),
-        )
+    // SAFETY: soundness rests on the caller's promise above: a non-null pointer is Fluent Bit's
+    // copy of `len` bytes in this module's memory, which it frees only after the call returns.
+    // The slices are used only during the call: the tag is copied into the map's key and the
+    // event into the module's own buffer, so nothing borrowed outlives it.
+    let slice = |ptr: *const u8, len: u32| {
+        (!ptr.is_null()).then(|| unsafe { std::slice::from_raw_parts(ptr, len as usize) })
     };
-    let tag = String::from_utf8_lossy(tag);
+    let (tag_bytes, record_bytes) = (slice(tag, tag_len), slice(record, record_len));
     let time = CollectionTime { seconds: u64::from(time_sec), nanoseconds: time_nsec };
-    FILTER.with_borrow_mut(|filter| filter.filter(&tag, time, record).as_ptr())
+    FILTER.with_borrow_mut(|filter| {
+        let event = match (tag_bytes, record_bytes) {
+            (Some(tag), Some(record)) => filter.filter(&String::from_utf8_lossy(tag), time, record),
+            (_, record) => filter.not_handed_over(tag_len, record_len, record, time),
+        };
+        event.as_ptr()
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use expvar_heap::PAUSE_RING_LEN;
 
     #[test]
     fn keeps_a_pause_window_per_tag_and_one_output_buffer() {
         let mut filter = Filter::default();
         let at = CollectionTime { seconds: 1, nanoseconds: 0 };
         let body = |num_gc: u64| {
-            let mut ring = vec![0u64; 256];
+            let mut ring = vec![0u64; PAUSE_RING_LEN];
             for cycle in 1..=num_gc {
-                ring[((cycle - 1) % 256) as usize] = cycle * 10;
+                ring[(cycle - 1) as usize % PAUSE_RING_LEN] = cycle * 10;
             }
             let ring: Vec<String> = ring.iter().map(u64::to_string).collect();
             format!(r#"{{"memstats":{{"NumGC":{num_gc},"PauseNs":[{}]}}}}"#, ring.join(","))
@@ -106,5 +150,27 @@ mod tests {
             "{event}"
         );
         assert_eq!(filter.collectors.len(), 2);
+    }
+
+    #[test]
+    fn a_record_that_did_not_fit_becomes_an_error_event_that_says_what_to_raise() {
+        let mut filter = Filter::default();
+        let at = CollectionTime { seconds: 1, nanoseconds: 0 };
+        let event = String::from_utf8(filter.not_handed_over(5, 9_000, None, at).to_vec()).unwrap();
+        let event: serde_json::Value = serde_json::from_str(event.trim_end_matches('\0')).unwrap();
+        assert_eq!(
+            event["error"]["message"],
+            "Fluent Bit passed no record: the record of 9000 bytes did not fit in the filter's \
+             Wasm_Heap_Size; raise Wasm_Heap_Size above 9007 bytes (the record, its tag and two \
+             NUL bytes; 1M fits real /debug/vars bodies)"
+        );
+        assert!(event["event"].get("original").is_none());
+        let kept = filter.not_handed_over(900, 2, Some(b"{}"), at).to_vec();
+        let kept: serde_json::Value =
+            serde_json::from_str(std::str::from_utf8(&kept).unwrap().trim_end_matches('\0'))
+                .unwrap();
+        assert_eq!(kept["event"]["original"], "{}");
+        assert!(kept["error"]["message"].as_str().unwrap().starts_with("Fluent Bit passed no tag"));
+        assert!(filter.collectors.is_empty());
     }
 }

@@ -13,28 +13,26 @@
 //! `mapping` sets it, else the WASI wall clock (`wasi_snapshot_preview1.clock_time_get`), which
 //! the processor always provides.
 
-use expvar_heap::{CollectionTime, Options};
+use expvar_heap::{CollectionTime, ValidOptions};
 
 /// The metadata key that can carry the collection time, in nanoseconds since the Unix epoch.
 pub const COLLECTED_AT_META: &str = "expvar_collected_at";
 
 /// The collection time from the metadata value (empty when not set), else from the clock.
 pub fn collection_time(meta: &str, clock_ns: impl FnOnce() -> u64) -> CollectionTime {
-    let ns = meta.trim().parse::<u64>().unwrap_or_else(|_| clock_ns());
-    CollectionTime { seconds: ns / 1_000_000_000, nanoseconds: (ns % 1_000_000_000) as u32 }
+    CollectionTime::from_unix_nanos(meta.trim().parse::<u64>().unwrap_or_else(|_| clock_ns()))
 }
 
 /// The message's new content: its `golang.heap` event.
 pub fn process_message(message: &[u8], time: CollectionTime) -> Vec<u8> {
     let body = expvar_heap::record_body(message);
-    let events = expvar_heap::transform(&body, time, &Options::default())
-        .expect("the default options are valid");
-    events.into_iter().next().unwrap_or_default().into_bytes()
+    let events = expvar_heap::transform(&body, time, &ValidOptions::default());
+    events.into_iter().next().map(|event| event.json.into_bytes()).unwrap_or_default()
 }
 
 #[cfg(target_arch = "wasm32")]
 mod abi {
-    use std::alloc::{Layout, alloc, dealloc};
+    use std::alloc::{Layout, alloc, dealloc, handle_alloc_error};
 
     use super::{COLLECTED_AT_META, collection_time, process_message};
 
@@ -50,14 +48,21 @@ mod abi {
         fn clock_time_get(clock_id: u32, precision: u64, time: *mut u64) -> u32;
     }
 
-    /// Memory for the host to write into; freed by [`deallocate`] or by [`take`].
+    /// Memory for the host to write into; freed by [`deallocate`] or by [`take`]. An allocation
+    /// that fails aborts (a trap the host reports), never hands out a null pointer to write to.
     #[unsafe(no_mangle)]
     pub extern "C" fn allocate(size: u32) -> *mut u8 {
         if size == 0 {
             return std::ptr::NonNull::dangling().as_ptr();
         }
-        // SAFETY: a non-zero size with alignment 1 is a valid layout.
-        unsafe { alloc(Layout::from_size_align_unchecked(size as usize, 1)) }
+        // SAFETY: a size below 2^32 with alignment 1 is a valid layout.
+        let layout = unsafe { Layout::from_size_align_unchecked(size as usize, 1) };
+        // SAFETY: the layout's size is not zero.
+        let ptr = unsafe { alloc(layout) };
+        if ptr.is_null() {
+            handle_alloc_error(layout);
+        }
+        ptr
     }
 
     /// Frees what [`allocate`] gave.
@@ -72,12 +77,20 @@ mod abi {
         }
     }
 
-    /// Copies out and frees a `ptr << 32 | len` buffer the host allocated in the module.
-    fn take(ptr_len: u64) -> Vec<u8> {
+    /// Copies out and frees a `ptr << 32 | len` buffer the host allocated in the module. A null
+    /// pointer or a zero length gives an empty buffer (nothing to read, nothing to free).
+    ///
+    /// # Safety
+    /// Unless the pointer is null or the length zero, the host wrote `len` bytes at `ptr`, which
+    /// it got from `allocate(len)` and has not freed, and nothing else frees it.
+    unsafe fn take(ptr_len: u64) -> Vec<u8> {
         let (ptr, len) = ((ptr_len >> 32) as *mut u8, ptr_len as u32);
-        // SAFETY: the host wrote `len` bytes at `ptr`, which it got from `allocate(len)`.
+        if ptr.is_null() || len == 0 {
+            return Vec::new();
+        }
+        // SAFETY: as the caller promises, `len` bytes written by the host are at `ptr`.
         let bytes = unsafe { std::slice::from_raw_parts(ptr, len as usize) }.to_vec();
-        // SAFETY: the same pair, freed once.
+        // SAFETY: the same pair `allocate` gave, freed once.
         unsafe { deallocate(ptr, len) };
         bytes
     }
@@ -92,11 +105,12 @@ mod abi {
     /// The processor's function: replaces the message with its `golang.heap` event.
     #[unsafe(no_mangle)]
     pub extern "C" fn process() {
-        // SAFETY: the host functions take and return plain integers.
-        let message = take(unsafe { v0_msg_as_bytes() });
+        // SAFETY: the host allocates the message with `allocate` and hands it over to us.
+        let message = unsafe { take(v0_msg_as_bytes()) };
         let key = COLLECTED_AT_META.as_bytes();
-        // SAFETY: the key is valid for its length during the call.
-        let meta = take(unsafe { v0_msg_get_meta(key.as_ptr() as u32, key.len() as u32) });
+        // SAFETY: the key is valid for its length during the call; the value is handed over as
+        // the message is.
+        let meta = unsafe { take(v0_msg_get_meta(key.as_ptr() as u32, key.len() as u32)) };
         let time = collection_time(&String::from_utf8_lossy(&meta), wall_clock_ns);
         let event = process_message(&message, time);
         let out = allocate(event.len() as u32);

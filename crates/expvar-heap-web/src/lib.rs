@@ -2,14 +2,14 @@
 //! Glue only: splitting the text ([`expvar_heap::split_bodies`]) and the transform
 //! ([`expvar_heap::Collector`]) are the core crate's.
 
-use expvar_heap::{CollectionTime, Collector, Datasets, Options};
+use expvar_heap::{CollectionTime, Collector, Options};
 use wasm_bindgen::prelude::wasm_bindgen;
 
 /// The events of every body in `text`, taken as successive scrapes of one process (so heap
 /// events carry the pause window), in order: one per dataset per body, heap first.
 ///
-/// `tags` is a comma-separated list (empty: the defaults); `datasets` is `heap`, `expvar` or
-/// `all`; `now_ms` (JavaScript's `Date.now()`) is every body's collection time. Each event is JSON
+/// `tags` is a comma-separated list (what an empty one means is the core's rule,
+/// [`Options::tags_for`]); `datasets` is `heap`, `expvar` or `all`; `now_ms` (JavaScript's `Date.now()`) is every body's collection time. Each event is JSON
 /// text: show it as it is, since `JSON.parse` would round integers above 2^53. Fails, with a
 /// sentence, only for options Elasticsearch would refuse.
 #[wasm_bindgen]
@@ -21,27 +21,19 @@ pub fn process(
     datasets: &str,
     now_ms: f64,
 ) -> Result<Vec<String>, String> {
-    let tags: Vec<String> =
-        tags.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect();
-    let datasets = match datasets {
-        "heap" => Datasets::HEAP,
-        "expvar" => Datasets::EXPVAR,
-        "all" => Datasets::ALL,
-        other => return Err(format!("unknown dataset {other:?}: heap, expvar or all")),
-    };
     let options = Options {
         namespace: namespace.to_owned(),
-        tags: (!tags.is_empty()).then_some(tags),
+        tags: tags.split(',').map(|tag| tag.trim().to_owned()).collect(),
         preserve_original_event: preserve_original,
-        datasets,
+        datasets: datasets.parse().map_err(|e: expvar_heap::OptionsError| e.to_string())?,
         ..Options::default()
     };
-    let mut collector = Collector::new(options).map_err(|e| e.0)?;
-    let ms = now_ms.max(0.0) as u64;
-    let time = CollectionTime { seconds: ms / 1000, nanoseconds: (ms % 1000) as u32 * 1_000_000 };
+    let mut collector = Collector::new(options.validate().map_err(|e| e.to_string())?);
+    let time = CollectionTime::from_unix_millis(now_ms.max(0.0) as u64);
     Ok(expvar_heap::split_bodies(text)
         .into_iter()
         .flat_map(|body| collector.push(body.as_bytes(), time))
+        .map(|event| event.json)
         .collect())
 }
 

@@ -1,42 +1,11 @@
 //! The stateful collector: per-interval GC pauses for one scraped process.
 
-use crate::event;
+use crate::event::{self, Event};
 use crate::fields::Stat;
-use crate::options::{Options, OptionsError};
-use crate::read::{self, Body, PAUSE_RING_LEN, Want};
+use crate::options::ValidOptions;
+use crate::pause::PauseWindow;
+use crate::read::{Body, Want, read_body};
 use crate::time::CollectionTime;
-
-/// The GC cycles that ended between two bodies of one process, read from the `PauseNs` ring.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PauseWindow {
-    /// Cycles whose pause is in the ring (at most 256).
-    pub count: u64,
-    /// Their pauses added up, in ns.
-    pub sum_ns: u64,
-    /// The longest of them, in ns (0 when there were none).
-    pub max_ns: u64,
-    /// `sum_ns / count`, rounded down (0 when there were none).
-    pub avg_ns: u64,
-    /// Cycles of the window that the ring no longer holds (more than 256 ended since the last body).
-    pub missed: u64,
-}
-
-impl PauseWindow {
-    /// The window of cycles `previous + 1 ..= num_gc` (1-based, as Go counts them). Cycle `n`'s pause
-    /// is at `PauseNs[(n - 1) % 256]`; only the last 256 cycles are still there.
-    pub fn between(previous: u64, num_gc: u64, pause_ns: &[u64; PAUSE_RING_LEN]) -> PauseWindow {
-        let new = num_gc.saturating_sub(previous);
-        let count = new.min(PAUSE_RING_LEN as u64);
-        let mut window = PauseWindow { count, missed: new - count, ..PauseWindow::default() };
-        for cycle in num_gc - count + 1..=num_gc {
-            let pause = pause_ns[((cycle - 1) % PAUSE_RING_LEN as u64) as usize];
-            window.sum_ns = window.sum_ns.saturating_add(pause);
-            window.max_ns = window.max_ns.max(pause);
-        }
-        window.avg_ns = window.sum_ns.checked_div(count).unwrap_or(0);
-        window
-    }
-}
 
 /// A collector for one scraped process: push its bodies in the order they were collected and get
 /// each one's events, the `golang.heap` event with `golang.heap.gc.pause.*` for the GC cycles that
@@ -54,21 +23,21 @@ impl PauseWindow {
 /// - A body carrying a top-level `last_num_gc` (as the poller of Elastic's PR #4908 injects it)
 ///   uses that as the previous `NumGC`.
 /// - A body without a usable `NumGC` or `PauseNs` gets no pause fields and leaves the state as it was.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Collector {
-    options: Options,
+    options: ValidOptions,
     last_num_gc: Option<u64>,
 }
 
 impl Collector {
-    /// A collector that has seen no body yet. Fails for options Elasticsearch would refuse.
-    pub fn new(options: Options) -> Result<Collector, OptionsError> {
-        options.validate()?;
-        Ok(Collector { options, last_num_gc: None })
+    /// A collector that has seen no body yet, making its events with `options`.
+    /// ([`Collector::default`] makes them with the integration's defaults.)
+    pub fn new(options: ValidOptions) -> Collector {
+        Collector { options, last_num_gc: None }
     }
 
     /// The options every event of this collector is made with.
-    pub fn options(&self) -> &Options {
+    pub fn options(&self) -> &ValidOptions {
         &self.options
     }
 
@@ -78,11 +47,15 @@ impl Collector {
     }
 
     /// The events of the next body of the process (one per dataset of the options, heap first).
-    pub fn push(&mut self, body: &[u8], time: CollectionTime) -> Vec<String> {
+    pub fn push(&mut self, body: &[u8], time: CollectionTime) -> Vec<Event> {
         let want = Want { custom: self.options.datasets.expvar, pauses: true };
-        let read = read::read_body(body, want);
-        let pauses = read.as_ref().ok().and_then(|read| self.advance(read));
-        event::build_all(body, &read, time, &self.options, pauses)
+        match read_body(body, want) {
+            Ok(read) => {
+                let pauses = self.advance(&read);
+                event::build_all(body, Ok(&read), time, &self.options, pauses)
+            }
+            Err(why) => event::build_all(body, Err(&why.to_string()), time, &self.options, None),
+        }
     }
 
     /// The window of this body, moving the state on to it.
@@ -95,38 +68,5 @@ impl Collector {
         };
         self.last_num_gc = Some(num_gc);
         Some(PauseWindow::between(previous, num_gc, pause_ns))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ring(pauses: &[(u64, u64)]) -> Box<[u64; PAUSE_RING_LEN]> {
-        let mut ring = Box::new([0; PAUSE_RING_LEN]);
-        for &(cycle, ns) in pauses {
-            ring[((cycle - 1) % 256) as usize] = ns;
-        }
-        ring
-    }
-
-    #[test]
-    fn window_of_new_cycles() {
-        let ring = ring(&[(2, 5), (3, 10), (4, 30), (5, 20)]);
-        let window = PauseWindow::between(2, 5, &ring);
-        assert_eq!(window, PauseWindow { count: 3, sum_ns: 60, max_ns: 30, avg_ns: 20, missed: 0 });
-        assert_eq!(PauseWindow::between(5, 5, &ring), PauseWindow::default());
-    }
-
-    #[test]
-    fn window_past_the_ring_counts_the_missed_cycles() {
-        // 600 cycles; the ring holds 345..=600, each pause equal to its cycle number.
-        let ring = ring(&(345..=600).map(|c| (c, c)).collect::<Vec<_>>());
-        let window = PauseWindow::between(40, 600, &ring);
-        assert_eq!(window.count, 256);
-        assert_eq!(window.missed, 560 - 256);
-        assert_eq!(window.sum_ns, (345..=600).sum::<u64>());
-        assert_eq!(window.max_ns, 600);
-        assert_eq!(window.avg_ns, (345..=600).sum::<u64>() / 256);
     }
 }

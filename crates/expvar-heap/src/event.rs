@@ -2,24 +2,40 @@
 
 use std::borrow::Cow;
 
-use crate::collector::PauseWindow;
 use crate::fields::{EXPVAR_FIELDS, Field, HEAP_FIELDS, Pause, Source};
-use crate::json::{EventWriter, Value};
 use crate::options::{Dataset, Options};
-use crate::read::{Body, Memstats, Number};
+use crate::pause::PauseWindow;
+use crate::read::{Body, Custom, MAX_NESTING, Memstats, Number};
 use crate::time::CollectionTime;
+use crate::write::{EventWriter, Value};
 
 const EVENT_TYPE: &[&str] = &["info"];
 
-/// The events of a body read (or not) as `read`, one per dataset of the options, heap first.
-/// `pauses` is the collector's window, when there is one.
+/// One event: a line of compact JSON with its keys sorted, and whether it reports a problem.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// The event as JSON text. Integers are exact and some exceed 2^53 (`LastGC`, custom
+    /// counters): a host that parses it into doubles changes them.
+    pub json: String,
+    /// Whether the event has `error.message`: the body, or some field of it, could not be used.
+    pub has_error: bool,
+}
+
+impl std::fmt::Display for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.json)
+    }
+}
+
+/// The events of a body read as `read` (or that could not be read, and why), one per dataset of
+/// the options, heap first. `pauses` is the collector's window, when there is one.
 pub(crate) fn build_all(
     body: &[u8],
-    read: &Result<Body<'_>, String>,
+    read: Result<&Body<'_>, &str>,
     time: CollectionTime,
     options: &Options,
     pauses: Option<PauseWindow>,
-) -> Vec<String> {
+) -> Vec<Event> {
     let timestamp = time.to_rfc3339_millis();
     let input = Input { body, read, timestamp: &timestamp, options, pauses };
     options.datasets.iter().map(|dataset| build(&input, dataset)).collect()
@@ -28,14 +44,14 @@ pub(crate) fn build_all(
 /// Everything one event of a body needs, computed once per body and shared by its datasets.
 struct Input<'a> {
     body: &'a [u8],
-    read: &'a Result<Body<'a>, String>,
+    read: Result<&'a Body<'a>, &'a str>,
     timestamp: &'a str,
     options: &'a Options,
     pauses: Option<PauseWindow>,
 }
 
-/// The event of one dataset, as one line of JSON.
-fn build(input: &Input<'_>, dataset: Dataset) -> String {
+/// The event of one dataset.
+fn build(input: &Input<'_>, dataset: Dataset) -> Event {
     let Input { body, read, timestamp, options, pauses } = *input;
     let fields = match dataset {
         Dataset::Heap => HEAP_FIELDS,
@@ -52,6 +68,7 @@ fn build(input: &Input<'_>, dataset: Dataset) -> String {
         Ok(Body { cmdline: Some(args), .. }) => args.iter().map(Cow::as_ref).collect(),
         _ => Vec::new(),
     };
+    let has_error = error.is_some();
     let tags = options.tags_for(dataset);
 
     let mut w = EventWriter::new();
@@ -98,17 +115,18 @@ fn build(input: &Input<'_>, dataset: Dataset) -> String {
         w.push(&["service", "address"], Value::Str(address));
     }
     w.push(&["tags"], Value::Strs(&tags));
-    w.finish(original.as_ref().map_or(0, |o| o.len() + o.len() / 8) + custom.len())
+    let json = w.finish(original.as_ref().map_or(0, |o| o.len() + o.len() / 8) + custom.len());
+    Event { json, has_error }
 }
 
 /// Everything that was wrong with the body for this dataset, or `None`.
 fn error_message(
-    read: &Result<Body<'_>, String>,
+    read: Result<&Body<'_>, &str>,
     fields: &[Field],
     more_problems: &[String],
 ) -> Option<String> {
     let read = match read {
-        Err(why) => return Some(why.clone()),
+        Err(why) => return Some(why.to_owned()),
         Ok(read) => read,
     };
     let mut problems: Vec<Cow<str>> = Vec::new();
@@ -134,19 +152,21 @@ fn error_message(
 
 /// The custom variables as one compact JSON object, values as published (integers exact) with
 /// nulls and empty strings, arrays and objects dropped at every depth, as Elastic's pipeline does;
-/// and the variables that could not be decoded (nested too deeply), named.
-fn render_custom(custom: &[(Cow<'_, str>, &str)]) -> (String, Vec<String>) {
+/// and the variables that could not be decoded (nested too deeply, a number beyond a double's
+/// range), named.
+fn render_custom(custom: &[(Cow<'_, str>, Custom<'_>)]) -> (String, Vec<String>) {
     let mut object = serde_json::Map::new();
     let mut problems = Vec::new();
-    for (name, raw) in custom {
+    for (name, value) in custom {
+        let Custom::Json(raw) = value else {
+            problems.push(format!("{name}: left out, nested more than {MAX_NESTING} levels deep"));
+            continue;
+        };
         match serde_json::from_str::<serde_json::Value>(raw) {
             Ok(mut value) => {
                 if !prune_empty(&mut value) {
                     object.insert(name.to_string(), value);
                 }
-            }
-            Err(e) if e.to_string().starts_with("recursion limit exceeded") => {
-                problems.push(format!("{name}: left out, nested more than 128 levels deep"))
             }
             Err(e) => problems.push(format!("{name}: left out, {e}")),
         }

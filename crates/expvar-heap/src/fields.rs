@@ -1,5 +1,9 @@
 //! The field tables: which `memstats` figure becomes which ECS field. The one place they are defined.
 
+/// The number of slots of Go's `PauseNs` ring (`runtime.MemStats.PauseNs [256]uint64`): cycle `n`'s
+/// pause is at `PauseNs[(n - 1) % 256]`.
+pub const PAUSE_RING_LEN: usize = 256;
+
 /// Whether a memstats figure is a count (uint64 in Go) or a float.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {

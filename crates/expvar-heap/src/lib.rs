@@ -13,13 +13,14 @@
 //! wrong type is left out and named in `error.message`; the other fields are kept.
 //!
 //! ```
-//! use expvar_heap::{transform, CollectionTime, Options};
+//! use expvar_heap::{transform, CollectionTime, ValidOptions};
 //!
 //! let body = br#"{"cmdline":["./app"],"memstats":{"HeapInuse":868352,"NumGC":15}}"#;
 //! let time = CollectionTime { seconds: 1_675_246_668, nanoseconds: 723_000_000 };
-//! let events = transform(body, time, &Options::default()).unwrap();
+//! let events = transform(body, time, &ValidOptions::default());
+//! assert!(!events[0].has_error);
 //! assert_eq!(
-//!     events[0],
+//!     events[0].json,
 //!     concat!(
 //!         r#"{"@timestamp":"2023-02-01T10:17:48.723Z","#,
 //!         r#""data_stream":{"dataset":"golang.heap","namespace":"default","type":"logs"},"#,
@@ -30,48 +31,56 @@
 //!     )
 //! );
 //! ```
+//!
+//! Options are checked once ([`Options::validate`] gives the [`ValidOptions`] every call takes).
+//!
+//! The modules import downward only: `fields`, `scan`, `options` and `time` at the bottom; the
+//! reader (`read/`) and the writer (`write`) over them; `pause` (the window arithmetic);
+//! `framing` (finding bodies in a shipper's record or a pasted sequence); `event` (building the
+//! events); `collector` (the state between bodies) at the top.
 
 mod collector;
 mod event;
 pub mod fields;
-mod json;
+mod framing;
 mod options;
+mod pause;
 mod read;
+mod scan;
 mod time;
+mod write;
 
-pub use collector::{Collector, PauseWindow};
+pub use collector::Collector;
+pub use event::Event;
+pub use fields::PAUSE_RING_LEN;
+pub use framing::{BODY_STRING_KEYS, record_body, split_bodies};
 pub use options::{
     DEFAULT_ECS_VERSION, DEFAULT_NAMESPACE, Dataset, Datasets, MAX_NAMESPACE_BYTES, Options,
-    OptionsError, PRESERVE_ORIGINAL_TAG,
+    OptionsError, PRESERVE_ORIGINAL_TAG, ValidOptions,
 };
-pub use read::{BODY_STRING_KEYS, record_body, split_bodies};
+pub use pause::PauseWindow;
+pub use read::{MAX_NESTING, ReadError};
 pub use time::CollectionTime;
 
 /// Turns one `/debug/vars` body into its events, on its own (no pause window: for that, push the
 /// bodies of a process through a [`Collector`]): one per dataset selected in
-/// [`Options::datasets`], heap first, each one line of compact JSON with keys sorted.
-///
-/// `Err` only for options Elasticsearch would refuse ([`Options::validate`]); any body, however
-/// broken, yields events.
-pub fn transform(
-    body: &[u8],
-    time: CollectionTime,
-    options: &Options,
-) -> Result<Vec<String>, OptionsError> {
-    options.validate()?;
+/// [`Options::datasets`], heap first. Any body, however broken, yields its events.
+pub fn transform(body: &[u8], time: CollectionTime, options: &ValidOptions) -> Vec<Event> {
     let want = read::Want { custom: options.datasets.expvar, pauses: false };
-    let read = read::read_body(body, want);
-    Ok(event::build_all(body, &read, time, options, None))
+    match read::read_body(body, want) {
+        Ok(read) => event::build_all(body, Ok(&read), time, options, None),
+        Err(why) => event::build_all(body, Err(&why.to_string()), time, options, None),
+    }
 }
 
-/// The events of a body that was never read (for example one over a host's size limit): the
-/// envelope, `error.message` and, as `event.original`, what the caller kept of the body.
+/// The events of a body that was never read (one over a host's size limit, one a host could not
+/// hand over whole): the envelope, `error.message` and, as `event.original`, what the caller kept
+/// of the body.
 pub fn error_events(
     message: &str,
     original: &[u8],
     time: CollectionTime,
-    options: &Options,
-) -> Result<Vec<String>, OptionsError> {
-    options.validate()?;
-    Ok(event::build_all(original, &Err(message.to_owned()), time, options, None))
+    options: &ValidOptions,
+) -> Vec<Event> {
+    event::build_all(original, Err(message), time, options, None)
 }

@@ -61,13 +61,29 @@ impl Datasets {
     }
 }
 
+impl std::str::FromStr for Datasets {
+    type Err = OptionsError;
+
+    /// `heap`, `expvar` or `all` (both), as the command line and the playground name them.
+    fn from_str(name: &str) -> Result<Datasets, OptionsError> {
+        match name {
+            "heap" => Ok(Datasets::HEAP),
+            "expvar" => Ok(Datasets::EXPVAR),
+            "all" => Ok(Datasets::ALL),
+            other => Err(OptionsError(format!("unknown dataset {other:?}: heap, expvar or all"))),
+        }
+    }
+}
+
 /// How a body becomes events. `Options::default()` is what Elastic's integration does.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Options {
     /// `data_stream.namespace`: lower case, no `-`, at most 100 bytes (Elasticsearch's rules).
     pub namespace: String,
-    /// The `tags`. `None` means each dataset's defaults ([`Dataset::default_tags`]); `Some` replaces them.
-    pub tags: Option<Vec<String>>,
+    /// The `tags`, replacing each dataset's defaults ([`Dataset::default_tags`]). Empty strings
+    /// are ignored, and a list with no other tag (the default, an empty list) means the
+    /// defaults: an event always has tags, as the integration's do. See [`Options::tags_for`].
+    pub tags: Vec<String>,
     /// Keep the body in `event.original` and put `preserve_original_event` first in `tags`.
     /// (A body that could not be read fully is always kept, whatever this says.)
     pub preserve_original_event: bool,
@@ -83,7 +99,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             namespace: DEFAULT_NAMESPACE.to_owned(),
-            tags: None,
+            tags: Vec::new(),
             preserve_original_event: false,
             ecs_version: DEFAULT_ECS_VERSION.to_owned(),
             service_address: None,
@@ -92,11 +108,18 @@ impl Default for Options {
     }
 }
 
-/// Options that Elasticsearch or the transform would refuse. An error of the call, not an event.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OptionsError(pub String);
+/// Options that Elasticsearch or the transform would refuse. An error of the call, not an event;
+/// its `Display` is the sentence to show the user.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OptionsError(String);
 
 impl fmt::Display for OptionsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for OptionsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
@@ -105,25 +128,67 @@ impl fmt::Display for OptionsError {
 impl std::error::Error for OptionsError {}
 
 impl Options {
-    /// Checks the options against Elasticsearch's data stream naming rules and the transform's needs.
-    pub fn validate(&self) -> Result<(), OptionsError> {
+    /// Checks the options against Elasticsearch's data stream naming rules and the transform's
+    /// needs, once: what every transform then takes is the [`ValidOptions`] this returns.
+    pub fn validate(self) -> Result<ValidOptions, OptionsError> {
         validate_namespace(&self.namespace)?;
         if !self.datasets.heap && !self.datasets.expvar {
             return Err(OptionsError(
                 "no dataset selected: choose heap, expvar or both".to_owned(),
             ));
         }
-        Ok(())
+        Ok(ValidOptions(self))
     }
 
-    /// The tags of one dataset's events, `preserve_original_event` first when that option is on.
+    /// The tags of one dataset's events: `preserve_original_event` first when that option is on,
+    /// then the non-empty strings of [`Options::tags`], or the dataset's defaults when there are
+    /// none. This is the one place the rule is decided; every adapter passes its list through.
     pub fn tags_for(&self, dataset: Dataset) -> Vec<&str> {
-        let chosen: Vec<&str> = match &self.tags {
-            Some(tags) => tags.iter().map(String::as_str).collect(),
-            None => dataset.default_tags().to_vec(),
-        };
+        let chosen: Vec<&str> =
+            self.tags.iter().map(String::as_str).filter(|t| !t.is_empty()).collect();
+        let chosen = if chosen.is_empty() { dataset.default_tags().to_vec() } else { chosen };
         let preserve = self.preserve_original_event.then_some(PRESERVE_ORIGINAL_TAG);
         preserve.into_iter().chain(chosen).collect()
+    }
+}
+
+/// [`Options`] that passed [`Options::validate`]: what the transform and the collector take, so
+/// that no call checks them again. Read through it as through the options themselves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValidOptions(Options);
+
+impl ValidOptions {
+    /// The options themselves.
+    pub fn options(&self) -> &Options {
+        &self.0
+    }
+
+    /// Back to plain options, to change them (and validate them again).
+    pub fn into_options(self) -> Options {
+        self.0
+    }
+}
+
+impl Default for ValidOptions {
+    /// The integration's defaults, which are valid.
+    fn default() -> Self {
+        ValidOptions(Options::default())
+    }
+}
+
+impl std::ops::Deref for ValidOptions {
+    type Target = Options;
+
+    fn deref(&self) -> &Options {
+        &self.0
+    }
+}
+
+impl TryFrom<Options> for ValidOptions {
+    type Error = OptionsError;
+
+    fn try_from(options: Options) -> Result<ValidOptions, OptionsError> {
+        options.validate()
     }
 }
 
@@ -162,7 +227,7 @@ mod tests {
     #[test]
     fn defaults_are_the_integrations() {
         let options = Options::default();
-        assert_eq!(options.validate(), Ok(()));
+        assert_eq!(options.clone().validate(), Ok(ValidOptions::default()));
         assert_eq!(options.tags_for(Dataset::Heap), ["forwarded", "golang-heap"]);
         assert_eq!(options.tags_for(Dataset::Expvar), ["forwarded", "golang-expvar"]);
         assert_eq!(options.ecs_version, "8.11.0");
@@ -172,22 +237,33 @@ mod tests {
     fn preserve_original_tag_comes_first_and_tags_replace_defaults() {
         let options = Options {
             preserve_original_event: true,
-            tags: Some(vec!["prod".to_owned()]),
+            tags: vec!["prod".to_owned(), String::new()],
             ..Options::default()
         };
         assert_eq!(options.tags_for(Dataset::Heap), ["preserve_original_event", "prod"]);
+        let only_empty = Options { tags: vec![String::new()], ..Options::default() };
+        assert_eq!(only_empty.tags_for(Dataset::Expvar), ["forwarded", "golang-expvar"]);
+    }
+
+    #[test]
+    fn dataset_names_parse() {
+        assert_eq!("heap".parse(), Ok(Datasets::HEAP));
+        assert_eq!("expvar".parse(), Ok(Datasets::EXPVAR));
+        assert_eq!("all".parse(), Ok(Datasets::ALL));
+        let err = "both".parse::<Datasets>().unwrap_err();
+        assert_eq!(err.to_string(), r#"unknown dataset "both": heap, expvar or all"#);
     }
 
     #[test]
     fn namespaces_elasticsearch_refuses_are_errors() {
-        assert_eq!(with_namespace("prod_eu1").validate(), Ok(()));
+        assert!(with_namespace("prod_eu1").validate().is_ok());
         for bad in ["", "Prod", "prod-eu", "a:b", "a b"] {
             let err = with_namespace(bad).validate().unwrap_err();
-            assert!(err.0.starts_with("invalid namespace"), "{bad:?}: {err}");
+            assert!(err.to_string().starts_with("invalid namespace"), "{bad:?}: {err}");
         }
-        assert_eq!(with_namespace(&"a".repeat(100)).validate(), Ok(()));
+        assert!(with_namespace(&"a".repeat(100)).validate().is_ok());
         let err = with_namespace(&"a".repeat(101)).validate().unwrap_err();
-        assert!(err.0.contains("101 bytes"), "{err}");
+        assert!(err.to_string().contains("101 bytes"), "{err}");
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! The collection time: given by the caller, because the transform reads no clock.
 
 use std::fmt::Write;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// When the body was collected, as seconds and nanoseconds since the Unix epoch (UTC).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct CollectionTime {
     pub seconds: u64,
     /// 0 to 999,999,999.
@@ -11,6 +12,26 @@ pub struct CollectionTime {
 }
 
 impl CollectionTime {
+    /// A time of the system clock; one before 1970 counts as the epoch.
+    pub fn from_system_time(time: SystemTime) -> CollectionTime {
+        let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+        CollectionTime { seconds: since_epoch.as_secs(), nanoseconds: since_epoch.subsec_nanos() }
+    }
+
+    /// Nanoseconds since the Unix epoch (as Redpanda Connect's metadata and Go's `time.UnixNano`
+    /// give it).
+    pub fn from_unix_nanos(nanos: u64) -> CollectionTime {
+        CollectionTime {
+            seconds: nanos / 1_000_000_000,
+            nanoseconds: (nanos % 1_000_000_000) as u32,
+        }
+    }
+
+    /// Milliseconds since the Unix epoch (as JavaScript's `Date.now()` gives it).
+    pub fn from_unix_millis(millis: u64) -> CollectionTime {
+        CollectionTime { seconds: millis / 1000, nanoseconds: (millis % 1000) as u32 * 1_000_000 }
+    }
+
     /// The time as Elasticsearch dates are usually written: RFC 3339, UTC, milliseconds
     /// (`2023-02-01T10:17:48.723Z`). Nanoseconds past 999,999,999 count as 999,999,999.
     pub fn to_rfc3339_millis(self) -> String {
@@ -61,6 +82,17 @@ mod tests {
         // A leap day, and the last nanosecond of a day.
         assert_eq!(at(951_782_400, 0), "2000-02-29T00:00:00.000Z");
         assert_eq!(at(1_767_225_599, 999_999_999), "2025-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn times_convert_from_every_clock_the_adapters_have() {
+        let expected = CollectionTime { seconds: 1_767_225_600, nanoseconds: 123_000_000 };
+        assert_eq!(CollectionTime::from_unix_millis(1_767_225_600_123), expected);
+        assert_eq!(CollectionTime::from_unix_nanos(1_767_225_600_123_000_000), expected);
+        let system = UNIX_EPOCH + std::time::Duration::new(1_767_225_600, 123_000_000);
+        assert_eq!(CollectionTime::from_system_time(system), expected);
+        let before_1970 = UNIX_EPOCH - std::time::Duration::from_secs(1);
+        assert_eq!(CollectionTime::from_system_time(before_1970), CollectionTime::default());
     }
 
     #[test]

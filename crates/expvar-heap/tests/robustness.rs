@@ -50,21 +50,22 @@ fn mutated_real_bodies_always_give_their_events() {
             .iter()
             .map(|f| std::fs::read(format!("{fixtures}/{f}")).unwrap())
             .collect();
-    let options = Options { datasets: Datasets::ALL, ..Options::default() };
+    let options = Options { datasets: Datasets::ALL, ..Options::default() }.validate().unwrap();
     let time = CollectionTime { seconds: 1_767_225_600, nanoseconds: 0 };
-    let mut collector = Collector::new(options.clone()).unwrap();
+    let mut collector = Collector::new(options.clone());
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut with_errors = 0;
     for case in 0..3_000 {
         let body = mutate(&mut rng, &bodies[case % bodies.len()]);
-        let stateless = expvar_heap::transform(&body, time, &options).unwrap();
+        let stateless = expvar_heap::transform(&body, time, &options);
         let collected = collector.push(&body, time);
         assert_eq!(stateless.len(), 2, "case {case}");
         assert_eq!(collected.len(), 2, "case {case}");
         for event in stateless.iter().chain(&collected) {
-            let value: serde_json::Value = serde_json::from_str(event)
+            let value: serde_json::Value = serde_json::from_str(&event.json)
                 .unwrap_or_else(|e| panic!("case {case}: the event is not JSON ({e}): {event}"));
-            if value["error"]["message"].is_string() {
+            assert_eq!(event.has_error, value["error"]["message"].is_string(), "case {case}");
+            if event.has_error {
                 let original = value["event"]["original"].as_str().expect("event.original kept");
                 assert_eq!(original, String::from_utf8_lossy(&body), "case {case}");
                 with_errors += 1;

@@ -1,91 +1,10 @@
 //! Helpers shared by the host's tests.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
-use std::sync::OnceLock;
+use expvar_heap_test_support::component_bytes;
+use expvar_heap_wasmtime::{Limits, Processor};
 
-use expvar_heap::{Datasets, Options};
-use expvar_heap_host::component::{Limits, Processor};
-use expvar_heap_host::{built_component_path, root};
-use serde_json::Value;
-
-/// The component `cargo xtask build` wrote; the tests need it (`cargo xtask test` builds it).
-pub fn component_bytes() -> &'static [u8] {
-    static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
-    BYTES.get_or_init(|| {
-        let path = built_component_path();
-        std::fs::read(&path).unwrap_or_else(|e| {
-            panic!(
-                "{}: {e}; build it with `cargo xtask build` (or run `cargo xtask test`)",
-                path.display()
-            )
-        })
-    })
-}
-
+/// The component `cargo xtask build` wrote, loaded with `limits`.
 pub fn processor(limits: Limits) -> Processor {
     Processor::from_bytes(component_bytes(), limits).expect("the component loads")
-}
-
-/// Elastic's pipeline-test data, beside the repository in `shared/`.
-pub fn conformance_dir() -> PathBuf {
-    root().parent().unwrap().join("shared/conformance/elastic-golang-1.6.0")
-}
-
-/// JSON equality with numbers compared as numbers: integers exactly, and a float equal to a
-/// float or integer of the same value (Elastic prints `1.1999823966691628E-4`).
-pub fn same_json(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => match (x.as_u64(), y.as_u64()) {
-            (Some(x), Some(y)) => x == y,
-            _ => x.as_f64() == y.as_f64(),
-        },
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
-        }
-        _ => a == b,
-    }
-}
-
-/// Runs one of Elastic's pipeline tests (`<log>` and `<log>-expected.json` in the conformance
-/// folder) through `transform`: each line is a body, taken with `preserve_original_event` on, and
-/// each event must equal the expected document as JSON, but for what the poller, not the pipeline,
-/// adds (`@timestamp`, `event.created`, `data_stream`, `tags`). The expected `ecs.version` is used.
-pub fn check_conformance(
-    log: &str,
-    datasets: Datasets,
-    mut transform: impl FnMut(&[u8], &Options) -> Vec<String>,
-) {
-    let dir = conformance_dir();
-    let text = std::fs::read_to_string(dir.join(log)).unwrap();
-    let expected = std::fs::read_to_string(dir.join(format!("{log}-expected.json"))).unwrap();
-    let expected: Value = serde_json::from_str(&expected).unwrap();
-    let expected = expected["expected"].as_array().unwrap();
-    let bodies: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(bodies.len(), expected.len());
-    for (body, expected) in bodies.iter().zip(expected) {
-        let options = Options {
-            preserve_original_event: true,
-            datasets,
-            ecs_version: expected["ecs"]["version"].as_str().unwrap().to_owned(),
-            ..Options::default()
-        };
-        let events = transform(body.as_bytes(), &options);
-        let mut event: Value = serde_json::from_str(&events[0]).unwrap();
-        assert_eq!(event["tags"][0], "preserve_original_event");
-        let object = event.as_object_mut().unwrap();
-        for ours in ["@timestamp", "data_stream", "tags"] {
-            assert!(object.remove(ours).is_some(), "{ours} missing");
-        }
-        object["event"].as_object_mut().unwrap().remove("created").expect("event.created");
-        let mut expected = expected.clone();
-        expected.as_object_mut().unwrap().remove("tags");
-        assert!(
-            same_json(&event, &expected),
-            "differs from Elastic's pipeline:\nours:     {event}\nexpected: {expected}"
-        );
-    }
 }

@@ -1,18 +1,17 @@
 //! The `expvar-heap` command as a user runs it.
 
-mod common;
-
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use expvar_heap::Collector;
-use expvar_heap_host::fixtures::{self, BLESS_TIME, root_fixture};
-use expvar_heap_host::{built_component_path, root};
+use expvar_heap_test_support::conformance::conformance_dir;
+use expvar_heap_test_support::fixtures::{self, BLESS_TIME, root_fixture};
+use expvar_heap_test_support::{component_bytes, root};
 
 const TIME: &str = "2026-01-01T00:00:00Z";
 
 fn expvar_heap(args: &[&str], stdin: &[u8]) -> Output {
-    common::component_bytes(); // fail early, with advice, when the component was not built
+    component_bytes(); // fail early, with advice, when the component was not built
     let mut child = Command::new(env!("CARGO_BIN_EXE_expvar-heap"))
         .args(args)
         .current_dir(root())
@@ -36,8 +35,8 @@ fn stderr(output: &Output) -> String {
 /// The events of fixtures taken as one process's bodies, in order, by the native collector with
 /// the options `--dataset all --time 2026-01-01T00:00:00Z` stands for.
 fn collected(names: &[&str]) -> String {
-    let mut collector = Collector::new(fixtures::bless_options()).unwrap();
-    let events: Vec<String> = names
+    let mut collector = Collector::new(fixtures::bless_options());
+    let events: Vec<expvar_heap::Event> = names
         .iter()
         .flat_map(|name| collector.push(&std::fs::read(root_fixture(name)).unwrap(), BLESS_TIME))
         .collect();
@@ -82,7 +81,7 @@ fn reads_stdin_and_lines() {
     let output = expvar_heap(&["transform", "--dataset", "all", "--time", TIME], &body);
     assert_eq!(stdout(&output), collected(&["go1.19/idle/01.json"]));
 
-    let log = std::fs::read(common::conformance_dir().join("test-heap-metrics.log")).unwrap();
+    let log = std::fs::read(conformance_dir().join("test-heap-metrics.log")).unwrap();
     let lines = [&log[..], b"\n\nnot json\n"].concat();
     let output = expvar_heap(&["transform", "--lines", "--time", TIME, "-"], &lines);
     assert!(output.status.success());
@@ -164,8 +163,8 @@ fn help_explains_every_option() {
     ] {
         assert!(help.contains(option), "--help does not mention {option}");
     }
-    assert!(built_component_path().ends_with("target/component/expvar-heap.wasm"));
-    assert!(fixtures::DEMO_DIR.starts_with("fixtures/"));
+    let help = stdout(&expvar_heap(&["--help"], b""));
+    assert!(help.contains("embedded"), "{help}");
 }
 
 /// The README's example sequence of pause windows is what the tool prints for those files.
@@ -211,29 +210,46 @@ fn the_readme_pause_example_is_true() {
     assert_eq!(printed, table);
 }
 
-/// As in `dist/`: the tool takes the `expvar-heap.wasm` beside itself, with no `--component`.
+/// As from `dist/`: the program copied alone into an empty folder (no component beside it, no
+/// source tree) runs the component embedded in it, and says so.
 #[test]
-fn finds_the_component_beside_itself() {
-    let dir = std::env::temp_dir().join(format!("expvar-heap-dist-test-{}", std::process::id()));
+fn a_binary_copied_alone_runs_its_embedded_component() {
+    let dir = std::env::temp_dir().join(format!("expvar-heap-alone-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let exe = dir.join("expvar-heap");
     std::fs::copy(env!("CARGO_BIN_EXE_expvar-heap"), &exe).unwrap();
-    let run = || {
-        Command::new(&exe)
-            .args(["transform", "--time", TIME, "-"])
-            .current_dir(&dir)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    };
-    // A file beside the tool that is no component: it is the one taken, so the run fails.
-    std::fs::write(dir.join("expvar-heap.wasm"), b"not wasm").unwrap();
-    let broken = run();
-    std::fs::write(dir.join("expvar-heap.wasm"), common::component_bytes()).unwrap();
-    let output = run();
+    let body = std::fs::read(root_fixture("go1.22/alloc/03.json")).unwrap();
+    let mut child = Command::new(&exe)
+        .args(["transform", "--dataset", "all", "--time", TIME, "-"])
+        .current_dir(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&body).unwrap();
+    let output = child.wait_with_output().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
-    assert_eq!(broken.status.code(), Some(2));
-    assert!(stderr(&broken).contains("expvar-heap-dist-test"), "{}", stderr(&broken));
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(stdout(&output).contains(r#""message":"body is empty""#));
+    assert_eq!(stdout(&output), collected(&["go1.22/alloc/03.json"]));
+    assert!(
+        stderr(&output).contains("1 bodies -> 2 events (0 with error.message) in the component"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// An expvar custom variable can hold the text `"error":{"message"`: the summary counts error
+/// events from what the transform says, not by searching the text.
+#[test]
+fn the_summary_counts_error_events_not_error_text() {
+    let body = br#"{"error":{"message":"x"},"memstats":{"NumForcedGC":1}}"#;
+    let output = expvar_heap(&["transform", "--dataset", "expvar", "--time", TIME], body);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains(r#""custom":{"error":{"message":"x"}}"#),
+        "{}",
+        stdout(&output)
+    );
+    assert!(stderr(&output).contains("(0 with error.message)"), "{}", stderr(&output));
 }

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use expvar_heap::{CollectionTime, Datasets, Options};
+use expvar_heap::{CollectionTime, Datasets, Event, Options, ValidOptions};
 
 use crate::root;
 
@@ -20,8 +20,8 @@ pub const BLESS_TIME: CollectionTime = CollectionTime { seconds: 1_767_225_600, 
 pub const DEMO_DIR: &str = "fixtures/go1.19/alloc";
 
 /// The options of every expected event: the defaults, with both datasets.
-pub fn bless_options() -> Options {
-    Options { datasets: Datasets::ALL, ..Options::default() }
+pub fn bless_options() -> ValidOptions {
+    Options { datasets: Datasets::ALL, ..Options::default() }.validate().expect("valid options")
 }
 
 /// One input and the file of its expected events.
@@ -76,13 +76,13 @@ fn collect_inputs(dir: &Path, inputs: &mut Vec<PathBuf>) -> Result<()> {
 /// the text of an expected file.
 pub fn native_events(input: &Path) -> Result<String> {
     let body = std::fs::read(input).with_context(|| format!("reading {}", input.display()))?;
-    let events = expvar_heap::transform(&body, BLESS_TIME, &bless_options())?;
+    let events = expvar_heap::transform(&body, BLESS_TIME, &bless_options());
     Ok(events_text(&events))
 }
 
 /// Events as the lines of an NDJSON file.
-pub fn events_text(events: &[String]) -> String {
-    events.iter().map(|event| format!("{event}\n")).collect()
+pub fn events_text(events: &[Event]) -> String {
+    events.iter().map(|event| format!("{}\n", event.json)).collect()
 }
 
 /// The bodies `cargo xtask demo` transforms, in sequence.
@@ -98,4 +98,15 @@ pub fn demo_sequence() -> Result<Vec<PathBuf>> {
 /// A file below `fixtures/`.
 pub fn root_fixture(path: &str) -> PathBuf {
     root().join("fixtures").join(path)
+}
+
+/// The real fixtures as sequences, one per folder (one process each), each in order; the bad
+/// inputs come as one folder too, though they are no sequence.
+pub fn sequences() -> Result<Vec<(String, Vec<PathBuf>)>> {
+    let mut by_folder: std::collections::BTreeMap<String, Vec<PathBuf>> = Default::default();
+    for case in cases()? {
+        let folder = case.input.parent().unwrap().display().to_string();
+        by_folder.entry(folder).or_default().push(case.input);
+    }
+    Ok(by_folder.into_iter().collect())
 }

@@ -3,7 +3,7 @@
 //! Every event is built as a list of `(path, value)` entries that is already sorted by path, so
 //! writing it is one pass with no map, no sort and no allocation per field.
 
-use crate::read::string_stop;
+use crate::scan::string_stop;
 
 /// A leaf value of an event.
 #[derive(Clone, Copy, Debug)]

@@ -1,0 +1,202 @@
+//! The command line: every flag, its help, and how the flags become the core's [`ValidOptions`]
+//! and the wasmtime host's [`Limits`]. Nothing here runs anything.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use clap::{Parser, Subcommand};
+use expvar_heap::{CollectionTime, Datasets, Options, OptionsError, ValidOptions};
+use expvar_heap_wasmtime::Limits;
+
+#[derive(Parser)]
+#[command(
+    name = "expvar-heap",
+    version,
+    about = "Turn Go /debug/vars bodies into Elastic golang.heap events (ECS JSON, one per line)",
+    long_about = "Turn Go /debug/vars bodies into the events of Elastic's golang integration \
+(data stream logs-golang.heap-*), one JSON object per line, ready for any log pipeline.\n\n\
+The mapping runs inside the WebAssembly component embedded in this program (wasmtime, no \
+imports, capped memory, a deadline per call); --component runs another one, --native the same \
+library without WebAssembly.",
+    after_help = "Examples:\n  \
+curl -s http://127.0.0.1:6060/debug/vars | expvar-heap transform\n  \
+expvar-heap transform --namespace prod --service-address http://10.0.0.5:6060 vars.json\n  \
+expvar-heap transform --lines --preserve-original bodies.ndjson"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Transform bodies into events, written to stdout one per line (NDJSON).
+    ///
+    /// The bodies are taken as successive scrapes of one Go process, in the order given, so each
+    /// golang.heap event also has golang.heap.gc.pause.* for the GC cycles since the body before
+    /// (the first body: the cycles still in its PauseNs ring).
+    ///
+    /// Every body yields an event per dataset, even a broken one: that event has error.message
+    /// saying what was wrong and keeps the body in event.original. The exit status is 0 when
+    /// every body was transformed, 1 when a file could not be read or the component failed on a
+    /// body, 2 for bad options or a component that cannot be loaded.
+    Transform(TransformArgs),
+}
+
+/// The options that shape every event (shared by every command that makes events).
+#[derive(clap::Args)]
+pub struct EventArgs {
+    /// data_stream.namespace: lower case, no `-`, at most 100 bytes.
+    #[arg(long, default_value = expvar_heap::DEFAULT_NAMESPACE)]
+    pub namespace: String,
+
+    /// A tag for the events; repeat for several. Replaces the defaults (`forwarded` and
+    /// `golang-heap` or `golang-expvar`).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+
+    /// Keep each body in event.original and tag the events `preserve_original_event`.
+    #[arg(long)]
+    pub preserve_original: bool,
+
+    /// ecs.version of the events.
+    #[arg(long, default_value = expvar_heap::DEFAULT_ECS_VERSION, value_name = "VERSION")]
+    pub ecs_version: String,
+
+    /// Which events each body yields: heap (golang.heap), expvar (golang.expvar), or all (both,
+    /// heap first).
+    #[arg(long, default_value = "heap", value_name = "heap|expvar|all", value_parser = parse_datasets)]
+    pub dataset: Datasets,
+}
+
+impl EventArgs {
+    /// The core's options, checked once; `service_address` is the command's own.
+    pub fn options(&self, service_address: Option<String>) -> Result<ValidOptions, OptionsError> {
+        Options {
+            namespace: self.namespace.clone(),
+            tags: self.tags.clone(),
+            preserve_original_event: self.preserve_original,
+            ecs_version: self.ecs_version.clone(),
+            service_address,
+            datasets: self.dataset,
+        }
+        .validate()
+    }
+}
+
+/// Which engine runs the transform, and what the component may use.
+#[derive(clap::Args)]
+pub struct EngineArgs {
+    /// Run this component instead of the one embedded in the program.
+    #[arg(long, value_name = "PATH", conflicts_with = "native")]
+    pub component: Option<PathBuf>,
+
+    /// Run the transform natively instead of in WebAssembly (same library, same output).
+    #[arg(long)]
+    pub native: bool,
+
+    /// The most linear memory the component may use, in bytes.
+    #[arg(long, default_value_t = Limits::default().max_memory_bytes, value_name = "BYTES")]
+    pub max_memory_bytes: usize,
+
+    /// The longest one call of the component may run (e.g. 500ms, 10s).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub call_timeout: Duration,
+}
+
+impl EngineArgs {
+    pub fn limits(&self) -> Limits {
+        Limits { max_memory_bytes: self.max_memory_bytes, call_timeout: self.call_timeout }
+    }
+}
+
+#[derive(clap::Args)]
+pub struct TransformArgs {
+    /// Files holding one /debug/vars body each (with --lines, one body per line). No file, or
+    /// `-`, reads standard input.
+    pub files: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub events: EventArgs,
+
+    /// service.address: where the bodies came from, e.g. http://10.0.0.5:6060.
+    #[arg(long, value_name = "URL")]
+    pub service_address: Option<String>,
+
+    /// The collection time of every body, RFC 3339 in UTC (2026-01-01T12:00:00Z). Default: the
+    /// time each body is read.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
+    pub time: Option<CollectionTime>,
+
+    /// Each line of each input is a body (as in Elastic's pipeline tests); empty lines are skipped.
+    #[arg(long)]
+    pub lines: bool,
+
+    /// A larger body is not transformed: it becomes an error event keeping its first 64 KiB.
+    #[arg(long, default_value_t = 64 << 20, value_name = "BYTES")]
+    pub max_body_bytes: usize,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
+
+    /// Print no summary (nor notice) on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl TransformArgs {
+    pub fn options(&self) -> Result<ValidOptions, OptionsError> {
+        self.events.options(self.service_address.clone())
+    }
+}
+
+fn parse_datasets(name: &str) -> Result<Datasets, String> {
+    name.parse().map_err(|e: OptionsError| e.to_string())
+}
+
+fn parse_time(text: &str) -> Result<CollectionTime, String> {
+    let time: SystemTime = humantime::parse_rfc3339(text)
+        .map_err(|e| format!("{e}: expected RFC 3339 in UTC, e.g. 2026-01-01T12:00:00Z"))?;
+    Ok(CollectionTime::from_system_time(time))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn times_parse_as_rfc3339_utc() {
+        let time = parse_time("2023-02-01T10:17:48.723Z").unwrap();
+        assert_eq!(time, CollectionTime { seconds: 1_675_246_668, nanoseconds: 723_000_000 });
+        assert!(parse_time("yesterday").unwrap_err().contains("RFC 3339"));
+    }
+
+    #[test]
+    fn flags_become_the_cores_options() {
+        let cli = Cli::parse_from([
+            "expvar-heap",
+            "transform",
+            "--namespace",
+            "prod",
+            "--tag",
+            "a",
+            "--dataset",
+            "all",
+            "--service-address",
+            "http://127.0.0.1:6060",
+        ]);
+        let Command::Transform(args) = cli.command;
+        let options = args.options().unwrap();
+        assert_eq!(options.namespace, "prod");
+        assert_eq!(options.tags, ["a"]);
+        assert_eq!(options.datasets, Datasets::ALL);
+        assert_eq!(options.service_address.as_deref(), Some("http://127.0.0.1:6060"));
+        assert_eq!(args.engine.limits(), Limits::default());
+    }
+}

@@ -1,0 +1,27 @@
+//! `expvar-heap`: turns Go `/debug/vars` bodies into Elastic `golang.heap` events, by running the
+//! `golang:expvar/processor` WebAssembly component embedded in it (or the same library natively).
+//!
+//! - `args`: the flags, and how they become the core's options and the host's limits;
+//! - `engine`: the embedded component, another one, or the native library;
+//! - `run`: the transform command itself (inputs, oversize bodies, traps, the summary).
+
+mod args;
+mod engine;
+mod run;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use args::{Cli, Command};
+
+fn main() -> ExitCode {
+    let Cli { command: Command::Transform(args) } = Cli::parse();
+    match run::transform(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("expvar-heap: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! `expvar-heap transform`: reads the inputs, hands each body to the engine, writes the events,
+//! and keeps every body even when it is too large or the component fails on it.
+
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Instant, SystemTime};
+
+use anyhow::{Result, bail};
+use expvar_heap::{CollectionTime, Event, ValidOptions};
+use expvar_heap_wasmtime::CallError;
+
+use crate::args::TransformArgs;
+use crate::engine::Engine;
+
+/// How much of a body over `--max-body-bytes` is kept in its error event's `event.original`.
+const OVERSIZE_KEPT_BYTES: usize = 64 << 10;
+
+/// Counts for the closing summary.
+#[derive(Default)]
+struct Tally {
+    bodies: usize,
+    events: usize,
+    with_errors: usize,
+    failures: usize,
+}
+
+pub fn transform(args: TransformArgs) -> Result<ExitCode> {
+    let options = args.options()?;
+    let mut engine = Engine::open(&args.engine, &options, args.quiet)?;
+
+    let started = Instant::now();
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut tally = Tally::default();
+    let stdin_only = [PathBuf::from("-")];
+    let inputs = if args.files.is_empty() { &stdin_only[..] } else { &args.files[..] };
+    for input in inputs {
+        let name = if input == Path::new("-") {
+            "<stdin>".to_owned()
+        } else {
+            input.display().to_string()
+        };
+        let content = match read_input(input, &args) {
+            Ok(content) => content,
+            Err(e) => {
+                eprintln!("expvar-heap: cannot read {name}: {e:#}");
+                tally.failures += 1;
+                continue;
+            }
+        };
+        let bodies: Vec<&[u8]> = if args.lines {
+            content.split(|&b| b == b'\n').map(trim_cr).filter(|line| !line.is_empty()).collect()
+        } else {
+            vec![&content[..]]
+        };
+        for body in bodies {
+            let time =
+                args.time.unwrap_or_else(|| CollectionTime::from_system_time(SystemTime::now()));
+            let events =
+                transform_one(&mut engine, body, time, &options, &args, &name, &mut tally)?;
+            tally.bodies += 1;
+            tally.events += events.len();
+            tally.with_errors += events.iter().filter(|event| event.has_error).count();
+            for event in events {
+                if writeln!(out, "{}", event.json).is_err() {
+                    return Ok(ExitCode::SUCCESS); // the reader went away (a closed pipe)
+                }
+            }
+        }
+    }
+    if out.flush().is_err() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !args.quiet {
+        eprintln!(
+            "expvar-heap: {} bodies -> {} events ({} with error.message) {} in {:.1?}",
+            tally.bodies,
+            tally.events,
+            tally.with_errors,
+            engine.how(),
+            started.elapsed()
+        );
+    }
+    Ok(if tally.failures == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// One body's events. A body over the size limit, or one the component traps on, still yields
+/// error events (made by the library), so no body is lost.
+fn transform_one(
+    engine: &mut Engine,
+    body: &[u8],
+    time: CollectionTime,
+    options: &ValidOptions,
+    args: &TransformArgs,
+    name: &str,
+    tally: &mut Tally,
+) -> Result<Vec<Event>> {
+    if body.len() > args.max_body_bytes {
+        let message = format!(
+            "body not read: it is over the limit of {} bytes (--max-body-bytes); event.original keeps its first {} bytes",
+            args.max_body_bytes, OVERSIZE_KEPT_BYTES
+        );
+        let kept = &body[..body.len().min(OVERSIZE_KEPT_BYTES)];
+        return Ok(expvar_heap::error_events(&message, kept, time, options));
+    }
+    match engine.push(body, time) {
+        Ok(events) => Ok(events),
+        Err(CallError::Options(why)) => bail!(why),
+        Err(CallError::Trap(trap)) => {
+            eprintln!(
+                "expvar-heap: {name}: the component failed on a body ({trap:#}); it is kept in an error event"
+            );
+            tally.failures += 1;
+            let message = format!("the transform failed on this body: {trap:#}");
+            Ok(expvar_heap::error_events(&message, body, time, options))
+        }
+    }
+}
+
+/// Reads a file or stdin, stopping one byte past what can be used (the body limit, or for
+/// `--lines` no limit: each line is checked on its own).
+fn read_input(input: &Path, args: &TransformArgs) -> Result<Vec<u8>> {
+    let mut reader: Box<dyn Read> = if input == Path::new("-") {
+        Box::new(io::stdin().lock())
+    } else {
+        Box::new(std::fs::File::open(input)?)
+    };
+    let mut content = Vec::new();
+    if args.lines {
+        reader.read_to_end(&mut content)?;
+    } else {
+        reader.take(args.max_body_bytes as u64 + 1).read_to_end(&mut content)?;
+    }
+    Ok(content)
+}
+
+fn trim_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}

@@ -1,0 +1,72 @@
+//! The pause window: the GC cycles that ended between two bodies of one process, read from the
+//! `PauseNs` ring of the later body.
+
+use crate::fields::PAUSE_RING_LEN;
+
+/// The GC cycles that ended between two bodies of one process, read from the `PauseNs` ring.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PauseWindow {
+    /// Cycles whose pause is in the ring (at most 256).
+    pub count: u64,
+    /// Their pauses added up, in ns.
+    pub sum_ns: u64,
+    /// The longest of them, in ns (0 when there were none).
+    pub max_ns: u64,
+    /// `sum_ns / count`, rounded down (0 when there were none).
+    pub avg_ns: u64,
+    /// Cycles of the window that the ring no longer holds (more than 256 ended since the last body).
+    pub missed: u64,
+}
+
+impl PauseWindow {
+    /// The window of cycles `previous + 1 ..= num_gc` (1-based, as Go counts them). Cycle `n`'s pause
+    /// is at `PauseNs[(n - 1) % 256]`; only the last 256 cycles are still there.
+    pub fn between(previous: u64, num_gc: u64, pause_ns: &[u64; PAUSE_RING_LEN]) -> PauseWindow {
+        let new = num_gc.saturating_sub(previous);
+        let count = new.min(PAUSE_RING_LEN as u64);
+        let mut window = PauseWindow { count, missed: new - count, ..PauseWindow::default() };
+        for cycle in num_gc - count + 1..=num_gc {
+            let pause = pause_ns[((cycle - 1) % PAUSE_RING_LEN as u64) as usize];
+            window.sum_ns = window.sum_ns.saturating_add(pause);
+            window.max_ns = window.max_ns.max(pause);
+        }
+        window.avg_ns = window.sum_ns.checked_div(count).unwrap_or(0);
+        window
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RING: u64 = PAUSE_RING_LEN as u64;
+
+    fn ring(pauses: &[(u64, u64)]) -> Box<[u64; PAUSE_RING_LEN]> {
+        let mut ring = Box::new([0; PAUSE_RING_LEN]);
+        for &(cycle, ns) in pauses {
+            ring[((cycle - 1) % RING) as usize] = ns;
+        }
+        ring
+    }
+
+    #[test]
+    fn window_of_new_cycles() {
+        let ring = ring(&[(2, 5), (3, 10), (4, 30), (5, 20)]);
+        let window = PauseWindow::between(2, 5, &ring);
+        assert_eq!(window, PauseWindow { count: 3, sum_ns: 60, max_ns: 30, avg_ns: 20, missed: 0 });
+        assert_eq!(PauseWindow::between(5, 5, &ring), PauseWindow::default());
+    }
+
+    #[test]
+    fn window_past_the_ring_counts_the_missed_cycles() {
+        // 600 cycles; the ring holds the last 256, each pause equal to its cycle number.
+        let first_held = 600 - RING + 1;
+        let ring = ring(&(first_held..=600).map(|c| (c, c)).collect::<Vec<_>>());
+        let window = PauseWindow::between(40, 600, &ring);
+        assert_eq!(window.count, RING);
+        assert_eq!(window.missed, 560 - RING);
+        assert_eq!(window.sum_ns, (first_held..=600).sum::<u64>());
+        assert_eq!(window.max_ns, 600);
+        assert_eq!(window.avg_ns, (first_held..=600).sum::<u64>() / RING);
+    }
+}

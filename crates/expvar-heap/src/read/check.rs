@@ -1,0 +1,76 @@
+//! Type checks: whether a decoded JSON value is what a field needs, and if not, the phrase that
+//! says why it was left out.
+
+use super::cursor::Scalar;
+use crate::fields::Kind;
+
+/// A memstats figure as read: an exact unsigned integer, or a float (`GCCPUFraction`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Number {
+    Uint(u64),
+    Float(f64),
+}
+
+impl Number {
+    /// The value when it is an unsigned integer.
+    pub fn as_u64(self) -> Option<u64> {
+        match self {
+            Number::Uint(n) => Some(n),
+            Number::Float(_) => None,
+        }
+    }
+}
+
+impl Scalar<'_> {
+    /// What kind of JSON value it is, for "it is …" messages.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Scalar::Uint(_) | Scalar::Int(_) | Scalar::Float(_) => "a number",
+            Scalar::Str(_) => "a string",
+            Scalar::Null => "null",
+            Scalar::Other(what) => what,
+        }
+    }
+
+    /// The value itself where it is short (a number), else its kind, for "found …" messages.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Scalar::Uint(n) => format!("the number {n}"),
+            Scalar::Int(n) => format!("the number {n}"),
+            Scalar::Float(f) => format!("the number {f}"),
+            Scalar::Str(_) | Scalar::Null | Scalar::Other(_) => self.kind().to_owned(),
+        }
+    }
+}
+
+/// The largest value a uint64 holds, plus one, as a float (2^64).
+const TWO_POW_64: f64 = 18_446_744_073_709_551_616.0;
+
+/// Checks a figure against its kind: `Ok(None)` for null (dropped silently, as Elastic drops
+/// nulls), `Err` with the reason it is left out.
+pub(crate) fn check_number(value: Scalar<'_>, kind: Kind) -> Result<Option<Number>, String> {
+    match (kind, value) {
+        (_, Scalar::Null) => Ok(None),
+        (_, Scalar::Uint(n)) => Ok(Some(Number::Uint(n))),
+        (Kind::Float, Scalar::Int(n)) => Ok(Some(Number::Float(n as f64))),
+        (Kind::Float, Scalar::Float(f)) => Ok(Some(Number::Float(f))),
+        (Kind::Count, Scalar::Int(n)) => {
+            Err(format!("{n} is negative, expected an unsigned integer"))
+        }
+        (Kind::Count, Scalar::Float(f)) if f < 0.0 => {
+            Err(format!("{f} is negative, expected an unsigned integer"))
+        }
+        (Kind::Count, Scalar::Float(f)) if f >= TWO_POW_64 => {
+            Err("the number is out of range, above 2^64-1".to_owned())
+        }
+        (Kind::Count, Scalar::Float(f)) if f.fract() != 0.0 => {
+            Err(format!("{f} is not a whole number, expected an unsigned integer"))
+        }
+        // A whole number written with a fraction or exponent (1.0, 1e3): the value is exact.
+        (Kind::Count, Scalar::Float(f)) => Ok(Some(Number::Uint(f as u64))),
+        (Kind::Count, other) => {
+            Err(format!("expected an unsigned integer, found {}", other.describe()))
+        }
+        (Kind::Float, other) => Err(format!("expected a number, found {}", other.describe())),
+    }
+}

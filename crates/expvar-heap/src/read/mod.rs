@@ -1,0 +1,453 @@
+//! Reading a body: a purpose-built JSON reader that keeps only what the events need.
+//!
+//! A body is mostly what no event uses: the two 256-slot rings and the 61 `BySize` objects. A
+//! generic parser spends most of its time on them (serde_json's skipping was 70% of a transform),
+//! so this reader validates them with tight byte loops and keeps nothing, while it decodes
+//! `cmdline`, the `memstats` figures of [`Stat`] and, when asked, the `PauseNs` ring and the text
+//! of each custom variable. It validates the whole body as JSON all the same (RFC 8259): a body
+//! that is not JSON is reported with the line and column of the first error.
+//!
+//! A field of the wrong type never stops the reading: it is skipped, left out, and named in
+//! [`Body::problems`].
+//!
+//! - this file: the body model and [`read_body`], which walks the body's top level;
+//! - `cursor`: the JSON cursor (grammar, skipping, strings and numbers);
+//! - `check`: type checks of the values kept, and the phrases that say what was wrong.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::fields::{Kind, PAUSE_RING_LEN, Stat};
+
+mod check;
+pub(crate) mod cursor;
+
+pub use check::Number;
+use check::check_number;
+use cursor::{Cursor, Parsed, Scalar, SyntaxError};
+
+/// How deeply a body may nest, its top-level object counting as one level: serde_json's recursion
+/// limit, which the expvar event's custom variables are decoded with. A custom variable nested
+/// deeper is left out and named; the rest of the body is read as usual.
+pub const MAX_NESTING: usize = 128;
+
+/// What `memstats` was in the body.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // one per body, on the stack: cheaper than a box
+pub enum Memstats {
+    /// No `memstats` key (or `null`).
+    Missing,
+    /// `memstats` is there but is not an object; the text says what it is instead.
+    NotAnObject(&'static str),
+    /// The figures read, indexed by `Stat as usize`; `None` where missing or unusable.
+    Object([Option<Number>; Stat::COUNT]),
+}
+
+/// What to keep of a body beyond `cmdline` and the memstats figures.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Want {
+    /// The custom variables (for the expvar event).
+    pub custom: bool,
+    /// The `PauseNs` ring and `last_num_gc` (for a collector's pause window).
+    pub pauses: bool,
+}
+
+/// A published variable other than `cmdline` and `memstats`, as the body holds it.
+#[derive(Debug)]
+pub enum Custom<'a> {
+    /// Its JSON text, as published (valid JSON: the reader checked it).
+    Json(&'a str),
+    /// Nested deeper than [`MAX_NESTING`] allows: not kept.
+    TooDeep,
+}
+
+/// A body as far as the events are concerned.
+#[derive(Debug)]
+pub struct Body<'a> {
+    /// `cmdline`, when it is an array; string elements only.
+    pub cmdline: Option<Vec<Cow<'a, str>>>,
+    pub memstats: Memstats,
+    /// Every other top-level variable, in the order published; only when asked for. Kept as text
+    /// so that a variable nested too deeply to decode spoils only itself.
+    pub custom: Vec<(Cow<'a, str>, Custom<'a>)>,
+    /// `memstats.PauseNs`, when asked for and usable (256 unsigned integers).
+    pub pause_ns: Option<Box<[u64; PAUSE_RING_LEN]>>,
+    /// A top-level `last_num_gc`: the previous `NumGC`, as the poller of Elastic's PR #4908
+    /// injects it; when asked for.
+    pub last_num_gc: Option<u64>,
+    /// What was wrong with fields that were left out, one phrase each, in body order.
+    pub problems: Vec<String>,
+}
+
+impl Body<'_> {
+    /// A figure of `memstats`, if it was there and usable.
+    pub fn stat(&self, stat: Stat) -> Option<Number> {
+        match &self.memstats {
+            Memstats::Object(values) => values[stat as usize],
+            _ => None,
+        }
+    }
+}
+
+/// Why a body as a whole could not be read. Its `Display` is the event's `error.message`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReadError {
+    /// Nothing but whitespace.
+    Empty,
+    /// Not UTF-8: where the first invalid byte is (1-based line, column in characters).
+    NotUtf8 { line: usize, column: usize },
+    /// Not JSON: what is wrong, where, and what the body starts with when it is not even trying to
+    /// be an object (an HTML error page, a plain-text 404).
+    NotJson { what: &'static str, line: usize, column: usize, starts_with: Option<String> },
+    /// JSON, but not an object: what it is instead ("an array", "a string").
+    NotAnObject(&'static str),
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadError::Empty => f.write_str("body is empty"),
+            ReadError::NotUtf8 { line, column } => {
+                write!(f, "body is not valid UTF-8: invalid byte at line {line} column {column}")
+            }
+            ReadError::NotJson { what, line, column, starts_with } => {
+                write!(f, "body is not valid JSON: {what} at line {line} column {column}")?;
+                match starts_with {
+                    Some(start) => write!(f, " (the body starts with {start})"),
+                    None => Ok(()),
+                }
+            }
+            ReadError::NotAnObject(what) => write!(f, "body is not a JSON object: it is {what}"),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+/// Reads a body, keeping what `want` asks for beyond `cmdline` and the memstats figures.
+pub fn read_body(body: &[u8], want: Want) -> Result<Body<'_>, ReadError> {
+    let text = match std::str::from_utf8(body) {
+        Ok(text) => text,
+        Err(e) => {
+            let (line, column) = line_column(body, e.valid_up_to());
+            return Err(ReadError::NotUtf8 { line, column });
+        }
+    };
+    if text.trim_matches(WHITESPACE).is_empty() {
+        return Err(ReadError::Empty);
+    }
+    let mut cursor = Cursor::new(text);
+    let result = top_level(&mut cursor, want).and_then(|body| {
+        cursor.skip_ws();
+        match cursor.peek() {
+            None => Ok(body),
+            Some(_) => Err(cursor.error("trailing characters after the JSON value")),
+        }
+    });
+    match result {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(found)) => Err(ReadError::NotAnObject(found)),
+        Err(SyntaxError { what, pos }) => {
+            let (line, column) = line_column(body, pos);
+            Err(ReadError::NotJson { what, line, column, starts_with: describe_start(text) })
+        }
+    }
+}
+
+const WHITESPACE: &[char] = &[' ', '\t', '\n', '\r'];
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_column(body: &[u8], offset: usize) -> (usize, usize) {
+    let before = &body[..offset.min(body.len())];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    (line, column)
+}
+
+/// For a body that is not even trying to be a JSON object, the start of its first line, quoted.
+fn describe_start(text: &str) -> Option<String> {
+    let start = text.trim_start_matches(WHITESPACE);
+    if start.starts_with('{') || start.is_empty() {
+        return None;
+    }
+    let line = start.lines().next().unwrap_or_default();
+    let shown: String = line.chars().take(40).collect();
+    let more = if line.chars().count() > shown.chars().count() { "…" } else { "" };
+    Some(format!("{shown:?}{more}"))
+}
+
+/// The body's top level: an object whose members are read as the body's variables; `Ok(Err)` with
+/// what the body is instead when it is valid JSON but no object.
+fn top_level<'a>(c: &mut Cursor<'a>, want: Want) -> Parsed<Result<Body<'a>, &'static str>> {
+    c.skip_ws();
+    if c.peek() != Some(b'{') {
+        return Ok(Err(c.scalar()?.kind()));
+    }
+    let mut body = Body {
+        cmdline: None,
+        memstats: Memstats::Missing,
+        custom: Vec::new(),
+        pause_ns: None,
+        last_num_gc: None,
+        problems: Vec::new(),
+    };
+    let mut more = c.open(b'}');
+    while more {
+        let key = c.key()?;
+        c.skip_ws();
+        match key.as_ref() {
+            "cmdline" => body.cmdline = cmdline(c, &mut body.problems)?,
+            "memstats" => body.memstats = memstats(c, want, &mut body)?,
+            // An annotation of Elastic's PR #4908 poller, not a variable the program published.
+            "last_num_gc" if want.pauses => match check_number(c.scalar()?, Kind::Count) {
+                Ok(number) => body.last_num_gc = number.and_then(Number::as_u64),
+                Err(why) => body.problems.push(format!("last_num_gc: {why}")),
+            },
+            "last_num_gc" => drop(c.skip_value()?),
+            _ if want.custom => {
+                let start = c.pos;
+                let depth = c.skip_value()?;
+                // The top-level object is one level; the variable's value nests below it.
+                let value = if 1 + depth > MAX_NESTING {
+                    Custom::TooDeep
+                } else {
+                    Custom::Json(c.text(start, c.pos))
+                };
+                body.custom.retain(|(name, _)| *name != key);
+                body.custom.push((key, value));
+            }
+            _ => drop(c.skip_value()?),
+        }
+        more = c.next_or_close(b'}', "expected ',' or '}' after an object member")?;
+    }
+    Ok(Ok(body))
+}
+
+fn cmdline<'a>(
+    c: &mut Cursor<'a>,
+    problems: &mut Vec<String>,
+) -> Parsed<Option<Vec<Cow<'a, str>>>> {
+    if c.peek() != Some(b'[') {
+        let found = c.scalar()?;
+        if !matches!(found, Scalar::Null) {
+            let what = found.describe();
+            problems.push(format!("cmdline: expected an array of strings, found {what}"));
+        }
+        return Ok(None);
+    }
+    let mut args = Vec::new();
+    let mut index = 0;
+    let mut more = c.open(b']');
+    while more {
+        c.skip_ws();
+        match c.scalar()? {
+            Scalar::Str(arg) => args.push(arg),
+            Scalar::Null => {}
+            other => problems
+                .push(format!("cmdline[{index}]: expected a string, found {}", other.describe())),
+        }
+        index += 1;
+        more = c.next_or_close(b']', "expected ',' or ']' after an array element")?;
+    }
+    Ok(Some(args))
+}
+
+fn memstats<'a>(c: &mut Cursor<'a>, want: Want, body: &mut Body<'a>) -> Parsed<Memstats> {
+    if c.peek() != Some(b'{') {
+        return Ok(match c.scalar()? {
+            Scalar::Null => Memstats::Missing,
+            other => Memstats::NotAnObject(other.kind()),
+        });
+    }
+    let mut values = [None; Stat::COUNT];
+    let mut more = c.open(b'}');
+    while more {
+        let key = c.key()?;
+        c.skip_ws();
+        if want.pauses && key == "PauseNs" {
+            body.pause_ns = pause_ring(c, &mut body.problems)?;
+        } else if let Some(stat) = Stat::from_key(&key) {
+            values[stat as usize] = match check_number(c.scalar()?, stat.kind()) {
+                Ok(number) => number,
+                Err(why) => {
+                    body.problems.push(format!("memstats.{}: {why}", stat.key()));
+                    None
+                }
+            };
+        } else {
+            c.skip_value()?;
+        }
+        more = c.next_or_close(b'}', "expected ',' or '}' after an object member")?;
+    }
+    Ok(Memstats::Object(values))
+}
+
+/// `memstats.PauseNs`: `Some` only for exactly 256 unsigned integers; anything else is named in
+/// the problems and gives no ring (so no pause window).
+fn pause_ring(
+    c: &mut Cursor<'_>,
+    problems: &mut Vec<String>,
+) -> Parsed<Option<Box<[u64; PAUSE_RING_LEN]>>> {
+    if c.peek() != Some(b'[') {
+        let found = c.scalar()?;
+        if !matches!(found, Scalar::Null) {
+            let what = found.describe();
+            problems.push(format!(
+                "memstats.PauseNs: expected an array of {PAUSE_RING_LEN} unsigned integers, found {what}"
+            ));
+        }
+        return Ok(None);
+    }
+    let mut ring = Box::new([0; PAUSE_RING_LEN]);
+    let mut len = 0;
+    let mut usable = true;
+    let mut more = c.open(b']');
+    while more {
+        c.skip_ws();
+        match check_number(c.scalar()?, Kind::Count) {
+            Ok(Some(Number::Uint(ns))) if len < PAUSE_RING_LEN => ring[len] = ns,
+            Ok(_) | Err(_) if len >= PAUSE_RING_LEN => {}
+            Ok(_) => {
+                usable = false;
+                problems.push(format!(
+                    "memstats.PauseNs[{len}]: expected an unsigned integer, found null"
+                ));
+            }
+            Err(why) => {
+                usable = false;
+                problems.push(format!("memstats.PauseNs[{len}]: {why}"));
+            }
+        }
+        len += 1;
+        more = c.next_or_close(b']', "expected ',' or ']' after an array element")?;
+    }
+    if len != PAUSE_RING_LEN {
+        problems.push(format!("memstats.PauseNs: expected {PAUSE_RING_LEN} entries, found {len}"));
+        return Ok(None);
+    }
+    Ok(usable.then_some(ring))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_figures_exactly_and_skips_the_rest() {
+        let body = br#"{"cmdline":["./app","-v"],"custom":{"a":1},"memstats":{"LastGC":18446744073709551615,"GCCPUFraction":1.5e-4,"PauseNs":[1,2],"BySize":[{"Size":8}],"NumGC":3}}"#;
+        let read = read_body(body, Want::default()).unwrap();
+        assert_eq!(read.cmdline.as_deref().unwrap(), ["./app", "-v"]);
+        assert_eq!(read.stat(Stat::LastGC), Some(Number::Uint(u64::MAX)));
+        assert_eq!(read.stat(Stat::GCCPUFraction), Some(Number::Float(1.5e-4)));
+        assert_eq!(read.stat(Stat::NumGC), Some(Number::Uint(3)));
+        assert_eq!(read.stat(Stat::HeapSys), None);
+        assert!(read.custom.is_empty());
+        assert!(read.problems.is_empty());
+    }
+
+    #[test]
+    fn wrong_types_are_named_and_skipped() {
+        let body = br#"{"cmdline":["a",7],"memstats":{"Frees":"9","Mallocs":-1,"HeapSys":1.5,"Sys":1e20,"NumGC":2.0,"HeapIdle":null}}"#;
+        let read = read_body(body, Want::default()).unwrap();
+        assert_eq!(
+            read.problems,
+            [
+                "cmdline[1]: expected a string, found the number 7",
+                "memstats.Frees: expected an unsigned integer, found a string",
+                "memstats.Mallocs: -1 is negative, expected an unsigned integer",
+                "memstats.HeapSys: 1.5 is not a whole number, expected an unsigned integer",
+                "memstats.Sys: the number is out of range, above 2^64-1",
+            ]
+        );
+        assert_eq!(read.stat(Stat::NumGC), Some(Number::Uint(2)));
+        assert_eq!(read.stat(Stat::Frees), None);
+        assert_eq!(read.cmdline.as_deref().unwrap(), ["a"]);
+    }
+
+    #[test]
+    fn unreadable_bodies_say_why_and_where() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"", "body is empty"),
+            (b"[1,2]", "body is not a JSON object: it is an array"),
+            (b"{\"a\":", "body is not valid JSON: unexpected end of the body at line 1 column 6"),
+            (
+                b"404 page not found\n",
+                "body is not valid JSON: trailing characters after the JSON value at line 1 column 5 (the body starts with \"404 page not found\")",
+            ),
+            (
+                b"{}\n{}",
+                "body is not valid JSON: trailing characters after the JSON value at line 2 column 1",
+            ),
+            (b"{\"a\":\"\xff\"}", "body is not valid UTF-8: invalid byte at line 1 column 7"),
+        ];
+        for (body, message) in cases {
+            assert_eq!(read_body(body, Want::default()).unwrap_err().to_string(), *message);
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_skipped_not_a_crash() {
+        let body = format!("{{\"x\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        for keep_custom in [false, true] {
+            let want = Want { custom: keep_custom, pauses: true };
+            let read = read_body(body.as_bytes(), want).unwrap();
+            assert_eq!(read.custom.len(), usize::from(keep_custom));
+        }
+        let body = format!("{{\"memstats\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        let read = read_body(body.as_bytes(), Want::default()).unwrap();
+        assert!(matches!(read.memstats, Memstats::NotAnObject("an array")));
+    }
+
+    /// The reader accepts exactly the texts serde_json accepts as JSON, on every truncation and
+    /// on single-byte changes of bodies that exercise the whole grammar.
+    #[test]
+    fn accepts_exactly_what_serde_json_accepts() {
+        let seeds = [
+            r#"{"cmdline":["./a","-x"],"memstats":{"NumGC":3,"PauseNs":[1,2],"GCCPUFraction":1.5e-4,"BySize":[{"Size":8}]},"m":{"k":[true,false,null,-0.5E+3,"\u00e9\n"]}}"#,
+            r#" [ {"a" : 1 } , 2 , "x" ] "#,
+            r#"{"BySize":[{"Size":0,"Mallocs":10,"Frees":2},{"Size":8,"Mallocs":0,"Frees":0}],"P":[0,12,3]}"#,
+            r#"{"a":"\ud83d\ude00","b":[[],{}],"c":-0,"d":0.0e-0}"#,
+        ];
+        let replacements = b"\"\\,:[]{}0-+.eE x\t";
+        let mut checked = 0;
+        for seed in seeds {
+            let mut variants: Vec<Vec<u8>> =
+                (0..=seed.len()).map(|i| seed.as_bytes()[..i].to_vec()).collect();
+            for i in 0..seed.len() {
+                for &r in replacements {
+                    let mut v = seed.as_bytes().to_vec();
+                    v[i] = r;
+                    variants.push(v);
+                }
+            }
+            for variant in variants {
+                let Ok(text) = std::str::from_utf8(&variant) else { continue };
+                let serde_ok = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
+                let ours = read_body(&variant, Want { custom: true, pauses: true });
+                let ours_ok = matches!(ours, Ok(_) | Err(ReadError::NotAnObject(_)));
+                assert_eq!(ours_ok, serde_ok, "{text:?}: {:?}", ours.err());
+                checked += 1;
+            }
+        }
+        assert!(checked > 1000);
+    }
+
+    /// A custom variable is kept exactly when serde_json can decode it, judged by the reader's
+    /// own count of its nesting against [`MAX_NESTING`].
+    #[test]
+    fn custom_variables_nested_past_the_limit_are_marked_too_deep() {
+        for depth in [MAX_NESTING - 2, MAX_NESTING - 1, MAX_NESTING, MAX_NESTING + 1] {
+            for (open, close) in [("[", "]"), ("{\"k\":", "}"), ("[{\"a\":1},", "]")] {
+                let value = format!("{}0{}", open.repeat(depth), close.repeat(depth));
+                let body = format!("{{\"v\":{value},\"w\":[1,2]}}");
+                let read =
+                    read_body(body.as_bytes(), Want { custom: true, pauses: false }).unwrap();
+                let decodable = serde_json::from_str::<serde_json::Value>(&value).is_ok();
+                let kept = matches!(read.custom[0].1, Custom::Json(_));
+                assert_eq!(kept, decodable, "depth {depth} of {open}");
+                assert!(matches!(read.custom[1].1, Custom::Json("[1,2]")));
+            }
+        }
+    }
+}
