@@ -70,3 +70,47 @@ impl Collector {
         Some(PauseWindow::between(previous, num_gc, pause_ns))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fields::PAUSE_RING_LEN;
+
+    const AT: CollectionTime = CollectionTime { seconds: 1, nanoseconds: 0 };
+
+    /// A body of a process that has run `num_gc` cycles, cycle `n` pausing `n` ns.
+    fn body(num_gc: u64, extra: &str) -> String {
+        let mut ring = vec![0u64; PAUSE_RING_LEN];
+        for cycle in num_gc.saturating_sub(PAUSE_RING_LEN as u64) + 1..=num_gc {
+            ring[(cycle - 1) as usize % PAUSE_RING_LEN] = cycle;
+        }
+        let ring: Vec<String> = ring.iter().map(u64::to_string).collect();
+        format!(r#"{{{extra}"memstats":{{"NumGC":{num_gc},"PauseNs":[{}]}}}}"#, ring.join(","))
+    }
+
+    fn pause_count(collector: &mut Collector, body: &str) -> Option<u64> {
+        let event = collector.push(body.as_bytes(), AT).remove(0);
+        let event: serde_json::Value = serde_json::from_str(&event.json).unwrap();
+        event["golang"]["heap"]["gc"]["pause"]["count"].as_u64()
+    }
+
+    #[test]
+    fn counts_from_the_last_good_body_across_failures_and_restarts() {
+        let mut collector = Collector::default();
+        assert_eq!(pause_count(&mut collector, &body(3, "")), Some(3)); // first body: the ring
+        assert_eq!(pause_count(&mut collector, &body(5, "")), Some(2));
+        // A failed scrape (an error page) gets no window and leaves the state as it was.
+        assert_eq!(pause_count(&mut collector, "<html>502</html>"), None);
+        assert_eq!(collector.last_num_gc(), Some(5));
+        assert_eq!(pause_count(&mut collector, &body(9, "")), Some(4));
+        // NumGC went down: a new process, counted from zero.
+        assert_eq!(pause_count(&mut collector, &body(2, "")), Some(2));
+    }
+
+    #[test]
+    fn a_last_num_gc_in_the_body_overrides_the_remembered_one() {
+        let mut collector = Collector::default();
+        assert_eq!(pause_count(&mut collector, &body(8, r#""last_num_gc":2,"#)), Some(6));
+        assert_eq!(pause_count(&mut collector, &body(10, r#""last_num_gc":7,"#)), Some(3));
+    }
+}
