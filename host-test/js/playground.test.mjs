@@ -67,6 +67,8 @@ test('a bundled sample shows its golang.heap and golang.expvar values exactly', 
     assert.ok(compact(shown[0]).includes(figures), `heap event lacks ${figures}`);
   }
   assert.ok(shown[1].includes('18446744073709539270'), 'a custom counter above 2^53 must stay exact');
+  // A float field stays a float before the first GC too (written 0.0, not 0).
+  assert.ok(compact(shown[0]).includes('"cpu_fraction":0.0,'), 'cpu_fraction must be written 0.0');
   const custom = /"custom":\{(?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*\}/.exec(expvar)[0];
   assert.ok(compact(shown[1]).includes(compact(custom)), `expvar event lacks ${custom}`);
   assert.deepEqual(problems, []);

@@ -57,7 +57,9 @@ fn window_in_event(event: &Value) -> [u64; 5] {
         figure(&pause["count"]),
         figure(&pause["sum"]["ns"]),
         figure(&pause["max"]["ns"]),
-        figure(&pause["avg"]["ns"]),
+        // A float field (Elastic types it so), holding whole nanoseconds.
+        pause["avg"]["ns"].as_f64().filter(|_| pause["avg"]["ns"].is_f64()).expect("a float avg")
+            as u64,
         pause["missed"]["count"].as_u64().unwrap_or(0),
     ]
 }

@@ -1,6 +1,7 @@
 //! `cargo xtask dist`: what a user downloads, in `dist/`.
 
 use anyhow::{Context, Result};
+use expvar_heap::templates::{Target, templates};
 use expvar_heap_test_support::{root, target_dir};
 
 use crate::{cargo, playground, run, wasm};
@@ -18,6 +19,16 @@ pub fn dist() -> Result<()> {
         let to = dist.join(&*name);
         std::fs::copy(from, &to).with_context(|| format!("copying {}", from.display()))?;
         eprintln!("dist/{name}: {} bytes", std::fs::metadata(&to)?.len());
+    }
+    for target in Target::ALL {
+        let folder = dist.join(target.name());
+        let _ = std::fs::remove_dir_all(&folder);
+        for template in templates(target) {
+            let path = folder.join(format!("{}.json", template.path()));
+            std::fs::create_dir_all(path.parent().unwrap())?;
+            std::fs::write(&path, template.to_json())?;
+            eprintln!("dist/{}/{}.json", target.name(), template.path());
+        }
     }
     Ok(())
 }

@@ -28,11 +28,12 @@ Commands:
           (jco) and Python (wasmtime-py), installing their packages on first use, then check
           formatting (rustfmt) and lints (clippy, warnings as errors)
   dist    Build the component, the release CLI (with the component embedded), the pipeline
-          modules and the browser playground (dist/playground/, a static site) into dist/
+          modules, the browser playground (dist/playground/, a static site) and the index
+          templates (dist/elasticsearch/, dist/opensearch/) into dist/
   serve   Build the browser playground into dist/playground/ and serve it on
           http://127.0.0.1:8080 (another port: cargo xtask serve PORT)
-  bless   Rewrite the expected events beside every fixture from the native library's output
-          (review the diff before committing it)
+  bless   Rewrite the expected events beside every fixture from the native library's output,
+          and the index templates' golden files (review the diff before committing it)
   help    Show this text
 ";
 

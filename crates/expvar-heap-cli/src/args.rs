@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use clap::{Parser, Subcommand};
+use expvar_heap::templates::Target;
 use expvar_heap::{CollectionTime, Datasets, Options, OptionsError, ValidOptions};
 use expvar_heap_wasmtime::Limits;
 
@@ -21,7 +22,8 @@ library without WebAssembly.",
     after_help = "Examples:\n  \
 curl -s http://127.0.0.1:6060/debug/vars | expvar-heap transform\n  \
 expvar-heap transform --namespace prod --service-address http://10.0.0.5:6060 vars.json\n  \
-expvar-heap transform --lines --preserve-original bodies.ndjson"
+expvar-heap transform --lines --preserve-original bodies.ndjson\n  \
+expvar-heap templates --target opensearch --out templates/"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -41,6 +43,33 @@ pub enum Command {
     /// every body was transformed, 1 when a file could not be read or the component failed on a
     /// body, 2 for bad options or a component that cannot be loaded.
     Transform(TransformArgs),
+
+    /// Print the index templates that type every field before the first event arrives.
+    ///
+    /// For Elasticsearch 8.8+ or OpenSearch 2.7+ without Elastic's golang integration: one
+    /// component template (the envelope) and one index template per data stream
+    /// (logs-golang.heap-*, logs-golang.expvar-*), made from the same field table as the events.
+    /// Install the component template first. Without --out or --only, prints them as Kibana Dev
+    /// Tools requests (`PUT <path>` and the body), ready to paste.
+    Templates(TemplatesArgs),
+}
+
+#[derive(clap::Args)]
+pub struct TemplatesArgs {
+    /// Where they go: elasticsearch or opensearch (no constant_keyword, flattened or
+    /// time_series_metric there).
+    #[arg(long, default_value = "elasticsearch", value_name = "elasticsearch|opensearch", value_parser = parse_target)]
+    pub target: Target,
+
+    /// Write each template to DIR/<_component_template|_index_template>/<name>.json and print
+    /// the curl commands that install them.
+    #[arg(long, value_name = "DIR", conflicts_with = "only")]
+    pub out: Option<PathBuf>,
+
+    /// Print only the body of this template, e.g. `_index_template/expvar-heap-logs-golang.heap`
+    /// (for `curl -d @-`).
+    #[arg(long, value_name = "PATH")]
+    pub only: Option<String>,
 }
 
 /// The options that shape every event (shared by every command that makes events).
@@ -154,6 +183,10 @@ fn parse_datasets(name: &str) -> Result<Datasets, String> {
     name.parse().map_err(|e: OptionsError| e.to_string())
 }
 
+fn parse_target(name: &str) -> Result<Target, String> {
+    name.parse().map_err(|e: OptionsError| e.to_string())
+}
+
 fn parse_time(text: &str) -> Result<CollectionTime, String> {
     let time: SystemTime = humantime::parse_rfc3339(text)
         .map_err(|e| format!("{e}: expected RFC 3339 in UTC, e.g. 2026-01-01T12:00:00Z"))?;
@@ -191,7 +224,7 @@ mod tests {
             "--service-address",
             "http://127.0.0.1:6060",
         ]);
-        let Command::Transform(args) = cli.command;
+        let Command::Transform(args) = cli.command else { panic!("not transform") };
         let options = args.options().unwrap();
         assert_eq!(options.namespace, "prod");
         assert_eq!(options.tags, ["a"]);

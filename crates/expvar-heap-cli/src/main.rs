@@ -3,11 +3,13 @@
 //!
 //! - `args`: the flags, and how they become the core's options and the host's limits;
 //! - `engine`: the embedded component, another one, or the native library;
-//! - `run`: the transform command itself (inputs, oversize bodies, traps, the summary).
+//! - `run`: the transform command itself (inputs, oversize bodies, traps, the summary);
+//! - `templates`: the index templates command.
 
 mod args;
 mod engine;
 mod run;
+mod templates;
 
 use std::process::ExitCode;
 
@@ -16,8 +18,11 @@ use clap::Parser;
 use args::{Cli, Command};
 
 fn main() -> ExitCode {
-    let Cli { command: Command::Transform(args) } = Cli::parse();
-    match run::transform(args) {
+    let result = match Cli::parse().command {
+        Command::Transform(args) => run::transform(args),
+        Command::Templates(args) => templates::print(args),
+    };
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("expvar-heap: {e:#}");

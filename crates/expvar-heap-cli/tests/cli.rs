@@ -253,3 +253,49 @@ fn the_summary_counts_error_events_not_error_text() {
     );
     assert!(stderr(&output).contains("(0 with error.message)"), "{}", stderr(&output));
 }
+
+/// `templates` prints, writes and picks out exactly the generated templates (the golden files).
+#[test]
+fn templates_are_printed_written_and_picked_out() {
+    use expvar_heap_test_support::template_path;
+    let golden =
+        |target: &str, path: &str| std::fs::read_to_string(template_path(target, path)).unwrap();
+    let paths = [
+        "_component_template/expvar-heap@envelope",
+        "_index_template/expvar-heap-logs-golang.heap",
+        "_index_template/expvar-heap-logs-golang.expvar",
+    ];
+    let printed = stdout(&expvar_heap(&["templates"], b""));
+    let expected: String =
+        paths.iter().map(|p| format!("PUT {p}\n{}\n", golden("elasticsearch", p))).collect();
+    assert_eq!(printed, expected);
+
+    let only = expvar_heap(&["templates", "--target", "opensearch", "--only", paths[1]], b"");
+    assert_eq!(stdout(&only), golden("opensearch", paths[1]));
+
+    let dir = std::env::temp_dir().join(format!("expvar-heap-templates-{}", std::process::id()));
+    let out =
+        expvar_heap(&["templates", "--target", "opensearch", "--out", dir.to_str().unwrap()], b"");
+    assert!(out.status.success(), "{}", stderr(&out));
+    for path in paths {
+        let written = std::fs::read_to_string(dir.join(format!("{path}.json"))).unwrap();
+        assert_eq!(written, golden("opensearch", path));
+        assert!(stdout(&out).contains(&format!("curl -X PUT \"$ES/{path}\"")), "{}", stdout(&out));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let unknown = expvar_heap(&["templates", "--target", "solr"], b"");
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr(&unknown).contains("elasticsearch or opensearch"), "{}", stderr(&unknown));
+}
+
+/// Successive bodies whose `GCCPUFraction` goes from 0 to 0.17: both stay floats in the NDJSON.
+#[test]
+fn cpu_fraction_stays_a_float_in_the_ndjson() {
+    let lines = b"{\"memstats\":{\"GCCPUFraction\":0,\"NumGC\":0}}\n{\"memstats\":{\"GCCPUFraction\":0.17,\"NumGC\":3}}\n";
+    let output = expvar_heap(&["transform", "--lines", "--time", TIME, "-"], lines);
+    let printed = stdout(&output);
+    let events: Vec<&str> = printed.lines().collect();
+    assert!(events[0].contains(r#""cpu_fraction":0.0,"#), "{}", events[0]);
+    assert!(events[1].contains(r#""cpu_fraction":0.17,"#), "{}", events[1]);
+}

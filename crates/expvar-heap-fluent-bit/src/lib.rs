@@ -145,8 +145,9 @@ mod tests {
         assert!(event.ends_with('\0'));
         // Tag a went from 2 to 4 cycles: cycles 3 and 4, pauses 30 and 40.
         assert!(
-            event
-                .contains(r#""pause":{"avg":{"ns":35},"count":2,"max":{"ns":40},"sum":{"ns":70}}"#),
+            event.contains(
+                r#""pause":{"avg":{"ns":35.0},"count":2,"max":{"ns":40},"sum":{"ns":70}}"#
+            ),
             "{event}"
         );
         assert_eq!(filter.collectors.len(), 2);

@@ -89,7 +89,7 @@ fn build(input: &Input<'_>, dataset: Dataset) -> Event {
     }
     w.push(&["event", "type"], Value::Strs(EVENT_TYPE));
     if let Ok(read) = read {
-        for (path, source) in fields {
+        for Field { path, source, .. } in fields {
             let value = match source {
                 Source::Cmdline => Value::Strs(&cmdline),
                 Source::Custom => Value::Raw(&custom),
@@ -100,7 +100,8 @@ fn build(input: &Input<'_>, dataset: Dataset) -> Event {
                 },
                 Source::Pause(figure) => match (pauses, figure) {
                     (None, _) => continue,
-                    (Some(w), Pause::Avg) => Value::Uint(w.avg_ns),
+                    // A float field (as Elastic's fields.yml types it), of a whole number of ns.
+                    (Some(w), Pause::Avg) => Value::Float(w.avg_ns as f64),
                     (Some(w), Pause::Count) => Value::Uint(w.count),
                     (Some(w), Pause::Max) => Value::Uint(w.max_ns),
                     (Some(w), Pause::Missed) if w.missed > 0 => Value::Uint(w.missed),
@@ -136,8 +137,8 @@ fn error_message(
             problems.push(format!("memstats is not an object: it is {what}").into())
         }
         Memstats::Object(_) => {
-            let any_figure = fields.iter().any(|(_, source)| match source {
-                Source::Stat(stat) => read.stat(*stat).is_some(),
+            let any_figure = fields.iter().any(|field| match field.source {
+                Source::Stat(stat) => read.stat(stat).is_some(),
                 Source::Cmdline | Source::Custom | Source::Pause(_) => false,
             });
             if !any_figure {

@@ -94,51 +94,154 @@ pub enum Pause {
     Sum,
 }
 
-/// One ECS field of an event: its path below `golang.<dataset>` and its source.
-pub type Field = (&'static [&'static str], Source);
+/// How Elasticsearch (and OpenSearch) should index a field: the type Elastic's `fields.yml` gives
+/// it, and for metrics their kind and unit. The index templates are made from this, and the event
+/// writer follows the type: a `Float` field is always written as a float (`0.0`, never `0`), so
+/// that a first document cannot make dynamic mapping choose `long` (beats#7785).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mapping {
+    pub es_type: EsType,
+    /// `None` for fields that are no metric (`cmdline`, a timestamp).
+    pub metric: Option<Metric>,
+    pub unit: Option<Unit>,
+}
 
+/// An Elasticsearch field type, as Elastic's `fields.yml` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EsType {
+    Long,
+    Float,
+    Keyword,
+    /// One field for a whole object of any shape: the custom variables (see the README's
+    /// "Shipping to Elasticsearch or OpenSearch" for why).
+    Flattened,
+}
+
+impl EsType {
+    /// The name in `fields.yml` and in Elasticsearch mappings.
+    pub fn name(self) -> &'static str {
+        match self {
+            EsType::Long => "long",
+            EsType::Float => "float",
+            EsType::Keyword => "keyword",
+            EsType::Flattened => "flattened",
+        }
+    }
+}
+
+/// A metric's kind (`metric_type` in `fields.yml`, `time_series_metric` in Elasticsearch).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    Gauge,
+    Counter,
+}
+
+impl Metric {
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Gauge => "gauge",
+            Metric::Counter => "counter",
+        }
+    }
+}
+
+/// A metric's unit, as `fields.yml` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    Byte,
+    Nanos,
+}
+
+impl Unit {
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Byte => "byte",
+            Unit::Nanos => "nanos",
+        }
+    }
+}
+
+/// One ECS field of an event: its path, where its value comes from, and how it is indexed.
+#[derive(Clone, Copy, Debug)]
+pub struct Field {
+    pub path: &'static [&'static str],
+    pub source: Source,
+    pub mapping: Mapping,
+}
+
+use EsType::{Flattened, Float, Keyword, Long};
+use Metric::{Counter, Gauge};
 use Source::{Cmdline, Custom, Pause as P, Stat as S};
+use Unit::{Byte, Nanos};
+
+/// A field of the table, briefly: path, source, type, metric, unit.
+const fn field(
+    path: &'static [&'static str],
+    source: Source,
+    es_type: EsType,
+    metric: Option<Metric>,
+    unit: Option<Unit>,
+) -> Field {
+    Field { path, source, mapping: Mapping { es_type, metric, unit } }
+}
+
+const G: Option<Metric> = Some(Gauge);
+const C: Option<Metric> = Some(Counter);
+const B: Option<Unit> = Some(Byte);
+const NS: Option<Unit> = Some(Nanos);
 
 /// The `golang.heap` fields (Elastic's heap ingest pipeline), sorted by path.
 pub const HEAP_FIELDS: &[Field] = &[
-    (&["golang", "heap", "allocations", "active", "bytes"], S(Stat::HeapInuse)),
-    (&["golang", "heap", "allocations", "frees", "count"], S(Stat::Frees)),
-    (&["golang", "heap", "allocations", "idle", "bytes"], S(Stat::HeapIdle)),
-    (&["golang", "heap", "allocations", "object", "bytes"], S(Stat::HeapAlloc)),
-    (&["golang", "heap", "allocations", "object", "count"], S(Stat::HeapObjects)),
-    (&["golang", "heap", "allocations", "total", "bytes"], S(Stat::TotalAlloc)),
-    (&["golang", "heap", "cmdline"], Cmdline),
-    (&["golang", "heap", "gc", "cpu_fraction"], S(Stat::GCCPUFraction)),
-    (&["golang", "heap", "gc", "next_gc_limit"], S(Stat::NextGC)),
-    (&["golang", "heap", "gc", "pause", "avg", "ns"], P(Pause::Avg)),
-    (&["golang", "heap", "gc", "pause", "count"], P(Pause::Count)),
-    (&["golang", "heap", "gc", "pause", "max", "ns"], P(Pause::Max)),
-    (&["golang", "heap", "gc", "pause", "missed", "count"], P(Pause::Missed)),
-    (&["golang", "heap", "gc", "pause", "sum", "ns"], P(Pause::Sum)),
-    (&["golang", "heap", "gc", "pause", "total", "ns"], S(Stat::PauseTotalNs)),
-    (&["golang", "heap", "gc", "total", "count"], S(Stat::NumGC)),
-    (&["golang", "heap", "mallocs", "count"], S(Stat::Mallocs)),
-    (&["golang", "heap", "system", "released", "bytes"], S(Stat::HeapReleased)),
-    (&["golang", "heap", "system", "stack", "bytes"], S(Stat::StackSys)),
-    (&["golang", "heap", "system", "total", "bytes"], S(Stat::HeapSys)),
+    field(&["golang", "heap", "allocations", "active", "bytes"], S(Stat::HeapInuse), Long, G, B),
+    field(&["golang", "heap", "allocations", "frees", "count"], S(Stat::Frees), Long, G, None),
+    field(&["golang", "heap", "allocations", "idle", "bytes"], S(Stat::HeapIdle), Long, G, B),
+    field(&["golang", "heap", "allocations", "object", "bytes"], S(Stat::HeapAlloc), Long, G, B),
+    field(
+        &["golang", "heap", "allocations", "object", "count"],
+        S(Stat::HeapObjects),
+        Long,
+        G,
+        None,
+    ),
+    field(&["golang", "heap", "allocations", "total", "bytes"], S(Stat::TotalAlloc), Long, C, B),
+    field(&["golang", "heap", "cmdline"], Cmdline, Keyword, None, None),
+    field(&["golang", "heap", "gc", "cpu_fraction"], S(Stat::GCCPUFraction), Float, G, None),
+    field(&["golang", "heap", "gc", "next_gc_limit"], S(Stat::NextGC), Long, G, None),
+    field(&["golang", "heap", "gc", "pause", "avg", "ns"], P(Pause::Avg), Float, G, NS),
+    field(&["golang", "heap", "gc", "pause", "count"], P(Pause::Count), Long, G, None),
+    field(&["golang", "heap", "gc", "pause", "max", "ns"], P(Pause::Max), Long, G, NS),
+    field(&["golang", "heap", "gc", "pause", "missed", "count"], P(Pause::Missed), Long, G, None),
+    field(&["golang", "heap", "gc", "pause", "sum", "ns"], P(Pause::Sum), Long, G, NS),
+    field(&["golang", "heap", "gc", "pause", "total", "ns"], S(Stat::PauseTotalNs), Long, C, NS),
+    field(&["golang", "heap", "gc", "total", "count"], S(Stat::NumGC), Long, C, None),
+    field(&["golang", "heap", "mallocs", "count"], S(Stat::Mallocs), Long, G, None),
+    field(&["golang", "heap", "system", "released", "bytes"], S(Stat::HeapReleased), Long, G, B),
+    field(&["golang", "heap", "system", "stack", "bytes"], S(Stat::StackSys), Long, G, B),
+    field(&["golang", "heap", "system", "total", "bytes"], S(Stat::HeapSys), Long, G, B),
 ];
 
 /// The `golang.expvar` fields (Elastic's expvar ingest pipeline), sorted by path.
 pub const EXPVAR_FIELDS: &[Field] = &[
-    (&["golang", "expvar", "buck_hash_sys", "bytes"], S(Stat::BuckHashSys)),
-    (&["golang", "expvar", "cmdline"], Cmdline),
-    (&["golang", "expvar", "custom"], Custom),
-    (&["golang", "expvar", "gc", "forced"], S(Stat::NumForcedGC)),
-    (&["golang", "expvar", "gc", "last_finished", "ns"], S(Stat::LastGC)),
-    (&["golang", "expvar", "gc", "metadata", "memory", "bytes"], S(Stat::GCSys)),
-    (&["golang", "expvar", "mcache", "allocated", "bytes"], S(Stat::MCacheInuse)),
-    (&["golang", "expvar", "mcache", "obtained", "bytes"], S(Stat::MCacheSys)),
-    (&["golang", "expvar", "mspan", "allocated", "bytes"], S(Stat::MSpanInuse)),
-    (&["golang", "expvar", "mspan", "obtained", "bytes"], S(Stat::MSpanSys)),
-    (&["golang", "expvar", "obtained", "miscellaneous", "bytes"], S(Stat::OtherSys)),
-    (&["golang", "expvar", "obtained", "total", "bytes"], S(Stat::Sys)),
-    (&["golang", "expvar", "pointer", "lookups"], S(Stat::Lookups)),
-    (&["golang", "expvar", "stack", "bytes"], S(Stat::StackInuse)),
+    field(&["golang", "expvar", "buck_hash_sys", "bytes"], S(Stat::BuckHashSys), Long, G, B),
+    field(&["golang", "expvar", "cmdline"], Cmdline, Keyword, None, None),
+    field(&["golang", "expvar", "custom"], Custom, Flattened, None, None),
+    field(&["golang", "expvar", "gc", "forced"], S(Stat::NumForcedGC), Long, C, None),
+    field(&["golang", "expvar", "gc", "last_finished", "ns"], S(Stat::LastGC), Long, None, NS),
+    field(&["golang", "expvar", "gc", "metadata", "memory", "bytes"], S(Stat::GCSys), Long, G, B),
+    field(&["golang", "expvar", "mcache", "allocated", "bytes"], S(Stat::MCacheInuse), Long, G, B),
+    field(&["golang", "expvar", "mcache", "obtained", "bytes"], S(Stat::MCacheSys), Long, G, B),
+    field(&["golang", "expvar", "mspan", "allocated", "bytes"], S(Stat::MSpanInuse), Long, G, B),
+    field(&["golang", "expvar", "mspan", "obtained", "bytes"], S(Stat::MSpanSys), Long, G, B),
+    field(
+        &["golang", "expvar", "obtained", "miscellaneous", "bytes"],
+        S(Stat::OtherSys),
+        Long,
+        G,
+        B,
+    ),
+    field(&["golang", "expvar", "obtained", "total", "bytes"], S(Stat::Sys), Long, G, B),
+    field(&["golang", "expvar", "pointer", "lookups"], S(Stat::Lookups), Long, G, None),
+    field(&["golang", "expvar", "stack", "bytes"], S(Stat::StackInuse), Long, G, B),
 ];
 
 #[cfg(test)]
@@ -149,7 +252,8 @@ mod tests {
     fn tables_are_sorted_so_events_need_no_sort() {
         for table in [HEAP_FIELDS, EXPVAR_FIELDS] {
             for pair in table.windows(2) {
-                assert!(pair[0].0 < pair[1].0, "{:?} before {:?}", pair[0].0, pair[1].0);
+                let (a, b) = (pair[0].path, pair[1].path);
+                assert!(a < b, "{a:?} before {b:?}");
             }
         }
     }
@@ -157,12 +261,23 @@ mod tests {
     #[test]
     fn stat_keys_round_trip() {
         for table in [HEAP_FIELDS, EXPVAR_FIELDS] {
-            for (_, source) in table {
-                if let Source::Stat(stat) = source {
-                    assert_eq!(Stat::from_key(stat.key()), Some(*stat));
+            for field in table {
+                if let Source::Stat(stat) = field.source {
+                    assert_eq!(Stat::from_key(stat.key()), Some(stat));
                 }
             }
         }
         assert_eq!(Stat::from_key("PauseNs"), None);
+    }
+
+    /// The reader decodes a figure as a float exactly when its field is indexed as one.
+    #[test]
+    fn float_figures_are_float_fields() {
+        for field in HEAP_FIELDS.iter().chain(EXPVAR_FIELDS) {
+            if let Source::Stat(stat) = field.source {
+                let float = field.mapping.es_type == EsType::Float;
+                assert_eq!(stat.kind() == Kind::Float, float, "{:?}", field.path);
+            }
+        }
     }
 }

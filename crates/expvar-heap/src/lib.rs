@@ -47,6 +47,7 @@ mod options;
 mod pause;
 mod read;
 mod scan;
+pub mod templates;
 mod time;
 mod write;
 

@@ -127,6 +127,13 @@ impl fmt::Debug for OptionsError {
 
 impl std::error::Error for OptionsError {}
 
+impl OptionsError {
+    /// An error with its sentence.
+    pub(crate) fn new(why: String) -> OptionsError {
+        OptionsError(why)
+    }
+}
+
 impl Options {
     /// Checks the options against Elasticsearch's data stream naming rules and the transform's
     /// needs, once: what every transform then takes is the [`ValidOptions`] this returns.

@@ -18,8 +18,8 @@ fn readme_field_tables_match_the_code() {
     let in_code: Vec<(String, String)> = HEAP_FIELDS
         .iter()
         .chain(EXPVAR_FIELDS)
-        .map(|(path, source)| {
-            let from = match source {
+        .map(|field| {
+            let from = match field.source {
                 Source::Cmdline => "`cmdline`".to_owned(),
                 Source::Custom => "every other published variable, as published".to_owned(),
                 Source::Stat(stat) => format!("`memstats.{}`", stat.key()),
@@ -34,7 +34,7 @@ fn readme_field_tables_match_the_code() {
                     }
                 ),
             };
-            (path.join("."), from)
+            (field.path.join("."), from)
         })
         .collect();
     assert_eq!(documented, in_code);

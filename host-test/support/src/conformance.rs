@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use expvar_heap::{Datasets, Event, Options};
 use serde_json::Value;
+use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::root;
 
@@ -68,5 +69,46 @@ pub fn check_conformance(
             same_json(&event, &expected),
             "differs from Elastic's pipeline:\nours:     {event}\nexpected: {expected}"
         );
+    }
+}
+
+/// A field as Elastic's `fields.yml` declares it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ElasticField {
+    /// The full dotted name (`golang.heap.gc.cpu_fraction`).
+    pub name: String,
+    pub es_type: String,
+    pub metric_type: Option<String>,
+    pub unit: Option<String>,
+}
+
+/// The fields of one of Elastic's `fields.yml` files (`heap/fields.yml`, `expvar/fields.yml`,
+/// `heap/base-fields.yml`), groups flattened into dotted names, in file order.
+pub fn elastic_fields(file: &str) -> Vec<ElasticField> {
+    let path = conformance_dir().join("fields").join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let docs = YamlLoader::load_from_str(&text).expect("fields.yml is YAML");
+    let mut out = Vec::new();
+    for doc in &docs {
+        collect_fields(doc, "", &mut out);
+    }
+    out
+}
+
+fn collect_fields(list: &Yaml, prefix: &str, out: &mut Vec<ElasticField>) {
+    for item in list.as_vec().expect("a list of fields") {
+        let text = |key: &str| item[key].as_str().map(str::to_owned);
+        let name = text("name").expect("a field has a name");
+        let full = if prefix.is_empty() { name } else { format!("{prefix}.{name}") };
+        match text("type").as_deref() {
+            Some("group") => collect_fields(&item["fields"], &full, out),
+            Some(es_type) => out.push(ElasticField {
+                name: full,
+                es_type: es_type.to_owned(),
+                metric_type: text("metric_type"),
+                unit: text("unit"),
+            }),
+            None => {} // an `external: ecs` reference: its type is ECS's
+        }
     }
 }

@@ -37,6 +37,11 @@ pub fn built_module_path(file: &str) -> PathBuf {
     target_dir().join("modules").join(file)
 }
 
+/// The golden files of the index templates: `fixtures/templates/<target>/<endpoint>/<name>.json`.
+pub fn template_path(target: &str, path: &str) -> PathBuf {
+    root().join("fixtures/templates").join(target).join(format!("{path}.json"))
+}
+
 /// The component `cargo xtask build` wrote, read once; tests that run it need it (`cargo xtask
 /// test` builds it first), so a missing one is a failure with advice, never a skip.
 pub fn component_bytes() -> &'static [u8] {

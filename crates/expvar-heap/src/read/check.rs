@@ -51,7 +51,10 @@ const TWO_POW_64: f64 = 18_446_744_073_709_551_616.0;
 pub(crate) fn check_number(value: Scalar<'_>, kind: Kind) -> Result<Option<Number>, String> {
     match (kind, value) {
         (_, Scalar::Null) => Ok(None),
-        (_, Scalar::Uint(n)) => Ok(Some(Number::Uint(n))),
+        // A float figure stays a float however Go wrote it (`0` before the first GC), so that
+        // it is written `0.0` and no index maps it as an integer.
+        (Kind::Float, Scalar::Uint(n)) => Ok(Some(Number::Float(n as f64))),
+        (Kind::Count, Scalar::Uint(n)) => Ok(Some(Number::Uint(n))),
         (Kind::Float, Scalar::Int(n)) => Ok(Some(Number::Float(n as f64))),
         (Kind::Float, Scalar::Float(f)) => Ok(Some(Number::Float(f))),
         (Kind::Count, Scalar::Int(n)) => {
