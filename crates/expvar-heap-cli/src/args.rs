@@ -23,6 +23,7 @@ library without WebAssembly.",
 curl -s http://127.0.0.1:6060/debug/vars | expvar-heap transform\n  \
 expvar-heap transform --namespace prod --service-address http://10.0.0.5:6060 vars.json\n  \
 expvar-heap transform --lines --preserve-original bodies.ndjson\n  \
+expvar-heap scrape --period 10s http://127.0.0.1:6060\n  \
 expvar-heap templates --target opensearch --out templates/"
 )]
 pub struct Cli {
@@ -52,6 +53,99 @@ pub enum Command {
     /// Install the component template first. Without --out or --only, prints them as Kibana Dev
     /// Tools requests (`PUT <path>` and the body), ready to paste.
     Templates(TemplatesArgs),
+
+    /// Poll Go services' /debug/vars and write their events to stdout (NDJSON), live.
+    ///
+    /// Each target is scraped every --period on a fixed schedule (its own stable offset inside the
+    /// period, so a fleet is spread out), until --count scrapes per target are done or SIGINT or
+    /// SIGTERM arrives (scrapes in flight then finish and their events are written whole). Each
+    /// target has its own collector, so golang.heap.gc.pause.* covers the GC cycles between two
+    /// scrapes, across failed scrapes and restarts of the service. A failed scrape is an event
+    /// with error.message (and the target's answer, when there was one, in event.original).
+    ///
+    /// A URL without a path means /debug/vars; service.address is the URL as given, without
+    /// userinfo. Credentials (userinfo, --password-file, EXPVAR_HEAP_PASSWORD, a bearer token)
+    /// never appear in an event or a message. The exit status is 0 when the run ended as asked,
+    /// 1 when the output could not be written, 2 for bad options or an unreadable targets file.
+    Scrape(Box<ScrapeArgs>),
+}
+
+#[derive(clap::Args)]
+pub struct ScrapeArgs {
+    /// The services to scrape, e.g. http://127.0.0.1:6060 (userinfo is basic auth).
+    #[arg(value_name = "URL")]
+    pub urls: Vec<String>,
+
+    /// A TOML file of targets, each a [[targets]] table with url and, optionally, its own
+    /// namespace, tags, username, password_file, bearer_token_file, headers, ca_cert,
+    /// client_cert, client_key and insecure_skip_verify (paths relative to the file). Combines
+    /// with the URLs given.
+    #[arg(long, value_name = "FILE")]
+    pub targets: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub events: EventArgs,
+
+    /// Time between two scrapes of a target.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub period: Duration,
+
+    /// The longest one scrape may take, connection to last byte. Default: 90% of the period.
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub timeout: Option<Duration>,
+
+    /// Stop after this many scrapes of each target. Default: run until SIGINT or SIGTERM.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Append the events to FILE instead of writing them to stdout.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Basic auth user for targets without userinfo; the password comes from --password-file or
+    /// the EXPVAR_HEAP_PASSWORD environment variable.
+    #[arg(long, value_name = "USER")]
+    pub username: Option<String>,
+
+    /// A file holding the basic auth password (a final newline is ignored).
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+
+    /// A file holding a bearer token, sent as `Authorization: Bearer ...`.
+    #[arg(long, value_name = "FILE", conflicts_with = "username")]
+    pub bearer_token_file: Option<PathBuf>,
+
+    /// An extra request header, `Name: value`; repeat for several.
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+
+    /// A PEM file of CA certificates to trust besides the system's.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// A PEM client certificate, for mutual TLS (with --client-key).
+    #[arg(long, value_name = "FILE", requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+
+    /// The PEM private key of --client-cert.
+    #[arg(long, value_name = "FILE", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
+
+    /// Do not verify the targets' TLS certificates (warns once on stderr).
+    #[arg(long)]
+    pub insecure_skip_verify: bool,
+
+    /// A larger body is not transformed: the scrape becomes an error event keeping its first
+    /// 64 KiB, and the rest is not read.
+    #[arg(long, default_value_t = 64 << 20, value_name = "BYTES")]
+    pub max_body_bytes: usize,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
+
+    /// Print no summary (nor notice) on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(clap::Args)]

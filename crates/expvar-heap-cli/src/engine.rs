@@ -18,28 +18,51 @@ pub enum Engine {
     Native(Collector),
 }
 
-impl Engine {
+/// What makes the collectors: the component, loaded once (every collector of a run lives in its
+/// one instance), or the native library.
+pub enum EngineSource {
+    Component(Processor),
+    Native,
+}
+
+impl EngineSource {
     /// The engine the flags ask for. A program built without a component runs natively, and says
     /// so on stderr unless `quiet`.
-    pub fn open(args: &EngineArgs, options: &ValidOptions, quiet: bool) -> Result<Engine> {
-        let processor = if args.native {
-            return Ok(Engine::Native(Collector::new(options.clone())));
+    pub fn open(args: &EngineArgs, quiet: bool) -> Result<EngineSource> {
+        Ok(if args.native {
+            EngineSource::Native
         } else if let Some(path) = &args.component {
-            Processor::load(path, args.limits())?
+            EngineSource::Component(Processor::load(path, args.limits())?)
         } else if EMBEDDED_COMPONENT.is_empty() {
             if !quiet {
                 eprintln!(
                     "expvar-heap: this build embeds no component (build it with `cargo xtask build` first); running the library natively"
                 );
             }
-            return Ok(Engine::Native(Collector::new(options.clone())));
+            EngineSource::Native
         } else {
-            Processor::from_bytes(EMBEDDED_COMPONENT, args.limits())?
-        };
-        let collector = processor.collector(options)?;
-        Ok(Engine::Component(collector))
+            EngineSource::Component(Processor::from_bytes(EMBEDDED_COMPONENT, args.limits())?)
+        })
     }
 
+    /// A collector for one process.
+    pub fn collector(&self, options: &ValidOptions) -> Result<Engine> {
+        Ok(match self {
+            EngineSource::Component(processor) => Engine::Component(processor.collector(options)?),
+            EngineSource::Native => Engine::Native(Collector::new(options.clone())),
+        })
+    }
+
+    /// How the events are made, for the summary.
+    pub fn how(&self) -> &'static str {
+        match self {
+            EngineSource::Component(_) => "in the component",
+            EngineSource::Native => "natively",
+        }
+    }
+}
+
+impl Engine {
     /// The events of the next body.
     pub fn push(&mut self, body: &[u8], time: CollectionTime) -> Result<Vec<Event>, CallError> {
         match self {

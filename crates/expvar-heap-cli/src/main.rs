@@ -4,11 +4,13 @@
 //! - `args`: the flags, and how they become the core's options and the host's limits;
 //! - `engine`: the embedded component, another one, or the native library;
 //! - `run`: the transform command itself (inputs, oversize bodies, traps, the summary);
+//! - `scrape`: the live agent (schedule, HTTP, TLS, credentials);
 //! - `templates`: the index templates command.
 
 mod args;
 mod engine;
 mod run;
+mod scrape;
 mod templates;
 
 use std::process::ExitCode;
@@ -21,6 +23,7 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Transform(args) => run::transform(args),
         Command::Templates(args) => templates::print(args),
+        Command::Scrape(args) => scrape::run(*args),
     };
     match result {
         Ok(code) => code,

@@ -11,7 +11,7 @@ use expvar_heap::{CollectionTime, Event, ValidOptions};
 use expvar_heap_wasmtime::CallError;
 
 use crate::args::TransformArgs;
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineSource};
 
 /// How much of a body over `--max-body-bytes` is kept in its error event's `event.original`.
 const OVERSIZE_KEPT_BYTES: usize = 64 << 10;
@@ -27,7 +27,7 @@ struct Tally {
 
 pub fn transform(args: TransformArgs) -> Result<ExitCode> {
     let options = args.options()?;
-    let mut engine = Engine::open(&args.engine, &options, args.quiet)?;
+    let mut engine = EngineSource::open(&args.engine, args.quiet)?.collector(&options)?;
 
     let started = Instant::now();
     let stdout = io::stdout();

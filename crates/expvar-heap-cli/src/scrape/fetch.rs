@@ -1,0 +1,132 @@
+//! One scrape of one target: a GET with the target's credentials and headers, the body read up to
+//! the size limit, and every way it can fail told in one line that names no credential.
+
+use std::error::Error as _;
+use std::time::Duration;
+
+use reqwest::{Client, StatusCode};
+
+use super::targets::{Auth, Target};
+
+/// How much of a body that is not used (an error page, a body over the limit) is kept in the
+/// error event's `event.original`.
+pub const KEPT_BYTES: usize = 64 << 10;
+
+/// Why a scrape gave no body to transform.
+#[derive(Debug)]
+pub struct Failure {
+    /// One line: what failed.
+    pub message: String,
+    /// What the target answered, when it did: its first [`KEPT_BYTES`].
+    pub body: Vec<u8>,
+}
+
+/// Fetches the target's body.
+pub async fn fetch(
+    client: &Client,
+    target: &Target,
+    timeout: Duration,
+    max_body_bytes: usize,
+) -> Result<Vec<u8>, Failure> {
+    let mut request = client.get(target.url.clone()).timeout(timeout);
+    for (name, value) in &target.headers {
+        request = request.header(name, value);
+    }
+    request = match &target.auth {
+        Auth::None => request,
+        Auth::Basic { username, password } => request.basic_auth(username, Some(password)),
+        Auth::Bearer(token) => request.bearer_auth(token),
+    };
+    let failed = |message: String| Failure { message, body: Vec::new() };
+    let mut response = request.send().await.map_err(|e| failed(describe(&e, timeout)))?;
+    let status = response.status();
+    let limit = if status.is_success() { max_body_bytes } else { KEPT_BYTES };
+    let mut body = Vec::new();
+    let mut over = false;
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > limit {
+                    body.extend_from_slice(&chunk[..limit - body.len()]);
+                    over = true;
+                    break; // the rest is not read: the connection is dropped
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(e) => {
+                let message = describe(&e, timeout);
+                body.truncate(KEPT_BYTES);
+                return Err(Failure { message, body });
+            }
+        }
+    }
+    if !status.is_success() {
+        return Err(Failure { message: http_status(status), body });
+    }
+    if over {
+        body.truncate(KEPT_BYTES);
+        let message = format!(
+            "body over the size limit of {max_body_bytes} bytes (--max-body-bytes); event.original keeps its first {KEPT_BYTES} bytes"
+        );
+        return Err(Failure { message, body });
+    }
+    Ok(body)
+}
+
+/// The TLS error inside an error, through the `io::Error`s that may wrap it (hyper and tokio-rustls
+/// each wrap it once).
+fn tls_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(tls) = error.downcast_ref::<rustls::Error>() {
+        return Some(tls);
+    }
+    let inner = error.downcast_ref::<std::io::Error>()?.get_ref()?;
+    tls_error(inner)
+}
+
+fn http_status(status: StatusCode) -> String {
+    match status.canonical_reason() {
+        Some(reason) => format!("HTTP {} {reason}", status.as_u16()),
+        None => format!("HTTP {}", status.as_u16()),
+    }
+}
+
+/// One line for a failed request. The URL is never part of it (the caller's address is the
+/// event's `service.address`), and credentials never reach it.
+pub fn describe(error: &reqwest::Error, timeout: Duration) -> String {
+    if error.is_timeout() {
+        return format!("timeout after {}", humantime::format_duration(timeout));
+    }
+    if error.is_redirect() {
+        return "too many redirects (a redirect loop?)".to_owned();
+    }
+    let mut source = error.source();
+    let mut deepest = None;
+    while let Some(cause) = source {
+        if let Some(tls) = tls_error(cause) {
+            return format!("TLS: {tls}");
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => return "connection refused".to_owned(),
+                std::io::ErrorKind::ConnectionReset => {
+                    return "connection reset by the target".to_owned();
+                }
+                _ => {}
+            }
+        }
+        deepest = Some(cause);
+        source = cause.source();
+    }
+    let what = if error.is_connect() {
+        "cannot connect"
+    } else if error.is_body() || error.is_decode() {
+        "the body was cut short"
+    } else {
+        "the request failed"
+    };
+    match deepest {
+        Some(cause) => format!("{what}: {cause}"),
+        None => what.to_owned(),
+    }
+}

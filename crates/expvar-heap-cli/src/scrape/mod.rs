@@ -1,0 +1,309 @@
+//! `expvar-heap scrape`: polls each target on a fixed schedule and writes its events, with one
+//! collector per target, until `--count` scrapes are done or SIGINT/SIGTERM arrives.
+//!
+//! - `targets`: the targets, their credentials, headers and TLS;
+//! - `fetch`: one request, its size limit, and the one-line message of each failure.
+//!
+//! Scheduling: each target has a fixed offset inside the period (from a hash of its URL, so a
+//! fleet is spread out and a restart keeps the pattern), then ticks at a fixed rate (no drift).
+//! Each target is its own task: a slow target delays no other, and one target never has two
+//! scrapes in flight; a tick that comes while its scrape still runs is skipped and counted.
+
+mod fetch;
+mod targets;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, Result, bail};
+use expvar_heap::CollectionTime;
+use reqwest::Client;
+use tokio::sync::watch;
+use tokio::time::MissedTickBehavior;
+
+use crate::args::ScrapeArgs;
+use crate::engine::{Engine, EngineSource};
+use targets::{Target, Tls};
+
+/// What the run counted, for the summary.
+#[derive(Default)]
+struct Tally {
+    scrapes: AtomicU64,
+    failed: AtomicU64,
+    events: AtomicU64,
+    skipped: AtomicU64,
+}
+
+/// Where the events go: stdout or an appended file, one whole scrape at a time.
+struct Output {
+    out: Mutex<Box<dyn Write + Send>>,
+    broken: AtomicBool,
+}
+
+impl Output {
+    /// Writes the lines of one scrape and flushes them; false once output cannot be written.
+    fn write(&self, lines: &str) -> bool {
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        let ok = out.write_all(lines.as_bytes()).and_then(|()| out.flush()).is_ok();
+        if !ok {
+            self.broken.store(true, Ordering::Relaxed);
+        }
+        ok
+    }
+}
+
+pub fn run(args: ScrapeArgs) -> Result<ExitCode> {
+    if args.period.is_zero() {
+        bail!("--period must be longer than zero");
+    }
+    let timeout = args.timeout.unwrap_or_else(|| default_timeout(args.period));
+    let targets = targets::resolve(&args)?;
+    let source = EngineSource::open(&args.engine, args.quiet)?;
+    if !args.quiet && targets.iter().any(|t| t.tls.insecure_skip_verify) {
+        eprintln!(
+            "expvar-heap: warning: TLS certificates are not verified (--insecure-skip-verify): anyone on the path can read and change what is scraped"
+        );
+    }
+    let clients = clients(&targets, timeout)?;
+    let out: Box<dyn Write + Send> = match &args.output {
+        Some(path) => Box::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open {} to append", path.display()))?,
+        ),
+        None => Box::new(std::io::stdout()),
+    };
+    let output = Arc::new(Output { out: Mutex::new(out), broken: AtomicBool::new(false) });
+    let tally = Arc::new(Tally::default());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the scheduler")?;
+    let started = Instant::now();
+    let count = targets.len();
+    runtime.block_on(async {
+        let (stop, stopped) = watch::channel(false);
+        let signals = tokio::spawn(wait_for_signal(stop.clone()));
+        let start = tokio::time::Instant::now();
+        let mut tasks = Vec::new();
+        for target in targets {
+            let engine = source.collector(&target.options)?;
+            let job = Job {
+                client: clients[&target.tls].clone(),
+                target,
+                engine,
+                period: args.period,
+                timeout,
+                max_body_bytes: args.max_body_bytes,
+                count: args.count,
+                output: output.clone(),
+                tally: tally.clone(),
+            };
+            tasks.push(tokio::spawn(job.run(start, stopped.clone(), stop.clone())));
+        }
+        for task in tasks {
+            task.await.context("a target's task failed")?;
+        }
+        signals.abort();
+        anyhow::Ok(())
+    })?;
+    if !args.quiet {
+        eprintln!(
+            "expvar-heap: {count} targets, {} scrapes ({} failed), {} events, {} ticks skipped, {} in {:.1?}",
+            tally.scrapes.load(Ordering::Relaxed),
+            tally.failed.load(Ordering::Relaxed),
+            tally.events.load(Ordering::Relaxed),
+            tally.skipped.load(Ordering::Relaxed),
+            source.how(),
+            started.elapsed()
+        );
+    }
+    if output.broken.load(Ordering::Relaxed) {
+        eprintln!("expvar-heap: the output could not be written; stopped");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One scrape's timeout when none is given: below the period, so that a scrape ends before the
+/// next tick.
+pub fn default_timeout(period: Duration) -> Duration {
+    period.mul_f64(0.9)
+}
+
+/// Stops the run at SIGINT or SIGTERM.
+async fn wait_for_signal(stop: watch::Sender<bool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupt), Ok(mut terminate)) =
+        (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+    else {
+        return;
+    };
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
+    let _ = stop.send(true);
+}
+
+/// An HTTP client for each distinct TLS setting (most targets share one, and its connections).
+fn clients(targets: &[Target], timeout: Duration) -> Result<BTreeMap<Tls, Client>> {
+    let mut clients = BTreeMap::new();
+    for target in targets {
+        if clients.contains_key(&target.tls) {
+            continue;
+        }
+        let tls = &target.tls;
+        let mut builder = Client::builder()
+            .use_rustls_tls()
+            .connect_timeout(timeout)
+            .user_agent(concat!("expvar-heap/", env!("CARGO_PKG_VERSION")))
+            .danger_accept_invalid_certs(tls.insecure_skip_verify);
+        if let Some(path) = &tls.ca_cert {
+            let pem = std::fs::read(path)
+                .with_context(|| format!("cannot read the CA certificate {}", path.display()))?;
+            for cert in reqwest::Certificate::from_pem_bundle(&pem)
+                .with_context(|| format!("{} holds no PEM certificate", path.display()))?
+            {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        match (&tls.client_cert, &tls.client_key) {
+            (Some(cert), Some(key)) => {
+                let mut pem = std::fs::read(cert).with_context(|| {
+                    format!("cannot read the client certificate {}", cert.display())
+                })?;
+                pem.extend(
+                    std::fs::read(key)
+                        .with_context(|| format!("cannot read the client key {}", key.display()))?,
+                );
+                let identity = reqwest::Identity::from_pem(&pem).with_context(|| {
+                    format!(
+                        "{} and {} are no PEM certificate and key",
+                        cert.display(),
+                        key.display()
+                    )
+                })?;
+                builder = builder.identity(identity);
+            }
+            (None, None) => {}
+            _ => bail!("--client-cert and --client-key go together"),
+        }
+        clients.insert(tls.clone(), builder.build().context("cannot set up HTTP")?);
+    }
+    Ok(clients)
+}
+
+/// One target's schedule and state.
+struct Job {
+    client: Client,
+    target: Target,
+    engine: Engine,
+    period: Duration,
+    timeout: Duration,
+    max_body_bytes: usize,
+    count: Option<u64>,
+    output: Arc<Output>,
+    tally: Arc<Tally>,
+}
+
+impl Job {
+    async fn run(
+        mut self,
+        start: tokio::time::Instant,
+        mut stopped: watch::Receiver<bool>,
+        stop: watch::Sender<bool>,
+    ) {
+        let offset =
+            offset(self.target.options.service_address.as_deref().unwrap_or(""), self.period);
+        let mut ticks = tokio::time::interval_at(start + offset, self.period);
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut next = start + offset;
+        let mut done = 0;
+        while self.count.is_none_or(|count| done < count) {
+            let tick = tokio::select! {
+                biased;
+                _ = stopped.wait_for(|stop| *stop) => return,
+                tick = ticks.tick() => tick,
+            };
+            if tick > next {
+                let skipped = (tick - next).as_nanos() / self.period.as_nanos();
+                self.tally.skipped.fetch_add(skipped as u64, Ordering::Relaxed);
+            }
+            next = tick + self.period;
+            // `@timestamp` is when the scrape started.
+            let time = CollectionTime::from_system_time(SystemTime::now());
+            let lines = self.scrape(time).await;
+            if !self.output.write(&lines) {
+                let _ = stop.send(true);
+                return;
+            }
+            done += 1;
+        }
+    }
+
+    /// One scrape's events, as NDJSON lines.
+    async fn scrape(&mut self, time: CollectionTime) -> String {
+        let fetched =
+            fetch::fetch(&self.client, &self.target, self.timeout, self.max_body_bytes).await;
+        self.tally.scrapes.fetch_add(1, Ordering::Relaxed);
+        let events = match fetched {
+            // A failed scrape is an event, and leaves the collector as it was: the next good
+            // body counts from the last good one.
+            Err(failure) => {
+                self.tally.failed.fetch_add(1, Ordering::Relaxed);
+                expvar_heap::error_events(
+                    &failure.message,
+                    &failure.body,
+                    time,
+                    &self.target.options,
+                )
+            }
+            Ok(body) => match self.engine.push(&body, time) {
+                Ok(events) => events,
+                Err(e) => {
+                    self.tally.failed.fetch_add(1, Ordering::Relaxed);
+                    let message = format!("the transform failed on this body: {e}");
+                    expvar_heap::error_events(&message, &body, time, &self.target.options)
+                }
+            },
+        };
+        self.tally.events.fetch_add(events.len() as u64, Ordering::Relaxed);
+        events.iter().map(|event| format!("{}\n", event.json)).collect()
+    }
+}
+
+/// A target's stable offset inside the period: FNV-1a of its address, spread over the period.
+fn offset(address: &str, period: Duration) -> Duration {
+    let hash = address
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    Duration::from_nanos((u128::from(hash) % period.as_nanos().max(1)) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_are_stable_inside_the_period_and_spread() {
+        let period = Duration::from_secs(1);
+        assert_eq!(offset("http://a:1", period), offset("http://a:1", period));
+        let offsets: Vec<Duration> = (0..1000)
+            .map(|i| offset(&format!("http://10.0.{}.{}:6060", i / 256, i % 256), period))
+            .collect();
+        assert!(offsets.iter().all(|o| *o < period));
+        // Spread: every tenth of the period holds some of 1,000 targets.
+        for tenth in 0..10 {
+            let range = period * tenth / 10..period * (tenth + 1) / 10;
+            let n = offsets.iter().filter(|o| range.contains(o)).count();
+            assert!((50..150).contains(&n), "{n} offsets in tenth {tenth}");
+        }
+    }
+}

@@ -1,0 +1,550 @@
+//! `expvar-heap scrape` against real Go services (Debian's Go 1.19 builds
+//! `host-test/go/expvar-service`) and against a loopback server that misbehaves on purpose. All
+//! traffic stays on 127.0.0.1.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use expvar_heap_test_support::{root, target_dir};
+use serde_json::Value;
+
+// ---------------------------------------------------------------------------------------------
+// The Go service
+
+/// Debian's Go 1.19 (`golang-1.19-go`, which `.ci/run` installs), or `EXPVAR_HEAP_GO`.
+fn go() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("EXPVAR_HEAP_GO").map(PathBuf::from),
+        Some("/usr/lib/go-1.19/bin/go".into()),
+    ];
+    candidates.into_iter().flatten().find(|p| p.is_file())
+}
+
+/// The built service, or `None` (a failure under CI=true) when Go is missing.
+fn service_binary() -> Option<&'static Path> {
+    static BINARY: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BINARY
+        .get_or_init(|| {
+            let Some(go) = go() else {
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "Go is missing: install Debian's golang-1.19-go (.ci/run does) or set EXPVAR_HEAP_GO"
+                );
+                eprintln!("skipped: no Go (install golang-1.19-go); CI fails here instead");
+                return None;
+            };
+            let work = target_dir().join("go");
+            let binary = work.join("expvar-service");
+            let status = Command::new(go)
+                .args(["build", "-o"])
+                .arg(&binary)
+                .arg(".")
+                .current_dir(root().join("host-test/go/expvar-service"))
+                .env("GOCACHE", work.join("cache"))
+                .env("GOPATH", work.join("path"))
+                .env("GOTOOLCHAIN", "local")
+                .env("GOFLAGS", "-mod=mod")
+                .status()
+                .expect("go build runs");
+            assert!(status.success(), "go build failed");
+            Some(binary)
+        })
+        .as_deref()
+}
+
+/// A running Go service, killed when dropped.
+struct Service {
+    child: Child,
+    address: String,
+}
+
+impl Service {
+    fn start(args: &[&str]) -> Option<Service> {
+        Service::start_with_env(args, &[])
+    }
+
+    fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Option<Service> {
+        let mut child = Command::new(service_binary()?)
+            .args(args)
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert!(!line.is_empty(), "the service did not start");
+        Some(Service { child, address: line.trim().to_owned() })
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running the tool
+
+fn expvar_heap() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_expvar-heap"));
+    command.env_remove("EXPVAR_HEAP_PASSWORD");
+    command
+}
+
+/// Runs a scrape to its end (bounded by --count), with a hard stop after 60 s.
+fn scrape(args: &[&str]) -> Output {
+    let child = expvar_heap()
+        .arg("scrape")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (done, wait) = mpsc::channel();
+    std::thread::spawn(move || {
+        if wait.recv_timeout(Duration::from_secs(60)).is_err() {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+        }
+    });
+    let output = child.wait_with_output().unwrap();
+    let _ = done.send(());
+    output
+}
+
+fn events(output: &Output) -> Vec<Value> {
+    let text = String::from_utf8(output.stdout.clone()).unwrap();
+    assert!(text.is_empty() || text.ends_with('\n'), "output ends mid-line");
+    text.lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn message(event: &Value) -> Option<&str> {
+    event["error"]["message"].as_str()
+}
+
+/// The memstats of the body an event kept in `event.original`.
+fn memstats(event: &Value) -> Value {
+    let original = event["event"]["original"].as_str().expect("event.original");
+    serde_json::from_str::<Value>(original).unwrap()["memstats"].clone()
+}
+
+fn figure(value: &Value) -> u64 {
+    value.as_u64().unwrap_or_else(|| panic!("not a count: {value}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Live Go services
+
+/// N scrapes of a service collecting garbage all the time: the events come in order, a whole
+/// number of periods apart, and the pause windows add up exactly to the growth of the service's
+/// own counters, computed here from the bodies.
+#[test]
+fn pause_windows_add_up_to_the_growth_of_the_counters() {
+    let Some(service) = Service::start(&["-gc-every", "15ms"]) else { return };
+    let url = format!("http://{}", service.address);
+    let output = scrape(&["--period", "400ms", "--count", "6", "--preserve-original", &url]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let events = events(&output);
+    assert_eq!(events.len(), 6);
+    assert!(
+        stderr(&output).contains("1 targets, 6 scrapes (0 failed), 6 events"),
+        "{}",
+        stderr(&output)
+    );
+    let mut grew = 0;
+    for pair in events.windows(2) {
+        let (before, after) = (memstats(&pair[0]), memstats(&pair[1]));
+        let pause = &pair[1]["golang"]["heap"]["gc"]["pause"];
+        let cycles = figure(&after["NumGC"]) - figure(&before["NumGC"]);
+        assert!(cycles <= 256, "more cycles than the ring holds: {cycles}");
+        assert_eq!(figure(&pause["count"]), cycles);
+        assert_eq!(
+            figure(&pause["sum"]["ns"]),
+            figure(&after["PauseTotalNs"]) - figure(&before["PauseTotalNs"])
+        );
+        grew += usize::from(cycles > 0);
+        assert_eq!(pair[1]["service"]["address"], url.as_str());
+        // In order, a whole number of periods apart (scrapes start on the schedule's ticks;
+        // 100 ms of slack for a busy machine).
+        let at = |e: &Value| {
+            let text = e["@timestamp"].as_str().unwrap();
+            let (hms, millis) = (&text[11..19], &text[20..23]);
+            let seconds: Vec<u64> = hms.split(':').map(|n| n.parse().unwrap()).collect();
+            (seconds[0] * 3600 + seconds[1] * 60 + seconds[2]) * 1000
+                + millis.parse::<u64>().unwrap()
+        };
+        let apart = (at(&pair[1]) + 86_400_000 - at(&pair[0])) % 86_400_000; // across midnight too
+        assert!(apart >= 300 && (apart + 100) % 400 <= 200, "{apart} ms apart, period 400 ms");
+    }
+    assert!(grew >= 3, "the service collected no garbage between scrapes");
+}
+
+/// The service killed and started again on the same port mid-run: error events while it is down,
+/// then a window counted from the new process, never negative or huge.
+#[test]
+fn a_restarted_service_starts_a_new_window() {
+    let Some(first) = Service::start(&["-gc-every", "15ms"]) else { return };
+    let address = first.address.clone();
+    let mut child = expvar_heap()
+        .args(["scrape", "--period", "300ms", "--count", "12", "--preserve-original"])
+        .arg(format!("http://{address}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut events = Vec::new();
+    let mut next = || -> Value { serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap() };
+    for _ in 0..3 {
+        events.push(next());
+    }
+    drop(first);
+    let mut down = 0;
+    while down < 2 {
+        let event = next();
+        down += usize::from(message(&event).is_some());
+        events.push(event);
+    }
+    let second = Service::start(&["-listen", &address, "-gc-every", "15ms"]).unwrap();
+    for _ in events.len()..12 {
+        events.push(next());
+    }
+    assert!(child.wait().unwrap().success());
+    drop(second);
+
+    let failures: Vec<&str> = events.iter().filter_map(message).collect();
+    assert!(failures.iter().all(|m| *m == "connection refused"), "{failures:?}");
+    let good: Vec<&Value> = events.iter().filter(|e| message(e).is_none()).collect();
+    let restart = good
+        .windows(2)
+        .position(|w| figure(&memstats(w[1])["NumGC"]) < figure(&memstats(w[0])["NumGC"]))
+        .expect("a restart among the good scrapes")
+        + 1;
+    for (i, event) in good.iter().enumerate().skip(1) {
+        let pause = &event["golang"]["heap"]["gc"]["pause"];
+        let num_gc = figure(&memstats(event)["NumGC"]);
+        let previous = if i == restart { 0 } else { figure(&memstats(good[i - 1])["NumGC"]) };
+        // Across failed scrapes too, the window counts from the last good body.
+        assert_eq!(
+            figure(&pause["count"]) + pause["missed"]["count"].as_u64().unwrap_or(0),
+            num_gc - previous
+        );
+    }
+}
+
+#[test]
+fn basic_auth_from_the_url_or_a_file_and_never_shown() {
+    let password = "s3cr3t-pa:ss";
+    // In the environment: on its command line, the password would be in /debug/vars's cmdline.
+    let env = [("EXPVAR_SERVICE_PASSWORD", password)];
+    let Some(service) = Service::start_with_env(&["-user", "scraper"], &env) else {
+        return;
+    };
+    let dir = temp_dir("auth");
+    std::fs::write(dir.join("password"), format!("{password}\n")).unwrap();
+    let in_url = format!("http://scraper:s3cr3t-pa%3Ass@{}", service.address);
+    let plain = format!("http://{}", service.address);
+    let wrong = format!("http://scraper:wrong@{}", service.address);
+    let password_file = dir.join("password");
+    let outputs = [
+        scrape(&["--period", "100ms", "--count", "1", &in_url]),
+        scrape(&[
+            "--period",
+            "100ms",
+            "--count",
+            "1",
+            "--username",
+            "scraper",
+            "--password-file",
+            password_file.to_str().unwrap(),
+            &plain,
+        ]),
+        scrape(&["--period", "100ms", "--count", "1", &wrong]),
+        scrape(&["--period", "100ms", "--count", "1", &plain]),
+    ];
+    for output in &outputs {
+        assert!(output.status.success(), "{}", stderr(output));
+        let all = format!("{}{}", String::from_utf8_lossy(&output.stdout), stderr(output));
+        let leak = all.find("s3cr3t").or(all.find("wrong@"));
+        assert!(
+            leak.is_none(),
+            "a credential leaked: {}",
+            &all[leak.unwrap_or(0).saturating_sub(200)..]
+        );
+    }
+    let first = |o: &Output| events(o).remove(0);
+    assert_eq!(message(&first(&outputs[0])), None);
+    assert_eq!(first(&outputs[0])["service"]["address"], plain.as_str());
+    assert_eq!(message(&first(&outputs[1])), None);
+    assert_eq!(message(&first(&outputs[2])), Some("HTTP 401 Unauthorized"));
+    assert_eq!(first(&outputs[2])["event"]["original"], "unauthorized\n");
+    assert_eq!(message(&first(&outputs[3])), Some("HTTP 401 Unauthorized"));
+}
+
+/// A CA made here, a server certificate for 127.0.0.1 and a client certificate it signs.
+struct Pki {
+    dir: PathBuf,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SanType};
+        let dir = temp_dir("pki");
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let issue = |name: &str, san: Vec<SanType>| {
+            let key = KeyPair::generate().unwrap();
+            let mut params = CertificateParams::new(Vec::new()).unwrap();
+            params.subject_alt_names = san;
+            let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
+            std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
+            std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
+        };
+        issue("server", vec![SanType::IpAddress([127, 0, 0, 1].into())]);
+        issue("client", vec![SanType::DnsName("scraper".try_into().unwrap())]);
+        std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+        Pki { dir }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.join(name).to_str().unwrap().to_owned()
+    }
+}
+
+#[test]
+fn tls_with_a_private_ca_and_mutual_tls() {
+    let pki = Pki::new();
+    let tls = ["-tls-cert", &pki.path("server.pem"), "-tls-key", &pki.path("server.key")];
+    let Some(service) = Service::start(&tls) else { return };
+    let url = format!("https://{}", service.address);
+    let trusted =
+        scrape(&["--period", "100ms", "--count", "1", "--ca-cert", &pki.path("ca.pem"), &url]);
+    assert_eq!(message(&events(&trusted)[0]), None, "{}", stderr(&trusted));
+    let untrusted = scrape(&["--period", "100ms", "--count", "1", &url]);
+    assert_eq!(
+        message(&events(&untrusted)[0]),
+        Some("TLS: invalid peer certificate: UnknownIssuer")
+    );
+    let insecure = scrape(&["--period", "100ms", "--count", "1", "--insecure-skip-verify", &url]);
+    assert_eq!(message(&events(&insecure)[0]), None);
+    assert_eq!(stderr(&insecure).matches("not verified").count(), 1, "{}", stderr(&insecure));
+
+    let (ca_pem, client_pem, client_key) =
+        (pki.path("ca.pem"), pki.path("client.pem"), pki.path("client.key"));
+    let mutual = [&tls[..], &["-client-ca", &ca_pem]].concat();
+    let service = Service::start(&mutual).unwrap();
+    let url = format!("https://{}", service.address);
+    let ca = ["--period", "100ms", "--count", "1", "--ca-cert", &pki.path("ca.pem")];
+    let with_cert =
+        [&ca[..], &["--client-cert", &client_pem, "--client-key", &client_key, &url]].concat();
+    let output = scrape(&with_cert);
+    assert_eq!(message(&events(&output)[0]), None, "{}", stderr(&output));
+    let output = scrape(&[&ca[..], &[url.as_str()]].concat());
+    assert!(message(&events(&output)[0]).is_some(), "a scrape without a client certificate passed");
+}
+
+/// SIGTERM mid-run: the scrapes in flight finish, the output ends with whole lines, the summary
+/// is printed, and the exit status is 0.
+#[test]
+fn sigterm_ends_the_run_cleanly() {
+    let Some(service) = Service::start(&[]) else { return };
+    let mut child = expvar_heap()
+        .args(["scrape", "--period", "100ms", &format!("http://{}", service.address)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 1];
+    stdout.read_exact(&mut first).unwrap(); // the first event is on its way
+    std::thread::sleep(Duration::from_millis(350));
+    assert!(
+        Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap().success()
+    );
+    let mut rest = Vec::new();
+    stdout.read_to_end(&mut rest).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let text = String::from_utf8([&first[..], &rest].concat()).unwrap();
+    assert!(text.ends_with('\n'));
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() >= 3, "{} events", lines.len());
+    for line in lines {
+        serde_json::from_str::<Value>(line).unwrap();
+    }
+    assert!(stderr(&output).contains("1 targets,"), "{}", stderr(&output));
+}
+
+/// A targets file with two targets, each with its own namespace and tags, combined with a URL of
+/// the command line; events appended to a file.
+#[test]
+fn a_targets_file_and_an_output_file() {
+    let Some(service) = Service::start(&[]) else { return };
+    let dir = temp_dir("targets");
+    let file = dir.join("targets.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[targets]]\nurl = \"http://{0}\"\nnamespace = \"checkout\"\ntags = [\"eu\"]\n\n[[targets]]\nurl = \"http://{0}/debug/vars\"\nheaders = {{ \"X-Scope\" = \"a\" }}\n",
+            service.address
+        ),
+    )
+    .unwrap();
+    let out = dir.join("events.ndjson");
+    std::fs::write(&out, "kept\n").unwrap();
+    let output = scrape(&[
+        "--period",
+        "100ms",
+        "--count",
+        "2",
+        "--targets",
+        file.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "http://127.0.0.1:1",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(output.stdout.is_empty());
+    let written = std::fs::read_to_string(&out).unwrap();
+    assert!(written.starts_with("kept\n"));
+    let events: Vec<Value> =
+        written.lines().skip(1).map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(events.len(), 6);
+    let of = |address: &str| {
+        events.iter().filter(|e| e["service"]["address"] == address).collect::<Vec<_>>()
+    };
+    let checkout = of(&format!("http://{}", service.address));
+    assert_eq!(checkout.len(), 2);
+    assert!(
+        checkout.iter().all(|e| e["data_stream"]["namespace"] == "checkout"
+            && e["tags"] == serde_json::json!(["eu"]))
+    );
+    assert_eq!(of(&format!("http://{}/debug/vars", service.address)).len(), 2);
+    assert!(of("http://127.0.0.1:1").iter().all(|e| message(e) == Some("connection refused")));
+
+    let bad = scrape(&["--targets", dir.join("missing.toml").to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("cannot read the targets file"), "{}", stderr(&bad));
+}
+
+// ---------------------------------------------------------------------------------------------
+// A misbehaving server
+
+/// Serves each connection with `answer`, on 127.0.0.1; counts the bytes it wrote.
+fn fault_server(answer: fn(TcpStream, &AtomicUsize)) -> (String, &'static AtomicUsize) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let written: &'static AtomicUsize = Box::leak(Box::new(AtomicUsize::new(0)));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(20) {
+            let stream = stream.unwrap();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                answer(stream, written);
+            });
+        }
+    });
+    (address, written)
+}
+
+fn scrape_one(address: &str, extra: &[&str]) -> Value {
+    let url = format!("http://{address}");
+    let output =
+        scrape(&[&["--period", "100ms", "--count", "1"][..], extra, &[url.as_str()]].concat());
+    assert!(output.status.success(), "{}", stderr(&output));
+    events(&output).remove(0)
+}
+
+#[test]
+fn faults_of_the_target_become_error_events() {
+    // Headers, then nothing.
+    let (stall, _) = fault_server(|mut s, _| {
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n{");
+        std::thread::sleep(Duration::from_secs(5));
+    });
+    assert_eq!(message(&scrape_one(&stall, &["--timeout", "300ms"])), Some("timeout after 300ms"));
+
+    // A body that never ends: cut at the limit, and the rest is never read.
+    let (endless, written) = fault_server(|mut s, written| {
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n");
+        let chunk = [b'7'; 64 << 10];
+        while s.write_all(&chunk).is_ok() {
+            if written.fetch_add(chunk.len(), Ordering::Relaxed) > 1 << 30 {
+                break;
+            }
+        }
+    });
+    let event = scrape_one(&endless, &["--max-body-bytes", "1000000"]);
+    assert!(
+        message(&event).unwrap().starts_with("body over the size limit of 1000000 bytes"),
+        "{event}"
+    );
+    assert_eq!(event["event"]["original"].as_str().unwrap().len(), 64 << 10);
+    assert!(written.load(Ordering::Relaxed) < 64 << 20, "the tool kept reading an endless body");
+
+    // Error pages keep their body.
+    let (missing, _) = fault_server(|mut s, _| {
+        let page = "<html><body>404 page not found</body></html>";
+        let _ = write!(s, "HTTP/1.1 404 Not Found\r\nContent-Length: {}\r\n\r\n{page}", page.len());
+    });
+    let event = scrape_one(&missing, &[]);
+    assert_eq!(message(&event), Some("HTTP 404 Not Found"));
+    assert_eq!(event["event"]["original"], "<html><body>404 page not found</body></html>");
+    let (broken, _) = fault_server(|mut s, _| {
+        let _ = s.write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\noops");
+    });
+    assert_eq!(message(&scrape_one(&broken, &[])), Some("HTTP 500 Internal Server Error"));
+
+    // A redirect to itself, forever.
+    let (looping, _) = fault_server(|mut s, _| {
+        let _ = s
+            .write_all(b"HTTP/1.1 302 Found\r\nLocation: /debug/vars\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    });
+    assert_eq!(message(&scrape_one(&looping, &[])), Some("too many redirects (a redirect loop?)"));
+
+    // The connection closed mid-body.
+    let (cut, _) = fault_server(|mut s, _| {
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10000\r\n\r\n{\"memstats\":{");
+        let _ = s.shutdown(std::net::Shutdown::Both);
+    });
+    let event = scrape_one(&cut, &[]);
+    assert!(message(&event).unwrap().starts_with("the body was cut short"), "{event}");
+
+    // Not JSON: the transform says so, with the body kept.
+    let (text, _) = fault_server(|mut s, _| {
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world");
+    });
+    let event = scrape_one(&text, &[]);
+    assert!(message(&event).unwrap().starts_with("body is not valid JSON"), "{event}");
+    assert_eq!(event["event"]["original"], "hello world");
+
+    // Nobody listening.
+    let dead = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
+    assert_eq!(message(&scrape_one(&dead, &[])), Some("connection refused"));
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("expvar-heap-scrape-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

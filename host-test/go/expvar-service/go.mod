@@ -1,0 +1,3 @@
+module expvar-service
+
+go 1.19

@@ -1,0 +1,97 @@
+// Command expvar-service is the live Go service of the scrape tests: it imports expvar, publishes
+// a few variables, forces garbage collections at a steady rate (so that NumGC and PauseTotalNs
+// grow between scrapes), and serves /debug/vars on loopback, optionally behind basic auth and TLS
+// (mutual TLS with -client-ca). Its first line on stdout is the address it listens on.
+//
+//	expvar-service -listen 127.0.0.1:0 -gc-every 20ms
+package main
+
+import (
+	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
+	"expvar"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"time"
+)
+
+var (
+	listen   = flag.String("listen", "127.0.0.1:0", "address to listen on (loopback only)")
+	gcEvery  = flag.Duration("gc-every", 0, "force a garbage collection this often (0: never)")
+	user     = flag.String("user", "", "require basic auth with this user")
+	password = flag.String("password", "", "and this password (default: $EXPVAR_SERVICE_PASSWORD, which keeps it out of the cmdline that /debug/vars shows)")
+	certFile = flag.String("tls-cert", "", "serve HTTPS with this certificate (PEM)")
+	keyFile  = flag.String("tls-key", "", "and this key (PEM)")
+	clientCA = flag.String("client-ca", "", "require client certificates signed by this CA (PEM)")
+)
+
+// sink keeps some allocations alive so that the heap has a live set.
+var sink [][]byte
+
+func main() {
+	flag.Parse()
+	if *password == "" {
+		*password = os.Getenv("EXPVAR_SERVICE_PASSWORD")
+	}
+	requests := expvar.NewInt("requests_total")
+	expvar.NewString("build_version").Set(runtime.Version())
+
+	listener, err := net.Listen("tcp", *listen)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(listener.Addr().String())
+	os.Stdout.Sync()
+
+	if *gcEvery > 0 {
+		go func() {
+			for range time.Tick(*gcEvery) {
+				sink = append(sink, make([]byte, 64<<10))
+				if len(sink) > 64 {
+					sink = sink[1:]
+				}
+				runtime.GC()
+			}
+		}()
+	}
+
+	vars := expvar.Handler()
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if *user != "" {
+			u, p, ok := r.BasicAuth()
+			if !ok || subtle.ConstantTimeCompare([]byte(u), []byte(*user)) != 1 ||
+				subtle.ConstantTimeCompare([]byte(p), []byte(*password)) != 1 {
+				w.Header().Set("WWW-Authenticate", `Basic realm="expvar"`)
+				http.Error(w, "unauthorized", http.StatusUnauthorized)
+				return
+			}
+		}
+		requests.Add(1)
+		vars.ServeHTTP(w, r)
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/debug/vars", handler)
+	server := &http.Server{Handler: mux}
+
+	if *certFile == "" {
+		log.Fatal(server.Serve(listener))
+	}
+	if *clientCA != "" {
+		pem, err := os.ReadFile(*clientCA)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			log.Fatal("no certificate in -client-ca")
+		}
+		server.TLSConfig = &tls.Config{ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert}
+	}
+	log.Fatal(server.ServeTLS(listener, *certFile, *keyFile))
+}
