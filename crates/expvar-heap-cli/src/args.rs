@@ -9,6 +9,9 @@ use expvar_heap::templates::Target;
 use expvar_heap::{CollectionTime, Datasets, Options, OptionsError, ValidOptions};
 use expvar_heap_wasmtime::Limits;
 
+/// The largest body read by default, in `transform` and `scrape` alike.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 << 20;
+
 #[derive(Parser)]
 #[command(
     name = "expvar-heap",
@@ -137,7 +140,7 @@ pub struct ScrapeArgs {
 
     /// A larger body is not transformed: the scrape becomes an error event keeping its first
     /// 64 KiB, and the rest is not read.
-    #[arg(long, default_value_t = 64 << 20, value_name = "BYTES")]
+    #[arg(long, default_value_t = DEFAULT_MAX_BODY_BYTES, value_name = "BYTES")]
     pub max_body_bytes: usize,
 
     #[command(flatten)]
@@ -256,7 +259,7 @@ pub struct TransformArgs {
     pub lines: bool,
 
     /// A larger body is not transformed: it becomes an error event keeping its first 64 KiB.
-    #[arg(long, default_value_t = 64 << 20, value_name = "BYTES")]
+    #[arg(long, default_value_t = DEFAULT_MAX_BODY_BYTES, value_name = "BYTES")]
     pub max_body_bytes: usize,
 
     #[command(flatten)]

@@ -1,5 +1,5 @@
 //! `expvar-heap`: turns Go `/debug/vars` bodies into Elastic `golang.heap` events, by running the
-//! `golang:expvar/processor` WebAssembly component embedded in it (or the same library natively).
+//! `golang:expvar/expvar-heap` WebAssembly component embedded in it (or the same library natively).
 //!
 //! - `args`: the flags, and how they become the core's options and the host's limits;
 //! - `engine`: the embedded component, another one, or the native library;

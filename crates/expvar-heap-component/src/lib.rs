@@ -1,4 +1,4 @@
-//! The `golang:expvar/processor` component: the WIT interface of `wit/` over the `expvar-heap`
+//! The `golang:expvar/expvar-heap` component: the WIT interface of `wit/` over the `expvar-heap`
 //! crate. Glue only: every mapping decision is the core crate's.
 //!
 //! Built for `wasm32-unknown-unknown` (so it imports nothing) and encoded as a component by
@@ -6,7 +6,7 @@
 
 wit_bindgen::generate!({
     path: "../../wit",
-    world: "processor",
+    world: "expvar-heap",
 });
 
 use std::cell::RefCell;

@@ -1,4 +1,4 @@
-//! Running the `golang:expvar/processor` component in wasmtime, safely: an empty linker (the
+//! Running the `golang:expvar/expvar-heap` component in wasmtime, safely: an empty linker (the
 //! component imports nothing), a cap on its linear memory, a deadline on each call, and a fresh
 //! instance after any trap.
 //!
@@ -30,7 +30,7 @@ use wasmtime::component::{Component, Linker, ResourceAny};
 use wasmtime::{Config, Engine, ResourceLimiter, Store};
 
 mod bindings {
-    wasmtime::component::bindgen!({ path: "../../wit", world: "processor" });
+    wasmtime::component::bindgen!({ path: "../../wit", world: "expvar-heap" });
 }
 
 use bindings::exports::golang::expvar::types as wit;
@@ -115,13 +115,13 @@ impl ResourceLimiter for MemoryCap {
 /// The live instance.
 struct Live {
     store: Store<MemoryCap>,
-    processor: bindings::Processor,
+    processor: bindings::ExpvarHeap,
 }
 
 /// The state the [`Processor`] handles share.
 struct Shared {
     engine: Engine,
-    pre: bindings::ProcessorPre<MemoryCap>,
+    pre: bindings::ExpvarHeapPre<MemoryCap>,
     limits: Limits,
     live: Option<Live>,
     /// Counts the instances made: a collector made in an earlier one must be made anew.
@@ -186,7 +186,7 @@ pub struct Processor {
 }
 
 impl Processor {
-    /// Compiles the component at `path` and checks that it is a `golang:expvar/processor`.
+    /// Compiles the component at `path` and checks that it is a `golang:expvar/expvar-heap` component.
     pub fn load(path: &Path, limits: Limits) -> anyhow::Result<Processor> {
         let bytes = std::fs::read(path)
             .with_context(|| format!("cannot read the component {}", path.display()))?;
@@ -201,9 +201,9 @@ impl Processor {
         let engine = Engine::new(&config)?;
         let component = Component::new(&engine, bytes)?;
         let linker = Linker::new(&engine);
-        let pre = bindings::ProcessorPre::new(linker.instantiate_pre(&component)?)
+        let pre = bindings::ExpvarHeapPre::new(linker.instantiate_pre(&component)?)
             .map_err(anyhow::Error::from)
-            .context("it is not a golang:expvar/processor@0.2.0 component")?;
+            .context("it is not a golang:expvar@0.2.0 expvar-heap component")?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         let (ticking_engine, stop) = (engine.clone(), ticker_stop.clone());
         std::thread::Builder::new().name("epoch-ticker".into()).spawn(move || {
