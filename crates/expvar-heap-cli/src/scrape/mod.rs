@@ -4,8 +4,9 @@
 //! - `targets`: the targets, their credentials, headers and TLS;
 //! - `fetch`: one request, its size limit, and the one-line message of each failure.
 //!
-//! Scheduling: each target has a fixed offset inside the period (from a hash of its URL, so a
-//! fleet is spread out and a restart keeps the pattern), then ticks at a fixed rate (no drift).
+//! Scheduling: each target of a fleet has a fixed offset inside the period (from a hash of its
+//! URL, so the fleet is spread out and a restart keeps the pattern; a lone target is scraped at
+//! once), then ticks at a fixed rate (no drift).
 //! Each target is its own task: a slow target delays no other, and one target never has two
 //! scrapes in flight; a tick that comes while its scrape still runs is skipped and counted.
 
@@ -92,9 +93,13 @@ pub fn run(args: ScrapeArgs) -> Result<ExitCode> {
         let signals = tokio::spawn(wait_for_signal(stop.clone()));
         let start = tokio::time::Instant::now();
         let mut tasks = Vec::new();
+        let fleet = targets.len() > 1;
         for target in targets {
             let engine = source.collector(&target.options)?;
+            let address = target.options.service_address.as_deref().unwrap_or("");
+            let offset = if fleet { offset(address, args.period) } else { Duration::ZERO };
             let job = Job {
+                offset,
                 client: clients[&target.tls].clone(),
                 target,
                 engine,
@@ -202,6 +207,8 @@ fn clients(targets: &[Target], timeout: Duration) -> Result<BTreeMap<Tls, Client
 
 /// One target's schedule and state.
 struct Job {
+    /// When, inside the period, this target is scraped.
+    offset: Duration,
     client: Client,
     target: Target,
     engine: Engine,
@@ -220,8 +227,7 @@ impl Job {
         mut stopped: watch::Receiver<bool>,
         stop: watch::Sender<bool>,
     ) {
-        let offset =
-            offset(self.target.options.service_address.as_deref().unwrap_or(""), self.period);
+        let offset = self.offset;
         let mut ticks = tokio::time::interval_at(start + offset, self.period);
         ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
         let mut next = start + offset;
