@@ -33,6 +33,7 @@ mod bindings {
     wasmtime::component::bindgen!({ path: "../../wit", world: "expvar-heap" });
 }
 
+use bindings::exports::golang::expvar::collector::GuestCollector;
 use bindings::exports::golang::expvar::types as wit;
 
 /// How often the epoch ticks; call deadlines are counted in these ticks.
@@ -140,9 +141,11 @@ impl Drop for Shared {
 impl Shared {
     /// Runs `call` against the live instance (made first if there is none) under the deadline:
     /// the one place a call enters the component. After a trap the instance is dropped; after a
-    /// call that left its memory large, too, unless collectors live in it.
+    /// call that left its memory large, too, unless collectors live in it (`holds_collector`
+    /// says this call's does, even before it is counted).
     fn with_live<T>(
         &mut self,
+        holds_collector: bool,
         call: impl FnOnce(&mut Live, u64) -> wasmtime::Result<T>,
     ) -> Result<T, CallError> {
         let mut live = match self.live.take() {
@@ -155,7 +158,8 @@ impl Shared {
         };
         live.store.set_epoch_deadline(self.deadline_ticks());
         let result = call(&mut live, self.generation).map_err(|e| CallError::Trap(e.into()))?;
-        if live.store.data().current_bytes <= KEEP_INSTANCE_BELOW_BYTES || self.collectors > 0 {
+        let small = live.store.data().current_bytes <= KEEP_INSTANCE_BELOW_BYTES;
+        if small || holds_collector || self.collectors > 0 {
             self.live = Some(live);
         }
         Ok(result)
@@ -240,7 +244,7 @@ impl Processor {
 
     /// The component's `default-options`.
     pub fn default_options(&self) -> Result<Options, CallError> {
-        let options = self.lock().with_live(|live, _| {
+        let options = self.lock().with_live(false, |live, _| {
             live.processor.golang_expvar_transform().call_default_options(&mut live.store)
         })?;
         Ok(from_wit(options))
@@ -255,7 +259,7 @@ impl Processor {
     ) -> Result<Vec<Event>, CallError> {
         let options = to_wit(options);
         let time = to_wit_time(time);
-        let result = self.lock().with_live(|live, _| {
+        let result = self.lock().with_live(false, |live, _| {
             let api = live.processor.golang_expvar_transform();
             api.call_transform(&mut live.store, body, time, &options)
         })?;
@@ -270,7 +274,7 @@ impl Processor {
             options: to_wit(options),
             resource: None,
         };
-        collector.create(&mut self.lock())?;
+        collector.call(|_, _, _| Ok(()))?;
         Ok(collector)
     }
 }
@@ -288,35 +292,43 @@ pub struct ComponentCollector {
 impl ComponentCollector {
     /// The events of the next body of the process (one per dataset, heap first).
     pub fn push(&mut self, body: &[u8], time: CollectionTime) -> Result<Vec<Event>, CallError> {
-        let processor = self.processor.clone();
-        let mut shared = processor.lock();
-        let resource = self.create(&mut shared)?;
         let time = to_wit_time(time);
-        let pushed = shared.with_live(|live, _| {
-            let api = live.processor.golang_expvar_collector().collector();
-            api.call_push(&mut live.store, resource, body, time)
-        })?;
+        let pushed =
+            self.call(|store, api, resource| api.call_push(store, resource, body, time))?;
         Ok(events(pushed))
     }
 
-    /// The resource in the live instance, made there if it is not (yet, or any more).
-    fn create(&mut self, shared: &mut Shared) -> Result<ResourceAny, CallError> {
-        let options = &self.options;
-        let current = &mut self.resource;
-        let made = shared.with_live(|live, generation| match *current {
-            Some((made_in, resource)) if made_in == generation => Ok(Ok((resource, false))),
-            _ => {
-                let api = live.processor.golang_expvar_collector().collector();
-                let created = api.call_create(&mut live.store, options)?;
-                Ok(created.map(|resource| (resource, true)))
-            }
+    /// Runs `call` with the resource, in one entry into the live instance: the resource is made
+    /// there first when it is not (yet, or any more, after a trap).
+    fn call<T>(
+        &mut self,
+        call: impl FnOnce(
+            &mut Store<MemoryCap>,
+            &GuestCollector<'_>,
+            ResourceAny,
+        ) -> wasmtime::Result<T>,
+    ) -> Result<T, CallError> {
+        let processor = self.processor.clone();
+        let mut shared = processor.lock();
+        let (options, current) = (&self.options, self.resource);
+        let outcome = shared.with_live(true, |live, generation| {
+            let Live { store, processor } = live;
+            let api = processor.golang_expvar_collector().collector();
+            let (resource, made) = match current {
+                Some((made_in, resource)) if made_in == generation => (resource, false),
+                _ => match api.call_create(&mut *store, options)? {
+                    Ok(resource) => (resource, true),
+                    Err(why) => return Ok(Err(why)),
+                },
+            };
+            Ok(Ok((generation, resource, made, call(store, &api, resource)?)))
         })?;
-        let (resource, new) = made.map_err(CallError::Options)?;
-        if new {
+        let (generation, resource, made, result) = outcome.map_err(CallError::Options)?;
+        if made {
             shared.collectors += 1;
-            self.resource = Some((shared.generation, resource));
+            self.resource = Some((generation, resource));
         }
-        Ok(resource)
+        Ok(result)
     }
 }
 
