@@ -5,9 +5,45 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use wasmtime::{Caller, Engine, Instance, Linker, Memory, Module, Store, TypedFunc};
+use wasmtime::{Caller, Config, Engine, Instance, Linker, Memory, Module, Store, TypedFunc};
 
 const PAGE: usize = 64 << 10;
+
+/// The filter's `Function_Name` and `Wasm_Heap_Size` (in bytes) as the example `fluent-bit.conf`
+/// sets them, so that the harness runs the module as it is configured.
+pub fn fluent_bit_conf() -> (String, usize) {
+    let path =
+        expvar_heap_test_support::root().join("crates/expvar-heap-fluent-bit/fluent-bit.conf");
+    let conf = std::fs::read_to_string(&path).expect("the example fluent-bit.conf");
+    let setting = |name: &str| {
+        let line = conf.lines().find(|l| l.trim_start().starts_with(name)).expect(name);
+        line.split_whitespace().nth(1).expect(name).to_owned()
+    };
+    let heap = setting("Wasm_Heap_Size");
+    let megabytes: usize =
+        heap.strip_suffix('M').and_then(|m| m.parse().ok()).expect("a size in M");
+    (setting("Function_Name"), megabytes << 20)
+}
+
+/// An engine that counts the WebAssembly instructions each call executes (wasmtime's fuel: one
+/// unit per instruction, deterministic), for harnesses loaded with it.
+pub fn counting_engine() -> Engine {
+    let mut config = Config::new();
+    config.consume_fuel(true);
+    Engine::new(&config).expect("a fuel-counting engine")
+}
+
+/// Fuel given to each call of a counting harness: far more than any call executes.
+const CALL_FUEL: u64 = u64::MAX / 2;
+
+/// Runs `call` in `store`, returning what it gave and, when the engine counts fuel, the
+/// instructions it executed.
+fn counted<S, T>(store: &mut Store<S>, call: impl FnOnce(&mut Store<S>) -> T) -> (T, Option<u64>) {
+    let counting = store.set_fuel(CALL_FUEL).is_ok();
+    let result = call(store);
+    let used = counting.then(|| CALL_FUEL - store.get_fuel().unwrap_or(CALL_FUEL));
+    (result, used)
+}
 
 /// Fluent Bit's `filter_wasm` (ABI v1, `Event_Format json`) as WAMR runs it: the tag and record
 /// are copied, NUL-terminated, into an app heap of `Wasm_Heap_Size` bytes that WAMR adds to the
@@ -22,21 +58,33 @@ pub struct FluentBitFilter {
     filter: TypedFunc<(u32, u32, u32, u32, u32, u32), u32>,
     heap_start: usize,
     heap_size: usize,
+    last_instructions: Option<u64>,
 }
 
 impl FluentBitFilter {
     /// Loads the module with an app heap of `heap_size` bytes (Fluent Bit's `Wasm_Heap_Size`).
     pub fn load(path: &Path, function: &str, heap_size: usize) -> Result<FluentBitFilter> {
-        let engine = Engine::default();
+        FluentBitFilter::load_in(&Engine::default(), path, function, heap_size)
+    }
+
+    /// [`FluentBitFilter::load`] in `engine` (a [`counting_engine`] counts each call).
+    pub fn load_in(
+        engine: &Engine,
+        path: &Path,
+        function: &str,
+        heap_size: usize,
+    ) -> Result<FluentBitFilter> {
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let module = Module::new(&engine, bytes)?;
-        let mut store = Store::new(&engine, ());
-        let instance = Linker::new(&engine).instantiate(&mut store, &module)?;
+        let module = Module::new(engine, bytes)?;
+        let mut store = Store::new(engine, ());
+        store.set_fuel(CALL_FUEL).ok();
+        let instance = Linker::new(engine).instantiate(&mut store, &module)?;
         let memory = instance.get_memory(&mut store, "memory").context("no exported memory")?;
         let pages = heap_size.div_ceil(PAGE) as u64;
         let heap_start = memory.grow(&mut store, pages)? as usize * PAGE;
         let filter = instance.get_typed_func(&mut store, function)?;
-        Ok(FluentBitFilter { store, memory, filter, heap_start, heap_size })
+        let last_instructions = None;
+        Ok(FluentBitFilter { store, memory, filter, heap_start, heap_size, last_instructions })
     }
 
     /// One record through the filter: its new body, or `None` when the module dropped it.
@@ -53,7 +101,10 @@ impl FluentBitFilter {
         let tag_at = self.copy_in(&mut free, tag.as_bytes());
         let record_at = self.copy_in(&mut free, record);
         let args = (tag_at, tag.len() as u32, seconds, nanoseconds, record_at, record.len() as u32);
-        let result = self.filter.call(&mut self.store, args)? as usize;
+        let filter = self.filter.clone();
+        let (result, used) = counted(&mut self.store, |store| filter.call(store, args));
+        self.last_instructions = used;
+        let result = result? as usize;
         if result == 0 {
             return Ok(None);
         }
@@ -82,6 +133,11 @@ impl FluentBitFilter {
     pub fn memory_bytes(&self) -> usize {
         self.memory.data_size(&self.store)
     }
+
+    /// The instructions the module executed in the last call, when the engine counts them.
+    pub fn last_call_instructions(&self) -> Option<u64> {
+        self.last_instructions
+    }
 }
 
 /// The message and metadata a Redpanda Connect `wasm` processor call works on.
@@ -101,6 +157,7 @@ struct RedpandaState {
 pub struct RedpandaProcessor {
     store: Store<RedpandaState>,
     instance: Instance,
+    last_instructions: Option<u64>,
 }
 
 fn guest_allocate(caller: &mut Caller<'_, RedpandaState>, bytes: &[u8]) -> wasmtime::Result<u64> {
@@ -152,10 +209,15 @@ fn read_key(
 
 impl RedpandaProcessor {
     pub fn load(path: &Path) -> Result<RedpandaProcessor> {
-        let engine = Engine::default();
+        RedpandaProcessor::load_in(&Engine::default(), path)
+    }
+
+    /// [`RedpandaProcessor::load`] in `engine` (a [`counting_engine`] counts each call, host
+    /// functions' calls back into the module included).
+    pub fn load_in(engine: &Engine, path: &Path) -> Result<RedpandaProcessor> {
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let module = Module::new(&engine, bytes)?;
-        let mut linker = Linker::<RedpandaState>::new(&engine);
+        let module = Module::new(engine, bytes)?;
+        let mut linker = Linker::<RedpandaState>::new(engine);
         linker.func_wrap(
             "benthos_wasm",
             "v0_msg_as_bytes",
@@ -201,17 +263,25 @@ impl RedpandaProcessor {
             },
         )?;
         let state = RedpandaState { message: Message::default(), clock_ns: 0 };
-        let mut store = Store::new(&engine, state);
+        let mut store = Store::new(engine, state);
+        store.set_fuel(CALL_FUEL).ok();
         let instance = linker.instantiate(&mut store, &module)?;
-        Ok(RedpandaProcessor { store, instance })
+        Ok(RedpandaProcessor { store, instance, last_instructions: None })
     }
 
     /// One message through `process`, with the wall clock the module would read set to `clock_ns`.
     pub fn process(&mut self, message: Message, clock_ns: u64) -> Result<Message> {
         *self.store.data_mut() = RedpandaState { message, clock_ns };
         let process = self.instance.get_typed_func::<(), ()>(&mut self.store, "process")?;
-        process.call(&mut self.store, ())?;
+        let (result, used) = counted(&mut self.store, |store| process.call(store, ()));
+        self.last_instructions = used;
+        result?;
         Ok(std::mem::take(&mut self.store.data_mut().message))
+    }
+
+    /// The instructions the module executed in the last call, when the engine counts them.
+    pub fn last_call_instructions(&self) -> Option<u64> {
+        self.last_instructions
     }
 
     /// The module's linear memory, in bytes.

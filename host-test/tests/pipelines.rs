@@ -8,29 +8,17 @@ use std::path::PathBuf;
 
 use common::processor;
 use expvar_heap::Options;
-use expvar_heap_host_test::pipelines::{FluentBitFilter, Message, RedpandaProcessor};
+use expvar_heap_host_test::pipelines::{
+    FluentBitFilter, Message, RedpandaProcessor, fluent_bit_conf,
+};
 use expvar_heap_redpanda::COLLECTED_AT_META;
 use expvar_heap_test_support::fixtures::{self, BLESS_TIME};
-use expvar_heap_test_support::{
-    FLUENT_BIT_MODULE_FILE, REDPANDA_MODULE_FILE, built_module_path, root,
-};
+use expvar_heap_test_support::{FLUENT_BIT_MODULE_FILE, REDPANDA_MODULE_FILE, built_module_path};
 use expvar_heap_wasmtime::Limits;
 
-/// A setting of the example `fluent-bit.conf`, so the harness runs the module as it is configured.
-fn fluent_bit_setting(name: &str) -> String {
-    let conf =
-        std::fs::read_to_string(root().join("crates/expvar-heap-fluent-bit/fluent-bit.conf"))
-            .unwrap();
-    let line = conf.lines().find(|l| l.trim_start().starts_with(name)).expect(name);
-    line.split_whitespace().nth(1).unwrap().to_owned()
-}
-
 fn fluent_bit_filter() -> FluentBitFilter {
-    let function = fluent_bit_setting("Function_Name");
-    let heap = fluent_bit_setting("Wasm_Heap_Size");
-    let heap_size: usize =
-        heap.strip_suffix('M').expect("a size in M").parse::<usize>().unwrap() << 20;
-    assert!(heap_size >= 256 << 10, "Wasm_Heap_Size {heap} is too small for real bodies");
+    let (function, heap_size) = fluent_bit_conf();
+    assert!(heap_size >= 256 << 10, "Wasm_Heap_Size {heap_size} is too small for real bodies");
     FluentBitFilter::load(&module(FLUENT_BIT_MODULE_FILE), &function, heap_size).unwrap()
 }
 
@@ -141,12 +129,9 @@ fn redpanda_processor_writes_the_components_heap_events() {
 #[test]
 fn fluent_bit_filter_answers_a_record_that_did_not_fit_with_what_to_raise() {
     let heap_size = 64 << 10;
-    let mut filter = FluentBitFilter::load(
-        &module(FLUENT_BIT_MODULE_FILE),
-        &fluent_bit_setting("Function_Name"),
-        heap_size,
-    )
-    .unwrap();
+    let (function, _) = fluent_bit_conf();
+    let mut filter =
+        FluentBitFilter::load(&module(FLUENT_BIT_MODULE_FILE), &function, heap_size).unwrap();
     let body = std::fs::read(fixtures::root_fixture("go1.27/custom/01.json")).unwrap();
     assert!(body.len() > heap_size, "the body must not fit");
     let event = filter.call("golang.big", 1_767_225_600, 0, &body).unwrap().unwrap();

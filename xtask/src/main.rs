@@ -27,6 +27,10 @@ Commands:
   test    Build the component, run every test of the workspace and the component's tests in Node
           (jco) and Python (wasmtime-py), installing their packages on first use, then check
           formatting (rustfmt) and lints (clippy, warnings as errors)
+  bench   Build the component and the pipeline modules, then print, per real Go fixture body,
+          µs per body (native, serde_json's skip-only floor, the component in wasmtime, the
+          Fluent Bit module in the wasmi interpreter) and WebAssembly instructions per byte
+          (wasmtime fuel) for the component and both modules, with their sizes
   dist    Build the component, the release CLI (with the component embedded), the pipeline
           modules, the browser playground (dist/playground/, a static site) and the index
           templates (dist/elasticsearch/, dist/opensearch/) into dist/
@@ -43,6 +47,7 @@ fn main() -> Result<()> {
         "build" => wasm::build().map(drop),
         "demo" => demo(),
         "test" => hosts::test(),
+        "bench" => bench(),
         "dist" => dist::dist(),
         "bless" => bless::bless(),
         "serve" => serve::serve(),
@@ -68,6 +73,11 @@ fn run(command: &mut Command) -> Result<()> {
         bail!("{command:?} failed: {status}");
     }
     Ok(())
+}
+
+fn bench() -> Result<()> {
+    wasm::build()?;
+    run(cargo().args(["bench", "--package", "expvar-heap-host-test", "--bench", "per_body"]))
 }
 
 fn demo() -> Result<()> {

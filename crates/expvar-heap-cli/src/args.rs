@@ -232,7 +232,11 @@ pub struct EngineArgs {
 
 impl EngineArgs {
     pub fn limits(&self) -> Limits {
-        Limits { max_memory_bytes: self.max_memory_bytes, call_timeout: self.call_timeout }
+        Limits {
+            max_memory_bytes: self.max_memory_bytes,
+            call_timeout: self.call_timeout,
+            max_instructions: None,
+        }
     }
 }
 

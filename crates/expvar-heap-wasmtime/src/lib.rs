@@ -51,11 +51,19 @@ pub struct Limits {
     pub max_memory_bytes: usize,
     /// The longest one call may run.
     pub call_timeout: Duration,
+    /// The most WebAssembly instructions one call may execute (wasmtime's fuel: one unit per
+    /// instruction, deterministic), or `None` for no count. Counting costs time in every call;
+    /// with it on, [`Processor::last_call_instructions`] tells what each call executed.
+    pub max_instructions: Option<u64>,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_memory_bytes: 512 << 20, call_timeout: Duration::from_secs(10) }
+        Limits {
+            max_memory_bytes: 512 << 20,
+            call_timeout: Duration::from_secs(10),
+            max_instructions: None,
+        }
     }
 }
 
@@ -129,6 +137,8 @@ struct Shared {
     generation: u64,
     /// Collector resources alive in the current instance (it is kept while there are any).
     collectors: usize,
+    /// The instructions the last entry into the instance executed, when they are counted.
+    last_instructions: Option<u64>,
     ticker_stop: Arc<AtomicBool>,
 }
 
@@ -157,7 +167,15 @@ impl Shared {
             }
         };
         live.store.set_epoch_deadline(self.deadline_ticks());
-        let result = call(&mut live, self.generation).map_err(|e| CallError::Trap(e.into()))?;
+        if let Some(max) = self.limits.max_instructions {
+            live.store.set_fuel(max).map_err(|e| CallError::Trap(e.into()))?;
+        }
+        let result = call(&mut live, self.generation);
+        self.last_instructions = self
+            .limits
+            .max_instructions
+            .map(|max| max.saturating_sub(live.store.get_fuel().unwrap_or(max)));
+        let result = result.map_err(|e| CallError::Trap(e.into()))?;
         let small = live.store.data().current_bytes <= KEEP_INSTANCE_BELOW_BYTES;
         if small || holds_collector || self.collectors > 0 {
             self.live = Some(live);
@@ -177,6 +195,9 @@ impl Shared {
         store.epoch_deadline_trap();
         // Instantiation may run the module's start code: give it the same deadline as a call.
         store.set_epoch_deadline(self.deadline_ticks());
+        if let Some(max) = self.limits.max_instructions {
+            store.set_fuel(max)?;
+        }
         let processor = self.pre.instantiate(&mut store)?;
         Ok(Live { store, processor })
     }
@@ -202,6 +223,7 @@ impl Processor {
     pub fn from_bytes(bytes: &[u8], limits: Limits) -> anyhow::Result<Processor> {
         let mut config = Config::new();
         config.epoch_interruption(true);
+        config.consume_fuel(limits.max_instructions.is_some());
         let engine = Engine::new(&config)?;
         let component = Component::new(&engine, bytes)?;
         let linker = Linker::new(&engine);
@@ -216,8 +238,16 @@ impl Processor {
                 ticking_engine.increment_epoch();
             }
         })?;
-        let shared =
-            Shared { engine, pre, limits, live: None, generation: 0, collectors: 0, ticker_stop };
+        let shared = Shared {
+            engine,
+            pre,
+            limits,
+            live: None,
+            generation: 0,
+            collectors: 0,
+            last_instructions: None,
+            ticker_stop,
+        };
         Ok(Processor { shared: Arc::new(Mutex::new(shared)) })
     }
 
@@ -230,6 +260,12 @@ impl Processor {
     /// The limits of the calls that follow.
     pub fn limits(&self) -> Limits {
         self.lock().limits
+    }
+
+    /// The WebAssembly instructions the last call executed, when [`Limits::max_instructions`]
+    /// has them counted (a call that trapped counts what it executed before the trap).
+    pub fn last_call_instructions(&self) -> Option<u64> {
+        self.lock().last_instructions
     }
 
     /// Changes the deadline of the calls that follow.
