@@ -29,9 +29,22 @@ impl TransformGuest for Processor {
         collected_at: Datetime,
         options: Options,
     ) -> Result<Vec<Event>, String> {
-        let options = from_wit(options).validate().map_err(|e| e.to_string())?;
-        Ok(events(expvar_heap::transform(&body, from_wit_time(collected_at), &options)))
+        let options = from_wit(options);
+        LAST_OPTIONS.with_borrow_mut(|last| {
+            // A host passes the same options call after call: they are checked (and the
+            // envelope of their events written) once, not per body.
+            if last.as_ref().is_none_or(|valid| *valid.options() != options) {
+                *last = Some(options.validate().map_err(|e| e.to_string())?);
+            }
+            let options = last.as_ref().expect("set above");
+            Ok(events(expvar_heap::transform(&body, from_wit_time(collected_at), options)))
+        })
     }
+}
+
+thread_local! {
+    /// The options of the last `transform` call, checked.
+    static LAST_OPTIONS: RefCell<Option<expvar_heap::ValidOptions>> = const { RefCell::new(None) };
 }
 
 impl CollectorGuest for Processor {

@@ -2,8 +2,9 @@
 //! under `log`, `message` or `exec`) becomes its `golang.heap` event, with the GC pauses since the
 //! previous record of the same tag.
 //!
-//! Glue only: the body is found by [`expvar_heap::record_body`] and transformed by a
-//! [`expvar_heap::Collector`] per tag. Built for `wasm32-unknown-unknown`, so it imports nothing.
+//! Glue only: a [`expvar_heap::Collector`] per tag finds the body in the record
+//! ([`expvar_heap::Collector::push_record`]) and transforms it. Built for `wasm32-unknown-unknown`,
+//! so it imports nothing.
 //!
 //! A record too large for the module's app heap (`Wasm_Heap_Size`) is not copied in, yet Fluent
 //! Bit 5.1.1 calls the filter anyway, with a null pointer and the record's real length: the
@@ -17,6 +18,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use expvar_heap::{CollectionTime, Collector, Event, ValidOptions};
 
@@ -24,10 +26,12 @@ use expvar_heap::{CollectionTime, Collector, Event, ValidOptions};
 /// again (each tag's next record counts as a first body).
 pub const MAX_TAGS: usize = 256;
 
-/// What lives between calls: a collector per tag, and the buffer of the returned event.
+/// What lives between calls: a collector per tag, the options (checked once, for every tag),
+/// and the buffer of the returned event.
 #[derive(Default)]
 pub struct Filter {
-    collectors: HashMap<String, Collector>,
+    collectors: HashMap<String, Collector, BuildHasherDefault<TagHasher>>,
+    options: ValidOptions,
     output: Vec<u8>,
 }
 
@@ -38,12 +42,11 @@ impl Filter {
             if self.collectors.len() >= MAX_TAGS {
                 self.collectors.clear();
             }
-            self.collectors.insert(tag.to_owned(), Collector::default());
+            self.collectors.insert(tag.to_owned(), Collector::new(self.options.clone()));
         }
         // Looked up by &str: a known tag costs no allocation per record.
         let collector = self.collectors.get_mut(tag).expect("inserted above");
-        let body = expvar_heap::record_body(record);
-        let events = collector.push(&body, time);
+        let events = collector.push_record(record, time);
         self.emit(&events[0])
     }
 
@@ -59,7 +62,7 @@ impl Filter {
     ) -> &[u8] {
         let message = not_handed_over_message(tag_len, record_len, record.is_some());
         let original = record.map(expvar_heap::record_body).unwrap_or_default();
-        let events = expvar_heap::error_events(&message, &original, time, &ValidOptions::default());
+        let events = expvar_heap::error_events(&message, &original, time, &self.options);
         self.emit(&events[0])
     }
 
@@ -82,6 +85,25 @@ pub fn not_handed_over_message(tag_len: u32, record_len: u32, record_arrived: bo
          bytes; 1M fits real /debug/vars bodies)",
         u64::from(tag_len) + u64::from(record_len) + 2
     )
+}
+
+/// FNV-1a over a tag's bytes: tags are short and chosen by the operator, so a keyed hash (the
+/// standard SipHash, which costs more than the rest of a small record's lookup) buys nothing.
+#[derive(Default)]
+pub struct TagHasher(u64);
+
+impl Hasher for TagHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &byte in bytes {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 thread_local! {

@@ -1,7 +1,7 @@
 //! A Redpanda Connect (Benthos) `wasm` processor module: each message (a `/debug/vars` body, or a
 //! JSON record carrying one under `log`, `message` or `exec`) becomes its `golang.heap` event.
 //!
-//! Glue only: [`expvar_heap::record_body`] and [`expvar_heap::transform`] do the work. Redpanda
+//! Glue only: [`expvar_heap::transform_record`] does the work. Redpanda
 //! Connect pools instances and may run any message on any of them, so this module keeps no state
 //! between messages (no pause window: use the CLI or the component's collector for that).
 //!
@@ -12,6 +12,8 @@
 //! time is the message's metadata `expvar_collected_at` (nanoseconds since the epoch) when a
 //! `mapping` sets it, else the WASI wall clock (`wasi_snapshot_preview1.clock_time_get`), which
 //! the processor always provides.
+
+use std::sync::LazyLock;
 
 use expvar_heap::{CollectionTime, ValidOptions};
 
@@ -25,8 +27,9 @@ pub fn collection_time(meta: &str, clock_ns: impl FnOnce() -> u64) -> Collection
 
 /// The message's new content: its `golang.heap` event.
 pub fn process_message(message: &[u8], time: CollectionTime) -> Vec<u8> {
-    let body = expvar_heap::record_body(message);
-    let events = expvar_heap::transform(&body, time, &ValidOptions::default());
+    // The integration's defaults, checked (and their envelope written) once per instance.
+    static OPTIONS: LazyLock<ValidOptions> = LazyLock::new(ValidOptions::default);
+    let events = expvar_heap::transform_record(message, time, &OPTIONS);
     events.into_iter().next().map(|event| event.json.into_bytes()).unwrap_or_default()
 }
 

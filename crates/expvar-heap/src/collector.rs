@@ -2,10 +2,11 @@
 
 use crate::event::{self, Event};
 use crate::fields::Stat;
-use crate::options::ValidOptions;
+use crate::framing::embedded_body;
 use crate::pause::PauseWindow;
 use crate::read::{Body, Want, read_body};
 use crate::time::CollectionTime;
+use crate::valid::ValidOptions;
 
 /// A collector for one scraped process: push its bodies in the order they were collected and get
 /// each one's events, the `golang.heap` event with `golang.heap.gc.pause.*` for the GC cycles that
@@ -48,7 +49,7 @@ impl Collector {
 
     /// The events of the next body of the process (one per dataset of the options, heap first).
     pub fn push(&mut self, body: &[u8], time: CollectionTime) -> Vec<Event> {
-        let want = Want { custom: self.options.datasets.expvar, pauses: true };
+        let want = Want { custom: self.options.datasets.expvar, pauses: true, embedded: false };
         match read_body(body, want) {
             Ok(read) => {
                 let pauses = self.advance(&read);
@@ -58,16 +59,32 @@ impl Collector {
         }
     }
 
+    /// [`Collector::push`] of [`crate::record_body`]: the body a log shipper's record carries,
+    /// or the record itself, which is read once when it is the body (as it is, most often).
+    pub fn push_record(&mut self, record: &[u8], time: CollectionTime) -> Vec<Event> {
+        let want = Want { custom: self.options.datasets.expvar, pauses: true, embedded: true };
+        match read_body(record, want) {
+            Ok(read) => match embedded_body(record, &read) {
+                None => {
+                    let pauses = self.advance(&read);
+                    event::build_all(record, Ok(&read), time, &self.options, pauses)
+                }
+                Some(body) => self.push(&body, time),
+            },
+            Err(why) => event::build_all(record, Err(&why.to_string()), time, &self.options, None),
+        }
+    }
+
     /// The window of this body, moving the state on to it.
     fn advance(&mut self, read: &Body<'_>) -> Option<PauseWindow> {
         let num_gc = read.stat(Stat::NumGC)?.as_u64()?;
-        let pause_ns = read.pause_ns.as_deref()?;
+        let pause_ns = read.pause_ns.as_ref()?;
         let previous = match read.last_num_gc.or(self.last_num_gc) {
             Some(previous) if previous <= num_gc => previous,
             _ => 0, // first body, or a restart
         };
         self.last_num_gc = Some(num_gc);
-        Some(PauseWindow::between(previous, num_gc, pause_ns))
+        Some(PauseWindow::between_entries(previous, num_gc, |index| pause_ns.get(index)))
     }
 }
 

@@ -1,15 +1,15 @@
 //! Building the events of one body: the envelope, the dataset's fields, and any error.
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 use crate::fields::{EXPVAR_FIELDS, Field, HEAP_FIELDS, Pause, Source};
-use crate::options::{Dataset, Options};
+use crate::options::Dataset;
 use crate::pause::PauseWindow;
 use crate::read::{Body, Custom, MAX_NESTING, Memstats, Number};
 use crate::time::CollectionTime;
-use crate::write::{EventWriter, Value};
-
-const EVENT_TYPE: &[&str] = &["info"];
+use crate::valid::ValidOptions;
+use crate::write::{Layout, Value, write_str};
 
 /// One event: a line of compact JSON with its keys sorted, and whether it reports a problem.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,11 +33,11 @@ pub(crate) fn build_all(
     body: &[u8],
     read: Result<&Body<'_>, &str>,
     time: CollectionTime,
-    options: &Options,
+    options: &ValidOptions,
     pauses: Option<PauseWindow>,
 ) -> Vec<Event> {
-    let timestamp = time.to_rfc3339_millis();
-    let input = Input { body, read, timestamp: &timestamp, options, pauses };
+    let timestamp = time.rfc3339_millis();
+    let input = Input { body, read, timestamp: timestamp.as_str(), options, pauses };
     options.datasets.iter().map(|dataset| build(&input, dataset)).collect()
 }
 
@@ -46,7 +46,7 @@ struct Input<'a> {
     body: &'a [u8],
     read: Result<&'a Body<'a>, &'a str>,
     timestamp: &'a str,
-    options: &'a Options,
+    options: &'a ValidOptions,
     pauses: Option<PauseWindow>,
 }
 
@@ -64,61 +64,82 @@ fn build(input: &Input<'_>, dataset: Dataset) -> Event {
     let error = error_message(read, fields, &custom_problems);
     let original =
         (options.preserve_original_event || error.is_some()).then(|| String::from_utf8_lossy(body));
-    let cmdline: Vec<&str> = match read {
-        Ok(Body { cmdline: Some(args), .. }) => args.iter().map(Cow::as_ref).collect(),
-        _ => Vec::new(),
+    let cmdline: &[Cow<str>] = match read {
+        Ok(Body { cmdline: Some(args), .. }) => args,
+        _ => &[],
     };
     let has_error = error.is_some();
-    let tags = options.tags_for(dataset);
+    let envelope = options.envelope(dataset);
 
-    let mut w = EventWriter::new();
-    w.push(&["@timestamp"], Value::Str(timestamp));
-    w.push(&["data_stream", "dataset"], Value::Str(dataset.name()));
-    w.push(&["data_stream", "namespace"], Value::Str(&options.namespace));
-    w.push(&["data_stream", "type"], Value::Str("logs"));
-    w.push(&["ecs", "version"], Value::Str(&options.ecs_version));
-    if let Some(message) = &error {
-        w.push(&["error", "message"], Value::Str(message));
-    }
-    w.push(&["event", "created"], Value::Str(timestamp));
-    w.push(&["event", "dataset"], Value::Str(dataset.name()));
-    w.push(&["event", "kind"], Value::Str("metric"));
-    w.push(&["event", "module"], Value::Str("golang"));
-    if let Some(original) = &original {
-        w.push(&["event", "original"], Value::Str(original));
-    }
-    w.push(&["event", "type"], Value::Strs(EVENT_TYPE));
-    if let Ok(read) = read {
-        for Field { path, source, .. } in fields {
-            let value = match source {
-                Source::Cmdline => Value::Strs(&cmdline),
-                Source::Custom => Value::Raw(&custom),
-                Source::Stat(stat) => match read.stat(*stat) {
-                    Some(Number::Uint(n)) => Value::Uint(n),
-                    Some(Number::Float(f)) => Value::Float(f),
-                    None => continue,
-                },
-                Source::Pause(figure) => match (pauses, figure) {
-                    (None, _) => continue,
+    let values = fields.iter().enumerate().filter_map(|(index, field)| {
+        let read = read.ok()?;
+        let value = match field.source {
+            Source::Cmdline => Value::Args(cmdline),
+            Source::Custom => Value::Raw(&custom),
+            Source::Stat(stat) => match read.stat(stat)? {
+                Number::Uint(n) => Value::Uint(n),
+                Number::Float(f) => Value::Float(f),
+            },
+            Source::Pause(figure) => {
+                let w = pauses?;
+                match figure {
                     // A float field (as Elastic's fields.yml types it), of a whole number of ns.
-                    (Some(w), Pause::Avg) => Value::Float(w.avg_ns as f64),
-                    (Some(w), Pause::Count) => Value::Uint(w.count),
-                    (Some(w), Pause::Max) => Value::Uint(w.max_ns),
-                    (Some(w), Pause::Missed) if w.missed > 0 => Value::Uint(w.missed),
-                    (Some(_), Pause::Missed) => continue,
-                    (Some(w), Pause::Sum) => Value::Uint(w.sum_ns),
-                },
-            };
-            w.push(path, value);
-        }
+                    Pause::Avg => Value::Float(w.avg_ns as f64),
+                    Pause::Count => Value::Uint(w.count),
+                    Pause::Max => Value::Uint(w.max_ns),
+                    Pause::Missed if w.missed > 0 => Value::Uint(w.missed),
+                    Pause::Missed => return None,
+                    Pause::Sum => Value::Uint(w.sum_ns),
+                }
+            }
+        };
+        Some((index, value))
+    });
+
+    // The members in sorted order: @timestamp, data_stream, ecs, error, event, golang, service,
+    // tags; the envelope's parts as the options rendered them once.
+    let extra = original.as_ref().map_or(0, |o| o.len() + o.len() / 8)
+        + error.as_ref().map_or(0, String::len)
+        + custom.len();
+    let mut out = String::with_capacity(ENVELOPE_BYTES + 40 * fields.len() + extra);
+    out.push_str("{\"@timestamp\":\"");
+    out.push_str(timestamp);
+    out.push_str("\",");
+    out.push_str(&envelope.head);
+    if let Some(message) = &error {
+        out.push_str(",\"error\":{\"message\":");
+        write_str(&mut out, message);
+        out.push('}');
     }
-    if let Some(address) = &options.service_address {
-        w.push(&["service", "address"], Value::Str(address));
+    out.push_str(",\"event\":{\"created\":\"");
+    out.push_str(timestamp);
+    out.push_str("\",");
+    out.push_str(&envelope.event);
+    if let Some(original) = original.as_deref().filter(|o| !o.is_empty()) {
+        out.push_str(",\"original\":");
+        write_str(&mut out, original);
     }
-    w.push(&["tags"], Value::Strs(&tags));
-    let json = w.finish(original.as_ref().map_or(0, |o| o.len() + o.len() / 8) + custom.len());
-    Event { json, has_error }
+    out.push_str(",\"type\":[\"info\"]}");
+    layout(dataset).write(&mut out, values);
+    out.push(',');
+    out.push_str(&envelope.tail);
+    out.push('}');
+    Event { json: out, has_error }
 }
+
+/// The layout of a dataset's fields, worked out at its first event.
+fn layout(dataset: Dataset) -> &'static Layout {
+    static HEAP: OnceLock<Layout> = OnceLock::new();
+    static EXPVAR: OnceLock<Layout> = OnceLock::new();
+    let (cell, fields) = match dataset {
+        Dataset::Heap => (&HEAP, HEAP_FIELDS),
+        Dataset::Expvar => (&EXPVAR, EXPVAR_FIELDS),
+    };
+    cell.get_or_init(|| Layout::new(&fields.iter().map(|f| f.path).collect::<Vec<_>>()))
+}
+
+/// About what the envelope of an event takes, in bytes.
+const ENVELOPE_BYTES: usize = 400;
 
 /// Everything that was wrong with the body for this dataset, or `None`.
 fn error_message(

@@ -11,6 +11,31 @@ pub enum Kind {
     Float,
 }
 
+/// The slots of the table of `memstats` keys.
+const KEY_SLOTS: usize = 64;
+
+/// A key's slot: a hash of its length, its first byte and its fifth (or last), which no two of
+/// the keys read share (checked when the table is built, at compile time).
+const fn key_slot(key: &[u8]) -> usize {
+    if key.is_empty() {
+        return 0;
+    }
+    let probe = if key.len() > 4 { key[4] } else { key[key.len() - 1] };
+    (key.len() * 25 + key[0] as usize + probe as usize * 18) % KEY_SLOTS
+}
+
+/// A key of at most 16 bytes as two little-endian words, zero-padded (as `scan::load` reads it).
+const fn key_words(key: &[u8]) -> [u64; 2] {
+    assert!(key.len() <= 16, "a memstats key read is at most 16 bytes");
+    let mut words = [0; 2];
+    let mut i = 0;
+    while i < key.len() {
+        words[i / 8] |= (key[i] as u64) << (8 * (i % 8));
+        i += 1;
+    }
+    words
+}
+
 macro_rules! stats {
     ($($name:ident: $kind:ident,)*) => {
         /// The `memstats` figures the transform reads; every other key of `memstats` is skipped.
@@ -21,12 +46,38 @@ macro_rules! stats {
             /// How many figures are read.
             pub const COUNT: usize = [$(Stat::$name,)*].len();
 
-            /// The figure a `memstats` key names, if it is one the transform reads.
-            pub fn from_key(key: &str) -> Option<Stat> {
-                match key {
-                    $(stringify!($name) => Some(Stat::$name),)*
-                    _ => None,
-                }
+            /// The figure a `memstats` key names, if it is one the transform reads: one look in
+            /// a table by a hash of the key, and one comparison.
+            pub fn from_key(key: impl AsRef<[u8]>) -> Option<Stat> {
+                const ALL: [Stat; Stat::COUNT] = [$(Stat::$name,)*];
+                const KEYS: [&str; Stat::COUNT] = [$(stringify!($name),)*];
+                const TABLE: [u8; KEY_SLOTS] = {
+                    let mut table = [u8::MAX; KEY_SLOTS];
+                    let mut i = 0;
+                    while i < Stat::COUNT {
+                        let slot = key_slot(KEYS[i].as_bytes());
+                        assert!(table[slot] == u8::MAX, "two memstats keys share a slot");
+                        table[slot] = i as u8;
+                        i += 1;
+                    }
+                    table
+                };
+                const WORDS: [[u64; 2]; Stat::COUNT] = {
+                    let mut words = [[0; 2]; Stat::COUNT];
+                    let mut i = 0;
+                    while i < Stat::COUNT {
+                        words[i] = key_words(KEYS[i].as_bytes());
+                        i += 1;
+                    }
+                    words
+                };
+                let key = key.as_ref();
+                let index = *TABLE.get(key_slot(key))? as usize;
+                let stat = *ALL.get(index)?;
+                // Compared as two words, not byte by byte: every key is at most 16 bytes.
+                let same = key.len() == KEYS[index].len()
+                    && [crate::scan::load(key, 0), crate::scan::load(key, 8)] == WORDS[index];
+                same.then_some(stat)
             }
 
             /// The key in `memstats`, as Go's `runtime.MemStats` names it.

@@ -4,51 +4,35 @@
 
 use std::borrow::Cow;
 
-use crate::read::cursor::Cursor;
+use crate::read::{Body, Want, read_body};
 
-/// The keys under which a log shipper's record carries a raw body as a string: `log` (Fluent Bit's
-/// tail input), `message` (Elastic's pipeline tests, many shippers), `exec` (Fluent Bit's exec
-/// input without a parser).
-pub const BODY_STRING_KEYS: [&str; 3] = ["log", "message", "exec"];
+pub use crate::read::BODY_STRING_KEYS;
 
 /// The `/debug/vars` body inside a log shipper's record. A record that is the body itself (it has
-/// `memstats`), or that is not an object with a string under one of [`BODY_STRING_KEYS`], is
+/// `memstats`), or that is not a JSON object with a string under one of [`BODY_STRING_KEYS`], is
 /// returned as it is, so that a broken one still becomes an error event with the record kept.
 pub fn record_body(record: &[u8]) -> Cow<'_, [u8]> {
-    let Ok(text) = std::str::from_utf8(record) else { return Cow::Borrowed(record) };
-    let mut cursor = Cursor::new(text);
-    cursor.skip_ws();
-    if cursor.peek() != Some(b'{') {
-        return Cow::Borrowed(record);
+    let want = Want { custom: false, pauses: false, embedded: true };
+    match read_body(record, want) {
+        Ok(read) => embedded_body(record, &read).unwrap_or(Cow::Borrowed(record)),
+        Err(_) => Cow::Borrowed(record),
     }
-    let mut embedded = None;
-    let mut more = cursor.open(b'}');
-    while more {
-        let Ok(key) = cursor.key() else { return Cow::Borrowed(record) };
-        cursor.skip_ws();
-        if key == "memstats" {
-            return Cow::Borrowed(record);
-        }
-        let value = if BODY_STRING_KEYS.contains(&key.as_ref()) && cursor.peek() == Some(b'"') {
-            cursor.string().map(Some)
-        } else {
-            cursor.skip_value().map(|_| None)
-        };
-        match value {
-            Ok(Some(body)) if embedded.is_none() => embedded = Some(body),
-            Ok(_) => {}
-            Err(_) => return Cow::Borrowed(record),
-        }
-        more = match cursor.next_or_close(b'}', "") {
-            Ok(more) => more,
-            Err(_) => return Cow::Borrowed(record),
-        };
+}
+
+/// The body a record read with [`Want::embedded`] carries as a string, when it is not the body
+/// itself.
+pub(crate) fn embedded_body<'a>(record: &'a [u8], read: &Body<'_>) -> Option<Cow<'a, [u8]>> {
+    if read.has_memstats_key {
+        return None;
     }
-    match embedded {
-        Some(Cow::Borrowed(body)) => Cow::Borrowed(body.as_bytes()),
-        Some(Cow::Owned(body)) => Cow::Owned(body.into_bytes()),
-        None => Cow::Borrowed(record),
+    let (start, end) = read.embedded?;
+    // A string the reader checked: as it is without escapes, else decoded.
+    let token = &record[start..end];
+    if !token.contains(&b'\\') {
+        return Some(Cow::Borrowed(&token[1..token.len() - 1]));
     }
+    let decoded = serde_json::from_slice::<String>(token).ok()?;
+    Some(Cow::Owned(decoded.into_bytes()))
 }
 
 /// Splits text holding several bodies of one process (pasted one after another, one per line as

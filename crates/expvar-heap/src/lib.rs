@@ -49,6 +49,7 @@ mod read;
 mod scan;
 pub mod templates;
 mod time;
+mod valid;
 mod write;
 
 pub use collector::Collector;
@@ -57,20 +58,34 @@ pub use fields::PAUSE_RING_LEN;
 pub use framing::{BODY_STRING_KEYS, record_body, split_bodies};
 pub use options::{
     DEFAULT_ECS_VERSION, DEFAULT_NAMESPACE, Dataset, Datasets, MAX_NAMESPACE_BYTES, Options,
-    OptionsError, PRESERVE_ORIGINAL_TAG, ValidOptions,
+    OptionsError, PRESERVE_ORIGINAL_TAG,
 };
 pub use pause::PauseWindow;
 pub use read::{MAX_NESTING, ReadError};
 pub use time::CollectionTime;
+pub use valid::ValidOptions;
 
 /// Turns one `/debug/vars` body into its events, on its own (no pause window: for that, push the
 /// bodies of a process through a [`Collector`]): one per dataset selected in
 /// [`Options::datasets`], heap first. Any body, however broken, yields its events.
 pub fn transform(body: &[u8], time: CollectionTime, options: &ValidOptions) -> Vec<Event> {
-    let want = read::Want { custom: options.datasets.expvar, pauses: false };
+    let want = read::Want { custom: options.datasets.expvar, pauses: false, embedded: false };
     match read::read_body(body, want) {
         Ok(read) => event::build_all(body, Ok(&read), time, options, None),
         Err(why) => event::build_all(body, Err(&why.to_string()), time, options, None),
+    }
+}
+
+/// [`transform`] of [`record_body`]: the events of the body a log shipper's record carries, or of
+/// the record itself, which is read once when it is the body (as it is, most often).
+pub fn transform_record(record: &[u8], time: CollectionTime, options: &ValidOptions) -> Vec<Event> {
+    let want = read::Want { custom: options.datasets.expvar, pauses: false, embedded: true };
+    match read::read_body(record, want) {
+        Ok(read) => match framing::embedded_body(record, &read) {
+            None => event::build_all(record, Ok(&read), time, options, None),
+            Some(body) => transform(&body, time, options),
+        },
+        Err(why) => event::build_all(record, Err(&why.to_string()), time, options, None),
     }
 }
 

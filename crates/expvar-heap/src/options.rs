@@ -135,18 +135,6 @@ impl OptionsError {
 }
 
 impl Options {
-    /// Checks the options against Elasticsearch's data stream naming rules and the transform's
-    /// needs, once: what every transform then takes is the [`ValidOptions`] this returns.
-    pub fn validate(self) -> Result<ValidOptions, OptionsError> {
-        validate_namespace(&self.namespace)?;
-        if !self.datasets.heap && !self.datasets.expvar {
-            return Err(OptionsError(
-                "no dataset selected: choose heap, expvar or both".to_owned(),
-            ));
-        }
-        Ok(ValidOptions(self))
-    }
-
     /// The tags of one dataset's events: `preserve_original_event` first when that option is on,
     /// then the non-empty strings of [`Options::tags`], or the dataset's defaults when there are
     /// none. This is the one place the rule is decided; every adapter passes its list through.
@@ -159,44 +147,14 @@ impl Options {
     }
 }
 
-/// [`Options`] that passed [`Options::validate`]: what the transform and the collector take, so
-/// that no call checks them again. Read through it as through the options themselves.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ValidOptions(Options);
-
-impl ValidOptions {
-    /// The options themselves.
-    pub fn options(&self) -> &Options {
-        &self.0
+/// What [`Options::validate`] checks: Elasticsearch's data stream naming rules and the
+/// transform's needs.
+pub(crate) fn check(options: &Options) -> Result<(), OptionsError> {
+    validate_namespace(&options.namespace)?;
+    if !options.datasets.heap && !options.datasets.expvar {
+        return Err(OptionsError("no dataset selected: choose heap, expvar or both".to_owned()));
     }
-
-    /// Back to plain options, to change them (and validate them again).
-    pub fn into_options(self) -> Options {
-        self.0
-    }
-}
-
-impl Default for ValidOptions {
-    /// The integration's defaults, which are valid.
-    fn default() -> Self {
-        ValidOptions(Options::default())
-    }
-}
-
-impl std::ops::Deref for ValidOptions {
-    type Target = Options;
-
-    fn deref(&self) -> &Options {
-        &self.0
-    }
-}
-
-impl TryFrom<Options> for ValidOptions {
-    type Error = OptionsError;
-
-    fn try_from(options: Options) -> Result<ValidOptions, OptionsError> {
-        options.validate()
-    }
+    Ok(())
 }
 
 /// Elasticsearch's rules for the namespace part of `logs-<dataset>-<namespace>`.
@@ -226,6 +184,7 @@ fn validate_namespace(namespace: &str) -> Result<(), OptionsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ValidOptions;
 
     fn with_namespace(namespace: &str) -> Options {
         Options { namespace: namespace.to_owned(), ..Options::default() }

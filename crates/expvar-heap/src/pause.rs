@@ -22,11 +22,21 @@ impl PauseWindow {
     /// The window of cycles `previous + 1 ..= num_gc` (1-based, as Go counts them). Cycle `n`'s pause
     /// is at `PauseNs[(n - 1) % 256]`; only the last 256 cycles are still there.
     pub fn between(previous: u64, num_gc: u64, pause_ns: &[u64; PAUSE_RING_LEN]) -> PauseWindow {
+        PauseWindow::between_entries(previous, num_gc, |index| pause_ns[index])
+    }
+
+    /// [`PauseWindow::between`] with the ring's entries given by index (0 to 255), each asked
+    /// for once, only when in the window.
+    pub(crate) fn between_entries(
+        previous: u64,
+        num_gc: u64,
+        pause_ns: impl Fn(usize) -> u64,
+    ) -> PauseWindow {
         let new = num_gc.saturating_sub(previous);
         let count = new.min(PAUSE_RING_LEN as u64);
         let mut window = PauseWindow { count, missed: new - count, ..PauseWindow::default() };
         for cycle in num_gc - count + 1..=num_gc {
-            let pause = pause_ns[((cycle - 1) % PAUSE_RING_LEN as u64) as usize];
+            let pause = pause_ns(((cycle - 1) % PAUSE_RING_LEN as u64) as usize);
             window.sum_ns = window.sum_ns.saturating_add(pause);
             window.max_ns = window.max_ns.max(pause);
         }

@@ -16,12 +16,53 @@ pub(crate) static STRING_STOP: [bool; 256] = {
     stop
 };
 
+const ONES: u64 = 0x0101_0101_0101_0101;
 const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
 const HIGH: u64 = 0x8080_8080_8080_8080;
 
-/// The high bit of each zero byte of `x`, with no carry between bytes.
-fn zero_bytes(x: u64) -> u64 {
-    !(((x & LOW7) + LOW7) | x) & HIGH
+/// Eight bytes of `bytes` from `at`, little-endian (the byte at `at` lowest); past the end, zero
+/// bytes, which no scan below takes for content: a string stops at them (they are control
+/// characters), a run of digits too.
+#[inline(always)]
+pub(crate) fn load(bytes: &[u8], at: usize) -> u64 {
+    match bytes.get(at..at + 8) {
+        Some(chunk) => u64::from_le_bytes(chunk.try_into().unwrap()),
+        None => {
+            let rest = bytes.get(at..).unwrap_or_default();
+            let mut padded = [0; 8];
+            padded[..rest.len()].copy_from_slice(rest);
+            u64::from_le_bytes(padded)
+        }
+    }
+}
+
+/// The high bit of each zero byte of `x`, exact up to and including the first one; bytes above
+/// the first zero byte may be marked too (a borrow moves up from it), so only the lowest mark may
+/// be used.
+#[inline(always)]
+fn first_zero_byte(x: u64) -> u64 {
+    x.wrapping_sub(ONES) & !x & HIGH
+}
+
+/// Marks (high bits) the bytes of `word` that end plain string content for the writer: the quote,
+/// the backslash, control characters. Only the lowest mark is exact.
+#[inline(always)]
+fn escape_stops(word: u64) -> u64 {
+    let quote = first_zero_byte(word ^ 0x2222_2222_2222_2222);
+    let backslash = first_zero_byte(word ^ 0x5C5C_5C5C_5C5C_5C5C);
+    let control = word.wrapping_sub(0x2020_2020_2020_2020) & !word & HIGH;
+    quote | backslash | control
+}
+
+/// Marks (high bits) the bytes of `word` where the reader must look at string content: the
+/// quote, the backslash, control characters and non-ASCII bytes (checked as UTF-8 one sequence
+/// at a time). Only the lowest mark is exact.
+#[inline(always)]
+pub(crate) fn string_stops(word: u64) -> u64 {
+    let quote = first_zero_byte(word ^ 0x2222_2222_2222_2222);
+    let backslash = first_zero_byte(word ^ 0x5C5C_5C5C_5C5C_5C5C);
+    // A byte below 0x20 borrows (its high bit comes on); a byte of 0x80 and up has it already.
+    (quote | backslash | word.wrapping_sub(0x2020_2020_2020_2020) | word) & HIGH
 }
 
 /// The offset of the first byte of `bytes` that ends plain string content (see [`STRING_STOP`]),
@@ -29,11 +70,7 @@ fn zero_bytes(x: u64) -> u64 {
 pub(crate) fn string_stop(bytes: &[u8]) -> Option<usize> {
     let mut pos = 0;
     while let Some(chunk) = bytes.get(pos..pos + 8) {
-        let word = u64::from_le_bytes(chunk.try_into().unwrap());
-        let control = !((word & LOW7) + 0x6060_6060_6060_6060) & !word & HIGH;
-        let quote = zero_bytes(word ^ 0x2222_2222_2222_2222);
-        let backslash = zero_bytes(word ^ 0x5C5C_5C5C_5C5C_5C5C);
-        let stop = control | quote | backslash;
+        let stop = escape_stops(u64::from_le_bytes(chunk.try_into().unwrap()));
         if stop != 0 {
             return Some(pos + (stop.trailing_zeros() / 8) as usize);
         }
@@ -42,30 +79,43 @@ pub(crate) fn string_stop(bytes: &[u8]) -> Option<usize> {
     bytes[pos..].iter().position(|&b| STRING_STOP[b as usize]).map(|n| pos + n)
 }
 
-/// The high bit of each byte of `word` (little-endian) that is not an ASCII digit. Computed with no
-/// carry between bytes: `b & 0x7F` plus 0x50 reaches 0x80 when `b & 0x7F >= 0x30`, plus 0x46 when
-/// it is above 0x39, and the byte's own high bit rules out non-ASCII bytes.
+/// The high bit of each byte of `word` that is not an ASCII digit, exactly (no carry between
+/// bytes): after `^ 0x30` a digit is a byte of 0 to 9, and `& 0x7F` plus 0x76 reaches 0x80 from 10.
+#[inline(always)]
 pub(crate) fn non_digit_bytes(word: u64) -> u64 {
-    let low = word & LOW7;
-    let at_least_0 = low + 0x5050_5050_5050_5050;
-    let above_9 = low + 0x4646_4646_4646_4646;
-    let digit = at_least_0 & !above_9 & !word & HIGH;
-    !digit & HIGH
+    let x = word ^ 0x3030_3030_3030_3030;
+    (((x & LOW7) + 0x7676_7676_7676_7676) | x) & HIGH
 }
 
-/// The length of the run of ASCII digits at the start of `bytes`, eight bytes at a time where it
-/// can: most of a body is the digits of the two rings (`PauseEnd` holds 19-digit timestamps).
+/// How many ASCII digits `word` starts with (8 when all are).
+#[inline(always)]
+pub(crate) fn leading_digits(word: u64) -> usize {
+    (non_digit_bytes(word).trailing_zeros() / 8) as usize
+}
+
+/// The length of the run of ASCII digits at the start of `bytes`, eight bytes at a time.
 pub(crate) fn digit_run(bytes: &[u8]) -> usize {
     let mut pos = 0;
-    while let Some(chunk) = bytes.get(pos..pos + 8) {
-        let stop = non_digit_bytes(u64::from_le_bytes(chunk.try_into().unwrap()));
-        if stop != 0 {
-            // The first byte that is not a digit ends the run: no byte-by-byte tail.
-            return pos + (stop.trailing_zeros() / 8) as usize;
+    loop {
+        let n = leading_digits(load(bytes, pos));
+        pos += n;
+        if n < 8 {
+            return pos;
         }
-        pos += 8;
     }
-    pos + bytes[pos..].iter().take_while(|b| b.is_ascii_digit()).count()
+}
+
+/// The value of the first `n` bytes of `word`, ASCII digits, most significant first (1 to 8 of
+/// them): three multiply-and-add steps instead of a loop over the digits.
+#[inline(always)]
+pub(crate) fn digits_value(word: u64, n: usize) -> u64 {
+    debug_assert!((1..=8).contains(&n));
+    // Digit values in the top `n` bytes, zeros below: the same number with leading zeros.
+    let x = (word & (u64::MAX >> (64 - 8 * n))).wrapping_sub(0x3030_3030_3030_3030 >> (64 - 8 * n))
+        << (64 - 8 * n);
+    let x = (x.wrapping_mul(10) + (x >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let x = (x.wrapping_mul(100) + (x >> 16)) & 0x0000_FFFF_0000_FFFF;
+    (x.wrapping_mul(10_000) + (x >> 32)) & 0xFFFF_FFFF
 }
 
 #[cfg(test)]

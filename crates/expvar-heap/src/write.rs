@@ -3,6 +3,8 @@
 //! Every event is built as a list of `(path, value)` entries that is already sorted by path, so
 //! writing it is one pass with no map, no sort and no allocation per field.
 
+use std::borrow::Cow;
+
 use crate::scan::string_stop;
 
 /// A leaf value of an event.
@@ -13,8 +15,110 @@ pub enum Value<'a> {
     Float(f64),
     /// An array of strings.
     Strs(&'a [&'a str]),
+    /// An array of strings, as the reader kept them.
+    Args(&'a [Cow<'a, str>]),
     /// JSON text written as it is (already compact and valid).
     Raw(&'a str),
+}
+
+impl Value<'_> {
+    /// Whether the value is dropped, as Elastic's pipeline drops empty strings and arrays (an
+    /// empty array of strings once its empty strings are gone).
+    #[inline]
+    fn is_empty(&self) -> bool {
+        match self {
+            Value::Str(s) => s.is_empty(),
+            Value::Strs(items) => items.iter().all(|s| s.is_empty()),
+            Value::Args(items) => items.iter().all(|s| s.is_empty()),
+            Value::Raw(raw) => raw.is_empty(),
+            Value::Uint(_) | Value::Float(_) => false,
+        }
+    }
+}
+
+/// The JSON text around the fields of a fixed list of sorted paths, worked out once, so that
+/// writing an event's fields is mostly copying it and the values: what goes before each field
+/// when it is the first written or follows the field before it in the list (closing the objects
+/// of the previous field that it is not in, a comma, opening its objects, its key), and the
+/// closing braces after each field as the last. Between fields further apart (a field left out),
+/// the text is worked out as it is written. The fields are written as members that follow others
+/// in their object.
+#[derive(Debug)]
+pub struct Layout {
+    paths: Vec<&'static [&'static str]>,
+    /// Every text below, one after another.
+    text: String,
+    /// Where the text before each field as the first one written is in `text`.
+    first: Vec<(u32, u32)>,
+    /// Where the text before each field that follows the one before it in the list is.
+    next: Vec<(u32, u32)>,
+    /// Where the closing braces after each field as the last are.
+    ends: Vec<(u32, u32)>,
+}
+
+impl Layout {
+    pub fn new(paths: &[&'static [&'static str]]) -> Layout {
+        let mut text = String::new();
+        let part = |text: &mut String, write: &dyn Fn(&mut String)| {
+            let start = text.len();
+            write(text);
+            (start as u32, text.len() as u32)
+        };
+        let first = paths.iter().map(|p| part(&mut text, &|t| between(t, None, p))).collect();
+        let next = (0..paths.len())
+            .map(|i| {
+                let previous = i.checked_sub(1).map(|p| paths[p]);
+                part(&mut text, &|t| between(t, previous, paths[i]))
+            })
+            .collect();
+        let ends = paths
+            .iter()
+            .map(|p| part(&mut text, &|t| (1..p.len()).for_each(|_| t.push('}'))))
+            .collect();
+        Layout { paths: paths.to_vec(), text, first, next, ends }
+    }
+
+    #[inline]
+    fn part(&self, (start, end): (u32, u32)) -> &str {
+        &self.text[start as usize..end as usize]
+    }
+
+    /// Writes the fields given, in order, as `(index in the paths, value)`, empty values left out.
+    pub fn write<'v>(&self, out: &mut String, fields: impl Iterator<Item = (usize, Value<'v>)>) {
+        let mut previous = None;
+        for (index, value) in fields {
+            if value.is_empty() {
+                continue;
+            }
+            match previous {
+                None => out.push_str(self.part(self.first[index])),
+                Some(p) if p + 1 == index => out.push_str(self.part(self.next[index])),
+                Some(p) => between(out, Some(self.paths[p]), self.paths[index]),
+            }
+            write_value(out, value);
+            previous = Some(index);
+        }
+        if let Some(last) = previous {
+            out.push_str(self.part(self.ends[last]));
+        }
+    }
+}
+
+/// The text between a field at `previous` (or the members before the fields) and one at `path`:
+/// closing what `path` is not in, a comma, opening what it is in, its key.
+fn between(out: &mut String, previous: Option<&[&str]>, path: &[&str]) {
+    let (parents, key) = path.split_at(path.len() - 1);
+    let open = previous.map_or(&[][..], |p| &p[..p.len() - 1]);
+    let common = open.iter().zip(parents).take_while(|(a, b)| same_str(a, b)).count();
+    for _ in common..open.len() {
+        out.push('}');
+    }
+    out.push(',');
+    for segment in &parents[common..] {
+        write_key(out, segment);
+        out.push('{');
+    }
+    write_key(out, key[0]);
 }
 
 /// Collects the entries of one event, in path order, and writes them as nested objects.
@@ -35,26 +139,28 @@ impl<'a> EventWriter<'a> {
             self.entries.last().is_none_or(|(last, _)| *last < path),
             "event paths out of order: {path:?}"
         );
-        let empty = match value {
-            Value::Str(s) => s.is_empty(),
-            Value::Strs(items) => items.iter().all(|s| s.is_empty()),
-            Value::Raw(raw) => raw.is_empty(),
-            Value::Uint(_) | Value::Float(_) => false,
-        };
-        if !empty {
+        if !value.is_empty() {
             self.entries.push((path, value));
         }
     }
 
     /// Writes the event as one line of compact JSON (no newline).
+    #[cfg(test)]
     pub fn finish(self, capacity_hint: usize) -> String {
         let mut out = String::with_capacity(capacity_hint + 64 * self.entries.len());
-        let mut open: &[&str] = &[];
         out.push('{');
+        self.write_members(&mut out);
+        out.push('}');
+        out
+    }
+
+    /// Writes the members of the event's object, without its braces: nothing when it has none.
+    pub fn write_members(&self, out: &mut String) {
+        let mut open: &[&str] = &[];
         let mut first_in_level = true;
         for (path, value) in &self.entries {
             let (parents, key) = path.split_at(path.len() - 1);
-            let common = open.iter().zip(parents).take_while(|(a, b)| a == b).count();
+            let common = open.iter().zip(parents).take_while(|(a, b)| same_str(a, b)).count();
             for _ in common..open.len() {
                 out.push('}');
                 first_in_level = false;
@@ -63,25 +169,39 @@ impl<'a> EventWriter<'a> {
                 if !first_in_level {
                     out.push(',');
                 }
-                write_str(&mut out, segment);
-                out.push_str(":{");
+                write_key(out, segment);
+                out.push('{');
                 first_in_level = true;
             }
             if !first_in_level {
                 out.push(',');
             }
-            write_str(&mut out, key[0]);
-            out.push(':');
-            write_value(&mut out, *value);
+            write_key(out, key[0]);
+            write_value(out, *value);
             first_in_level = false;
             open = parents;
         }
         for _ in 0..open.len() {
             out.push('}');
         }
-        out.push('}');
-        out
     }
+}
+
+/// Whether two path segments are equal: the same text in the same place, most often (the field
+/// table's segments), else compared.
+#[inline(always)]
+fn same_str(a: &str, b: &str) -> bool {
+    (std::ptr::eq(a.as_ptr(), b.as_ptr()) && a.len() == b.len()) || a == b
+}
+
+/// A key and its colon. Keys are the field table's and the envelope's names, which need no
+/// escaping (a test checks every one), so they are copied as they are.
+#[inline(always)]
+pub fn write_key(out: &mut String, key: &str) {
+    debug_assert!(string_stop(key.as_bytes()).is_none(), "key {key:?} needs escaping");
+    out.push('"');
+    out.push_str(key);
+    out.push_str("\":");
 }
 
 fn write_value(out: &mut String, value: Value<'_>) {
@@ -89,18 +209,22 @@ fn write_value(out: &mut String, value: Value<'_>) {
         Value::Str(s) => write_str(out, s),
         Value::Uint(n) => out.push_str(itoa::Buffer::new().format(n)),
         Value::Float(f) => write_float(out, f),
-        Value::Strs(items) => {
-            out.push('[');
-            for (i, item) in items.iter().filter(|s| !s.is_empty()).enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_str(out, item);
-            }
-            out.push(']');
-        }
+        Value::Strs(items) => write_strs(out, items.iter().copied()),
+        Value::Args(items) => write_strs(out, items.iter().map(|item| item.as_ref())),
         Value::Raw(raw) => out.push_str(raw),
     }
+}
+
+/// An array of strings, empty ones left out.
+fn write_strs<'s>(out: &mut String, items: impl Iterator<Item = &'s str>) {
+    out.push('[');
+    for (i, item) in items.filter(|s| !s.is_empty()).enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_str(out, item);
+    }
+    out.push(']');
 }
 
 /// A finite float in its shortest exact form; JSON has no NaN or infinity, so those become null

@@ -75,3 +75,38 @@ fn mutated_real_bodies_always_give_their_events() {
     // Most mutations break the body; the test must have seen many error events.
     assert!(with_errors > 3_000, "only {with_errors} error events");
 }
+
+/// Reading a shipper's record once (`transform_record`, `push_record`) gives exactly the events
+/// of finding its body first (`record_body`) and transforming that, on bodies, bodies carried as
+/// strings under `log`, and mutations of both.
+#[test]
+fn records_read_once_give_the_events_of_their_bodies() {
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures");
+    let mut records: Vec<Vec<u8>> = Vec::new();
+    for file in ["go1.19/gc/04.json", "go1.22/custom/01.json", "go1.27/idle/02.json"] {
+        let body = std::fs::read(format!("{fixtures}/{file}")).unwrap();
+        let text = String::from_utf8(body.clone()).unwrap();
+        let wrapped = serde_json::json!({"kubernetes": {"pod": "a"}, "log": text});
+        records.push(body);
+        records.push(wrapped.to_string().into_bytes());
+    }
+    let options = Options { datasets: Datasets::ALL, ..Options::default() }.validate().unwrap();
+    let time = CollectionTime { seconds: 1_767_225_600, nanoseconds: 0 };
+    let (mut once, mut twice) = (Collector::new(options.clone()), Collector::new(options.clone()));
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let mut embedded = 0;
+    for case in 0..2_000 {
+        let original = &records[case % records.len()];
+        let record =
+            if case < records.len() { original.clone() } else { mutate(&mut rng, original) };
+        let body = expvar_heap::record_body(&record);
+        embedded += usize::from(body.len() != record.len());
+        assert_eq!(
+            expvar_heap::transform_record(&record, time, &options),
+            expvar_heap::transform(&body, time, &options),
+            "case {case}"
+        );
+        assert_eq!(once.push_record(&record, time), twice.push(&body, time), "case {case}");
+    }
+    assert!(embedded > 300, "only {embedded} records carried their body");
+}

@@ -24,12 +24,19 @@ pub(crate) mod cursor;
 
 pub use check::Number;
 use check::check_number;
-use cursor::{Cursor, Parsed, Scalar, SyntaxError};
+use cursor::{Cursor, Parsed, Scalar, SyntaxError, uint_value};
+
+use crate::scan::digit_run;
 
 /// How deeply a body may nest, its top-level object counting as one level: serde_json's recursion
 /// limit, which the expvar event's custom variables are decoded with. A custom variable nested
 /// deeper is left out and named; the rest of the body is read as usual.
 pub const MAX_NESTING: usize = 128;
+
+/// The keys under which a log shipper's record carries a raw body as a string: `log` (Fluent Bit's
+/// tail input), `message` (Elastic's pipeline tests, many shippers), `exec` (Fluent Bit's exec
+/// input without a parser).
+pub const BODY_STRING_KEYS: [&str; 3] = ["log", "message", "exec"];
 
 /// What `memstats` was in the body.
 #[derive(Debug)]
@@ -50,6 +57,8 @@ pub struct Want {
     pub custom: bool,
     /// The `PauseNs` ring and `last_num_gc` (for a collector's pause window).
     pub pauses: bool,
+    /// Where a shipper's record carries a body as a string (see [`crate::record_body`]).
+    pub embedded: bool,
 }
 
 /// A published variable other than `cmdline` and `memstats`, as the body holds it.
@@ -71,12 +80,41 @@ pub struct Body<'a> {
     /// so that a variable nested too deeply to decode spoils only itself.
     pub custom: Vec<(Cow<'a, str>, Custom<'a>)>,
     /// `memstats.PauseNs`, when asked for and usable (256 unsigned integers).
-    pub pause_ns: Option<Box<[u64; PAUSE_RING_LEN]>>,
+    pub pause_ns: Option<PauseRing<'a>>,
     /// A top-level `last_num_gc`: the previous `NumGC`, as the poller of Elastic's PR #4908
     /// injects it; when asked for.
     pub last_num_gc: Option<u64>,
     /// What was wrong with fields that were left out, one phrase each, in body order.
     pub problems: Vec<String>,
+    /// Whether the top level has a `memstats` key (of any value).
+    pub has_memstats_key: bool,
+    /// When asked for: where the first top-level string under one of [`BODY_STRING_KEYS`] is
+    /// (its quotes included).
+    pub embedded: Option<(usize, usize)>,
+}
+
+/// `memstats.PauseNs` as read: its 256 entries, each decoded when asked for.
+#[derive(Debug)]
+pub enum PauseRing<'a> {
+    /// Read element by element (the general path, for a ring written unlike Go writes it).
+    Decoded(Box<[u64; PAUSE_RING_LEN]>),
+    /// The ring's text, from its `[`, and where each entry starts in it: a pause window needs
+    /// only the entries of the cycles since the last body, most often a few of the 256.
+    Text { text: &'a [u8], starts: Box<[u16; PAUSE_RING_LEN]> },
+}
+
+impl PauseRing<'_> {
+    /// Entry `index` (below 256).
+    pub fn get(&self, index: usize) -> u64 {
+        match self {
+            PauseRing::Decoded(values) => values[index],
+            PauseRing::Text { text, starts } => {
+                let digits = &text[usize::from(starts[index])..];
+                // Checked when read: digits that fit 64 bits.
+                uint_value(&digits[..digit_run(digits)]).unwrap_or_default()
+            }
+        }
+    }
 }
 
 impl Body<'_> {
@@ -126,17 +164,10 @@ impl std::error::Error for ReadError {}
 
 /// Reads a body, keeping what `want` asks for beyond `cmdline` and the memstats figures.
 pub fn read_body(body: &[u8], want: Want) -> Result<Body<'_>, ReadError> {
-    let text = match std::str::from_utf8(body) {
-        Ok(text) => text,
-        Err(e) => {
-            let (line, column) = line_column(body, e.valid_up_to());
-            return Err(ReadError::NotUtf8 { line, column });
-        }
-    };
-    if text.trim_matches(WHITESPACE).is_empty() {
+    if body.iter().all(|b| WHITESPACE.contains(&char::from(*b))) {
         return Err(ReadError::Empty);
     }
-    let mut cursor = Cursor::new(text);
+    let mut cursor = Cursor::new(body);
     let result = top_level(&mut cursor, want).and_then(|body| {
         cursor.skip_ws();
         match cursor.peek() {
@@ -144,14 +175,24 @@ pub fn read_body(body: &[u8], want: Want) -> Result<Body<'_>, ReadError> {
             Some(_) => Err(cursor.error("trailing characters after the JSON value")),
         }
     });
-    match result {
-        Ok(Ok(body)) => Ok(body),
-        Ok(Err(found)) => Err(ReadError::NotAnObject(found)),
-        Err(SyntaxError { what, pos }) => {
-            let (line, column) = line_column(body, pos);
-            Err(ReadError::NotJson { what, line, column, starts_with: describe_start(text) })
+    // The cursor checks UTF-8 only where it reads strings: a body it read whole is UTF-8, and
+    // one it stopped in is checked whole, so that a body that is not UTF-8 is reported as such
+    // wherever its grammar broke.
+    let error = match result {
+        Ok(Ok(body)) => return Ok(body),
+        Ok(Err(found)) => return Err(ReadError::NotAnObject(found)),
+        Err(error) => error,
+    };
+    let text = match std::str::from_utf8(body) {
+        Ok(text) => text,
+        Err(e) => {
+            let (line, column) = line_column(body, e.valid_up_to());
+            return Err(ReadError::NotUtf8 { line, column });
         }
-    }
+    };
+    let SyntaxError { what, pos } = error;
+    let (line, column) = line_column(body, pos);
+    Err(ReadError::NotJson { what, line, column, starts_with: describe_start(text) })
 }
 
 const WHITESPACE: &[char] = &[' ', '\t', '\n', '\r'];
@@ -191,20 +232,30 @@ fn top_level<'a>(c: &mut Cursor<'a>, want: Want) -> Parsed<Result<Body<'a>, &'st
         pause_ns: None,
         last_num_gc: None,
         problems: Vec::new(),
+        has_memstats_key: false,
+        embedded: None,
     };
     let mut more = c.open(b'}');
     while more {
-        let key = c.key()?;
+        let key = c.key_bytes()?;
         c.skip_ws();
-        match key.as_ref() {
-            "cmdline" => body.cmdline = cmdline(c, &mut body.problems)?,
-            "memstats" => body.memstats = memstats(c, want, &mut body)?,
+        let start = c.pos;
+        let embedded = want.embedded
+            && body.embedded.is_none()
+            && c.peek() == Some(b'"')
+            && BODY_STRING_KEYS.iter().any(|name| name.as_bytes() == &*key);
+        match &*key {
+            b"cmdline" => body.cmdline = cmdline(c, &mut body.problems)?,
+            b"memstats" => {
+                body.has_memstats_key = true;
+                body.memstats = memstats(c, want, &mut body)?;
+            }
             // An annotation of Elastic's PR #4908 poller, not a variable the program published.
-            "last_num_gc" if want.pauses => match check_number(c.scalar()?, Kind::Count) {
+            b"last_num_gc" if want.pauses => match check_number(c.scalar()?, Kind::Count) {
                 Ok(number) => body.last_num_gc = number.and_then(Number::as_u64),
                 Err(why) => body.problems.push(format!("last_num_gc: {why}")),
             },
-            "last_num_gc" => drop(c.skip_value()?),
+            b"last_num_gc" => drop(c.skip_value()?),
             _ if want.custom => {
                 let start = c.pos;
                 let depth = c.skip_value()?;
@@ -214,10 +265,20 @@ fn top_level<'a>(c: &mut Cursor<'a>, want: Want) -> Parsed<Result<Body<'a>, &'st
                 } else {
                     Custom::Json(c.text(start, c.pos))
                 };
-                body.custom.retain(|(name, _)| *name != key);
-                body.custom.push((key, value));
+                // The key was read as a string, so it is UTF-8.
+                let name = match key {
+                    Cow::Borrowed(raw) => {
+                        Cow::Borrowed(std::str::from_utf8(raw).unwrap_or_default())
+                    }
+                    Cow::Owned(raw) => Cow::Owned(String::from_utf8(raw).unwrap_or_default()),
+                };
+                body.custom.retain(|(known, _)| *known != name);
+                body.custom.push((name, value));
             }
             _ => drop(c.skip_value()?),
+        }
+        if embedded {
+            body.embedded = Some((start, c.pos));
         }
         more = c.next_or_close(b'}', "expected ',' or '}' after an object member")?;
     }
@@ -263,11 +324,24 @@ fn memstats<'a>(c: &mut Cursor<'a>, want: Want, body: &mut Body<'a>) -> Parsed<M
     let mut values = [None; Stat::COUNT];
     let mut more = c.open(b'}');
     while more {
-        let key = c.key()?;
+        // Go writes `"Key":value` with no spaces and no escapes: such a key is taken as it is.
+        let key = match c.plain_key() {
+            Some(key) => Cow::Borrowed(key),
+            None => c.key_bytes()?,
+        };
         c.skip_ws();
-        if want.pauses && key == "PauseNs" {
+        if want.pauses && *key == *b"PauseNs" {
             body.pause_ns = pause_ring(c, &mut body.problems)?;
         } else if let Some(stat) = Stat::from_key(&key) {
+            if let Some(n) = c.plain_uint() {
+                values[stat as usize] = Some(match stat.kind() {
+                    Kind::Count => Number::Uint(n),
+                    // A float figure stays a float however Go wrote it (see `check_number`).
+                    Kind::Float => Number::Float(n as f64),
+                });
+                more = c.next_or_close(b'}', "expected ',' or '}' after an object member")?;
+                continue;
+            }
             values[stat as usize] = match check_number(c.scalar()?, stat.kind()) {
                 Ok(number) => number,
                 Err(why) => {
@@ -285,10 +359,7 @@ fn memstats<'a>(c: &mut Cursor<'a>, want: Want, body: &mut Body<'a>) -> Parsed<M
 
 /// `memstats.PauseNs`: `Some` only for exactly 256 unsigned integers; anything else is named in
 /// the problems and gives no ring (so no pause window).
-fn pause_ring(
-    c: &mut Cursor<'_>,
-    problems: &mut Vec<String>,
-) -> Parsed<Option<Box<[u64; PAUSE_RING_LEN]>>> {
+fn pause_ring<'a>(c: &mut Cursor<'a>, problems: &mut Vec<String>) -> Parsed<Option<PauseRing<'a>>> {
     if c.peek() != Some(b'[') {
         let found = c.scalar()?;
         if !matches!(found, Scalar::Null) {
@@ -299,6 +370,18 @@ fn pause_ring(
         }
         return Ok(None);
     }
+    let start = c.pos;
+    let mut starts = Box::new([0; PAUSE_RING_LEN]);
+    if let Some(len) = c.compact_uint_array(Some(&mut starts[..])) {
+        if len != PAUSE_RING_LEN {
+            problems
+                .push(format!("memstats.PauseNs: expected {PAUSE_RING_LEN} entries, found {len}"));
+            return Ok(None);
+        }
+        return Ok(Some(PauseRing::Text { text: c.text_bytes(start, c.pos), starts }));
+    }
+    // Anything else (spaces, a wrong element) is read element by element, each problem named.
+    c.pos = start;
     let mut ring = Box::new([0; PAUSE_RING_LEN]);
     let mut len = 0;
     let mut usable = true;
@@ -326,7 +409,7 @@ fn pause_ring(
         problems.push(format!("memstats.PauseNs: expected {PAUSE_RING_LEN} entries, found {len}"));
         return Ok(None);
     }
-    Ok(usable.then_some(ring))
+    Ok(usable.then_some(PauseRing::Decoded(ring)))
 }
 
 #[cfg(test)]
@@ -390,7 +473,7 @@ mod tests {
     fn deep_nesting_is_skipped_not_a_crash() {
         let body = format!("{{\"x\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
         for keep_custom in [false, true] {
-            let want = Want { custom: keep_custom, pauses: true };
+            let want = Want { custom: keep_custom, pauses: true, embedded: false };
             let read = read_body(body.as_bytes(), want).unwrap();
             assert_eq!(read.custom.len(), usize::from(keep_custom));
         }
@@ -424,7 +507,8 @@ mod tests {
             for variant in variants {
                 let Ok(text) = std::str::from_utf8(&variant) else { continue };
                 let serde_ok = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
-                let ours = read_body(&variant, Want { custom: true, pauses: true });
+                let ours =
+                    read_body(&variant, Want { custom: true, pauses: true, embedded: false });
                 let ours_ok = matches!(ours, Ok(_) | Err(ReadError::NotAnObject(_)));
                 assert_eq!(ours_ok, serde_ok, "{text:?}: {:?}", ours.err());
                 checked += 1;
@@ -441,8 +525,11 @@ mod tests {
             for (open, close) in [("[", "]"), ("{\"k\":", "}"), ("[{\"a\":1},", "]")] {
                 let value = format!("{}0{}", open.repeat(depth), close.repeat(depth));
                 let body = format!("{{\"v\":{value},\"w\":[1,2]}}");
-                let read =
-                    read_body(body.as_bytes(), Want { custom: true, pauses: false }).unwrap();
+                let read = read_body(
+                    body.as_bytes(),
+                    Want { custom: true, pauses: false, embedded: false },
+                )
+                .unwrap();
                 let decodable = serde_json::from_str::<serde_json::Value>(&value).is_ok();
                 let kept = matches!(read.custom[0].1, Custom::Json(_));
                 assert_eq!(kept, decodable, "depth {depth} of {open}");
