@@ -6,7 +6,7 @@ use std::process::Command;
 use anyhow::{Context, Result};
 use expvar_heap_test_support::{root, target_dir};
 
-use crate::{cargo, playground, run, wasm};
+use crate::{cargo, fuzz, playground, run, wasm};
 
 pub fn test() -> Result<()> {
     wasm::build()?;
@@ -30,7 +30,12 @@ pub fn test() -> Result<()> {
     for package in wasm::WASM_PACKAGES {
         wasm_lints.args(["--package", package]);
     }
-    run(wasm_lints.args(["--", "-D", "warnings"]))
+    run(wasm_lints.args(["--", "-D", "warnings"]))?;
+    let seconds = match std::env::var("EXPVAR_HEAP_FUZZ_SECONDS") {
+        Ok(seconds) => seconds.parse().context("EXPVAR_HEAP_FUZZ_SECONDS: a number of seconds")?,
+        Err(_) => fuzz::TEST_SECONDS,
+    };
+    fuzz::fuzz(seconds)
 }
 
 /// The component from JavaScript (jco, in Node) and Python (the `wasmtime` package), each

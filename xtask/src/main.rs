@@ -5,6 +5,7 @@
 
 mod bless;
 mod dist;
+mod fuzz;
 mod hosts;
 mod playground;
 mod serve;
@@ -25,12 +26,17 @@ Commands:
   demo    Build the component, then run `expvar-heap transform` on a bundled sequence of real
           /debug/vars bodies (Go 1.19, a busy program) and print the events
   test    Build the component, run every test of the workspace and the component's tests in Node
-          (jco) and Python (wasmtime-py), installing their packages on first use, then check
-          formatting (rustfmt) and lints (clippy, warnings as errors)
+          (jco) and Python (wasmtime-py), installing their packages on first use, check
+          formatting (rustfmt) and lints (clippy, warnings as errors), then run each fuzz target
+          for 20 s (EXPVAR_HEAP_FUZZ_SECONDS changes it)
   bench   Build the component and the pipeline modules, then print, per real Go fixture body,
           µs per body (native, serde_json's skip-only floor, the component in wasmtime, the
           Fluent Bit module in the wasmi interpreter) and WebAssembly instructions per byte
           (wasmtime fuel) for the component and both modules, with their sizes
+  fuzz    Run each coverage-guided fuzz target of fuzz/ (the reader against serde_json, events,
+          collectors, the Fluent Bit module through wasmtime) for SECONDS (default 300), its
+          corpus seeded from the fixtures: cargo xtask fuzz [SECONDS]. Needs cargo-fuzz and the
+          nightly toolchain
   dist    Build the component, the release CLI (with the component embedded), the pipeline
           modules, the browser playground (dist/playground/, a static site) and the index
           templates (dist/elasticsearch/, dist/opensearch/) into dist/
@@ -49,6 +55,11 @@ fn main() -> Result<()> {
         "test" => hosts::test(),
         "bench" => bench(),
         "dist" => dist::dist(),
+        "fuzz" => {
+            let seconds = std::env::args().nth(2).map(|s| s.parse()).transpose()?.unwrap_or(300);
+            wasm::build()?;
+            fuzz::fuzz(seconds)
+        }
         "bless" => bless::bless(),
         "serve" => serve::serve(),
         "help" | "-h" | "--help" => {

@@ -1,0 +1,25 @@
+//! A collector never panics on any sequence of bodies (the input split at 0xFF bytes, which no
+//! UTF-8 text holds), each body's events are JSON, and its pause window never counts more than
+//! the ring holds.
+#![no_main]
+
+use expvar_heap::{CollectionTime, Collector, PAUSE_RING_LEN};
+use libfuzzer_sys::fuzz_target;
+use serde_json::Value;
+
+fuzz_target!(|input: &[u8]| {
+    let mut collector = Collector::default();
+    for (i, body) in input.split(|&b| b == 0xFF).enumerate() {
+        let time = CollectionTime { seconds: 1_700_000_000 + i as u64 * 10, nanoseconds: 0 };
+        let events = collector.push(body, time);
+        assert_eq!(events.len(), 1);
+        let event: Value = serde_json::from_str(&events[0].json).expect("an event is JSON");
+        let pause = &event["golang"]["heap"]["gc"]["pause"];
+        if let Some(count) = pause["count"].as_u64() {
+            assert!(count <= PAUSE_RING_LEN as u64);
+            let (sum, max) =
+                (pause["sum"]["ns"].as_u64().unwrap(), pause["max"]["ns"].as_u64().unwrap());
+            assert!(max <= sum || count == 0);
+        }
+    }
+});
