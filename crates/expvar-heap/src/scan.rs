@@ -148,6 +148,42 @@ mod tests {
     }
 
     #[test]
+    fn string_stops_marks_the_first_byte_the_reader_must_look_at() {
+        // Every byte at every place, behind plain content and behind another stop (whose
+        // borrow must not move the first mark).
+        for b in 0..=255u8 {
+            for position in 0..8 {
+                for filler in [b'a', b'"', 0x01, 0xC3] {
+                    let mut word = [b'a'; 8];
+                    word[position] = b;
+                    if position < 7 {
+                        word[position + 1] = filler;
+                    }
+                    let stops = string_stops(u64::from_le_bytes(word));
+                    let first = word
+                        .iter()
+                        .position(|&c| c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c));
+                    let found = (stops != 0).then(|| (stops.trailing_zeros() / 8) as usize);
+                    assert_eq!(found, first, "{word:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn digits_value_reads_one_to_eight_digits() {
+        for n in 1..=8 {
+            for value in [0u64, 1, 7, 42, 1234, 99_999_999, 10_000_000, 31_415_926] {
+                let text = format!("{:0n$}", value % 10u64.pow(n as u32));
+                let mut bytes = text.clone().into_bytes();
+                bytes.resize(8, b',');
+                let word = u64::from_le_bytes(bytes.try_into().unwrap());
+                assert_eq!(digits_value(word, n), text.parse::<u64>().unwrap(), "{text}");
+            }
+        }
+    }
+
+    #[test]
     fn digit_run_stops_at_the_first_other_byte() {
         for len in 0..20 {
             for b in 0..=255u8 {

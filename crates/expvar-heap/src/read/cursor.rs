@@ -139,11 +139,20 @@ impl<'a> Cursor<'a> {
     /// anything else.
     #[inline(always)]
     pub fn plain_uint(&mut self) -> Option<u64> {
-        let end = plain_uint_end(self.bytes, self.pos)?;
+        let word = load(self.bytes, self.pos);
+        let n = leading_digits(word);
+        if n == 0 || (n > 1 && word as u8 == b'0') {
+            return None;
+        }
+        let (end, value) = if n < 8 {
+            (self.pos + n, digits_value(word, n))
+        } else {
+            let end = self.pos + 8 + digit_run(&self.bytes[self.pos + 8..]);
+            (end, uint_value(&self.bytes[self.pos..end])?)
+        };
         if !matches!(self.bytes.get(end), Some(b',' | b'}' | b']')) {
             return None;
         }
-        let value = uint_value(&self.bytes[self.pos..end])?;
         self.pos = end;
         Some(value)
     }
@@ -285,7 +294,8 @@ impl<'a> Cursor<'a> {
     }
 
     /// At `[`: an array of unsigned integers written without spaces (`[0,12,3]`). Moves past it and
-    /// returns how many elements it has, writing the first ones into `values` when given; `None`
+    /// returns how many elements it has, writing where the first ones start (from the `[`) into
+    /// `starts` when given, and leaving those of runs of zeros as they were (`ZERO_ENTRY`); `None`
     /// (position somewhere inside) at anything else, a number above 2^64-1 included when values
     /// are kept.
     pub fn compact_uint_array(&mut self, mut starts: Option<&mut [u16]>) -> Option<usize> {
@@ -302,14 +312,8 @@ impl<'a> Cursor<'a> {
         while let Some(chunk) = bytes.get(pos..).and_then(<[u8]>::first_chunk::<24>) {
             let word = |i: usize| u64::from_le_bytes(*chunk[8 * i..].first_chunk().unwrap());
             let first = word(0);
-            // Eight `0,`: kept values start as zeros, so only the count moves.
+            // Eight `0,`: kept entries start as zeros (`ZERO_ENTRY`), so only the count moves.
             if first == EIGHT_ZEROS {
-                if let Some(starts) = starts.as_deref_mut() {
-                    let at = u16::try_from(pos - open).ok()?;
-                    for (i, slot) in starts.iter_mut().skip(count).take(4).enumerate() {
-                        *slot = at + 2 * i as u16;
-                    }
-                }
                 pos += 8;
                 count += 4;
                 continue;
@@ -336,7 +340,7 @@ impl<'a> Cursor<'a> {
                     return None;
                 }
                 if let Some(slot) = starts.get_mut(count) {
-                    *slot = u16::try_from(pos - open).ok()?;
+                    *slot = u16::try_from(pos - open).ok().filter(|&at| at != u16::MAX)?;
                 }
             }
             count += 1;
@@ -366,7 +370,7 @@ impl<'a> Cursor<'a> {
                     return None;
                 }
                 if let Some(slot) = starts.get_mut(count) {
-                    *slot = u16::try_from(pos - open).ok()?;
+                    *slot = u16::try_from(pos - open).ok().filter(|&at| at != u16::MAX)?;
                 }
             }
             count += 1;
@@ -883,10 +887,14 @@ mod tests {
         assert_eq!(c.compact_array(), Some(2));
         assert_eq!(c.peek(), Some(b','));
         let ring = b"[0,0,0,0,0,0,0,0,0,0,12,345678901,0,0,1]";
-        let mut starts = [0; 16];
-        let mut c = Cursor::new(ring);
+        // Under 24 bytes from the end, elements are read one by one: a long ring.
+        let ring = [&ring[..], &[b' '; 24]].concat();
+        let mut starts = [u16::MAX; 16];
+        let mut c = Cursor::new(&ring);
         assert_eq!(c.compact_uint_array(Some(&mut starts)), Some(15));
-        assert_eq!(starts[..15], [1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 24, 34, 36, 38]);
+        // The first eight zeros, skipped eight bytes at a time, keep their marks.
+        let z = u16::MAX;
+        assert_eq!(starts[..15], [z, z, z, z, z, z, z, z, 17, 19, 21, 24, 34, 36, 38]);
     }
 
     #[test]

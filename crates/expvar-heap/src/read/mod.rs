@@ -93,6 +93,10 @@ pub struct Body<'a> {
     pub embedded: Option<(usize, usize)>,
 }
 
+/// Where an entry of a ring's text starts, for an entry written in a run of eight `0,` (which the
+/// reader skips eight bytes at a time): no text is that long.
+pub(crate) const ZERO_ENTRY: u16 = u16::MAX;
+
 /// `memstats.PauseNs` as read: its 256 entries, each decoded when asked for.
 #[derive(Debug)]
 pub enum PauseRing<'a> {
@@ -108,6 +112,7 @@ impl PauseRing<'_> {
     pub fn get(&self, index: usize) -> u64 {
         match self {
             PauseRing::Decoded(values) => values[index],
+            PauseRing::Text { starts, .. } if starts[index] == ZERO_ENTRY => 0,
             PauseRing::Text { text, starts } => {
                 let digits = &text[usize::from(starts[index])..];
                 // Checked when read: digits that fit 64 bits.
@@ -349,7 +354,7 @@ fn memstats<'a>(c: &mut Cursor<'a>, want: Want, body: &mut Body<'a>) -> Parsed<M
                     None
                 }
             };
-        } else {
+        } else if c.plain_uint().is_none() {
             c.skip_value()?;
         }
         more = c.next_or_close(b'}', "expected ',' or '}' after an object member")?;
@@ -371,7 +376,7 @@ fn pause_ring<'a>(c: &mut Cursor<'a>, problems: &mut Vec<String>) -> Parsed<Opti
         return Ok(None);
     }
     let start = c.pos;
-    let mut starts = Box::new([0; PAUSE_RING_LEN]);
+    let mut starts = Box::new([ZERO_ENTRY; PAUSE_RING_LEN]);
     if let Some(len) = c.compact_uint_array(Some(&mut starts[..])) {
         if len != PAUSE_RING_LEN {
             problems

@@ -1,0 +1,96 @@
+//! The WebAssembly instructions each build executes per real body, counted with wasmtime's fuel
+//! (one unit per instruction: the same count on every run of the same build), held under bounds a
+//! little above what `cargo xtask bench` measured when they were set. A change that makes the
+//! component or a pipeline module do more work per byte fails here; timings are never asserted.
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::processor;
+use expvar_heap::Options;
+use expvar_heap_host_test::pipelines::{
+    FluentBitFilter, Message, RedpandaProcessor, counting_engine, fluent_bit_conf,
+};
+use expvar_heap_test_support::fixtures::{self, BLESS_TIME};
+use expvar_heap_test_support::{FLUENT_BIT_MODULE_FILE, REDPANDA_MODULE_FILE, built_module_path};
+use expvar_heap_wasmtime::Limits;
+
+/// Instructions per byte of a real body, at most: the component's `transform`, the Fluent Bit
+/// filter (a collector per process, so pause windows are computed), the Redpanda processor.
+/// Measured when set, on the worst fixture: 18.4, 20.8 (a process's first body, whose window is
+/// every cycle its ring holds) and 19.4; 12 to 17 on most bodies.
+const MAX_PER_BYTE: [f64; 3] = [21.0, 23.0, 22.0];
+
+/// Instructions for an empty record `{}` (an error event), at most, per build. Measured when set:
+/// 8,521, 7,644 and 7,640.
+const MAX_EMPTY_RECORD: [u64; 3] = [10_000, 9_000, 9_000];
+
+const BUILDS: [&str; 3] = ["component", "Fluent Bit module", "Redpanda module"];
+
+#[test]
+fn instructions_per_body_stay_under_their_bounds() {
+    let counting = processor(Limits { max_instructions: Some(u64::MAX / 2), ..Limits::default() });
+    let engine = counting_engine();
+    let (function, heap_size) = fluent_bit_conf();
+    let module = |file| built_module_path(file);
+    let mut fluent_bit =
+        FluentBitFilter::load_in(&engine, &module(FLUENT_BIT_MODULE_FILE), &function, heap_size)
+            .unwrap();
+    let mut redpanda = RedpandaProcessor::load_in(&engine, &module(REDPANDA_MODULE_FILE)).unwrap();
+    let options = Options::default();
+    let seconds = BLESS_TIME.seconds as u32;
+    let clock_ns = 1_675_246_668_723_000_000;
+
+    let mut count = |record: &[u8], tag: &str| -> [u64; 3] {
+        counting.transform(record, BLESS_TIME, &options).unwrap();
+        fluent_bit.call(tag, seconds, BLESS_TIME.nanoseconds, record).unwrap();
+        let message = Message { content: record.to_vec(), meta: HashMap::new() };
+        redpanda.process(message, clock_ns).unwrap();
+        [
+            counting.last_call_instructions().unwrap(),
+            fluent_bit.last_call_instructions().unwrap(),
+            redpanda.last_call_instructions().unwrap(),
+        ]
+    };
+    // Each instance's first call also sets up what every later call shares (the field layouts).
+    count(b"{}", "warm-up");
+
+    let mut worst = [0f64; 3];
+    let mut measured = 0;
+    for case in fixtures::cases().unwrap() {
+        if !case.name().starts_with("go") {
+            continue;
+        }
+        let body = std::fs::read(&case.input).unwrap();
+        let tag = case.input.parent().unwrap().display().to_string();
+        let counts = count(&body, &tag);
+        for (i, instructions) in counts.into_iter().enumerate() {
+            let per_byte = instructions as f64 / body.len() as f64;
+            worst[i] = worst[i].max(per_byte);
+            assert!(
+                per_byte <= MAX_PER_BYTE[i],
+                "{}: the {} executed {instructions} instructions, {per_byte:.2} per byte (bound {})",
+                case.name(),
+                BUILDS[i],
+                MAX_PER_BYTE[i]
+            );
+        }
+        measured += 1;
+    }
+    assert!(measured >= 50, "only {measured} real bodies");
+    eprintln!("worst instructions per byte (component, Fluent Bit, Redpanda): {worst:.2?}");
+
+    count(b"{}", "empty");
+    let empty = count(b"{}", "empty");
+    eprintln!("empty record (component, Fluent Bit, Redpanda): {empty:?}");
+    for i in 0..3 {
+        assert!(
+            empty[i] <= MAX_EMPTY_RECORD[i],
+            "an empty record: the {} executed {} instructions (bound {})",
+            BUILDS[i],
+            empty[i],
+            MAX_EMPTY_RECORD[i]
+        );
+    }
+}
