@@ -37,7 +37,6 @@ pub fn fuzz(seconds: u64) -> Result<()> {
             .args(["--", "-max_len=262144", "-rss_limit_mb=4096"])
             .arg(format!("-max_total_time={seconds}"))
             .env_remove("RUSTUP_TOOLCHAIN")
-            .env("CARGO_TARGET_DIR", root().join("fuzz/target"))
             .current_dir(root())
             .status()
             .context("could not start cargo fuzz")?;
