@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use crate::fields::{EXPVAR_FIELDS, Field, HEAP_FIELDS, Pause, Source};
 use crate::options::Dataset;
 use crate::pause::PauseWindow;
-use crate::read::{Body, Custom, MAX_NESTING, Memstats, Number};
+use crate::read::{Body, Cmdline, Custom, MAX_NESTING, Memstats, Number};
 use crate::time::CollectionTime;
 use crate::valid::ValidOptions;
 use crate::write::{Layout, Value, write_str};
@@ -64,9 +64,10 @@ fn build(input: &Input<'_>, dataset: Dataset) -> Event {
     let error = error_message(read, fields, &custom_problems);
     let original =
         (options.preserve_original_event || error.is_some()).then(|| String::from_utf8_lossy(body));
-    let cmdline: &[Cow<str>] = match read {
-        Ok(Body { cmdline: Some(args), .. }) => args,
-        _ => &[],
+    let cmdline = match read {
+        Ok(Body { cmdline: Some(Cmdline::Json(json)), .. }) => Value::Raw(json),
+        Ok(Body { cmdline: Some(Cmdline::Args(args)), .. }) => Value::Args(args),
+        _ => Value::Args(&[]),
     };
     let has_error = error.is_some();
     let envelope = options.envelope(dataset);
@@ -74,7 +75,7 @@ fn build(input: &Input<'_>, dataset: Dataset) -> Event {
     let values = fields.iter().enumerate().filter_map(|(index, field)| {
         let read = read.ok()?;
         let value = match field.source {
-            Source::Cmdline => Value::Args(cmdline),
+            Source::Cmdline => cmdline,
             Source::Custom => Value::Raw(&custom),
             Source::Stat(stat) => match read.stat(stat)? {
                 Number::Uint(n) => Value::Uint(n),

@@ -21,7 +21,13 @@ const fn key_slot(key: &[u8]) -> usize {
         return 0;
     }
     let probe = if key.len() > 4 { key[4] } else { key[key.len() - 1] };
-    (key.len() * 25 + key[0] as usize + probe as usize * 18) % KEY_SLOTS
+    slot(key.len(), key[0], probe)
+}
+
+/// The slot of a key of `len` bytes, its first byte and its probe byte.
+#[inline(always)]
+const fn slot(len: usize, first: u8, probe: u8) -> usize {
+    (len * 25 + first as usize + probe as usize * 18) % KEY_SLOTS
 }
 
 /// A key of at most 16 bytes as two little-endian words, zero-padded (as `scan::load` reads it).
@@ -38,6 +44,34 @@ const fn key_words(key: &[u8]) -> [u64; 2] {
 
 macro_rules! stats {
     ($($name:ident: $kind:ident,)*) => {
+        /// Every figure, in the order of the keys below.
+        const ALL: [Stat; Stat::COUNT] = [$(Stat::$name,)*];
+        /// Their keys in `memstats`.
+        const KEYS: [&str; Stat::COUNT] = [$(stringify!($name),)*];
+        /// The index of each key by its slot ([`key_slot`]), `u8::MAX` for none: built at
+        /// compile time, which refuses two keys in one slot.
+        const TABLE: [u8; KEY_SLOTS] = {
+            let mut table = [u8::MAX; KEY_SLOTS];
+            let mut i = 0;
+            while i < Stat::COUNT {
+                let slot = key_slot(KEYS[i].as_bytes());
+                assert!(table[slot] == u8::MAX, "two memstats keys share a slot");
+                table[slot] = i as u8;
+                i += 1;
+            }
+            table
+        };
+        /// The keys as two zero-padded little-endian words each.
+        const WORDS: [[u64; 2]; Stat::COUNT] = {
+            let mut words = [[0; 2]; Stat::COUNT];
+            let mut i = 0;
+            while i < Stat::COUNT {
+                words[i] = key_words(KEYS[i].as_bytes());
+                i += 1;
+            }
+            words
+        };
+
         /// The `memstats` figures the transform reads; every other key of `memstats` is skipped.
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         pub enum Stat { $($name,)* }
@@ -49,35 +83,23 @@ macro_rules! stats {
             /// The figure a `memstats` key names, if it is one the transform reads: one look in
             /// a table by a hash of the key, and one comparison.
             pub fn from_key(key: impl AsRef<[u8]>) -> Option<Stat> {
-                const ALL: [Stat; Stat::COUNT] = [$(Stat::$name,)*];
-                const KEYS: [&str; Stat::COUNT] = [$(stringify!($name),)*];
-                const TABLE: [u8; KEY_SLOTS] = {
-                    let mut table = [u8::MAX; KEY_SLOTS];
-                    let mut i = 0;
-                    while i < Stat::COUNT {
-                        let slot = key_slot(KEYS[i].as_bytes());
-                        assert!(table[slot] == u8::MAX, "two memstats keys share a slot");
-                        table[slot] = i as u8;
-                        i += 1;
-                    }
-                    table
-                };
-                const WORDS: [[u64; 2]; Stat::COUNT] = {
-                    let mut words = [[0; 2]; Stat::COUNT];
-                    let mut i = 0;
-                    while i < Stat::COUNT {
-                        words[i] = key_words(KEYS[i].as_bytes());
-                        i += 1;
-                    }
-                    words
-                };
                 let key = key.as_ref();
-                let index = *TABLE.get(key_slot(key))? as usize;
+                Stat::from_words(key.len(), [crate::scan::load(key, 0), crate::scan::load(key, 8)])
+            }
+
+            /// [`Stat::from_key`] of a key of `len` bytes given as two zero-padded little-endian
+            /// words (as the reader has them): arithmetic only.
+            #[inline(always)]
+            pub(crate) fn from_words(len: usize, words: [u64; 2]) -> Option<Stat> {
+                let first = words[0] as u8;
+                let probe = match len {
+                    0 => 0,
+                    1..=4 => (words[0] >> (8 * (len - 1))) as u8,
+                    _ => (words[0] >> 32) as u8,
+                };
+                let index = *TABLE.get(slot(len, first, probe))? as usize;
                 let stat = *ALL.get(index)?;
-                // Compared as two words, not byte by byte: every key is at most 16 bytes.
-                let same = key.len() == KEYS[index].len()
-                    && [crate::scan::load(key, 0), crate::scan::load(key, 8)] == WORDS[index];
-                same.then_some(stat)
+                (len == KEYS[index].len() && words == WORDS[index]).then_some(stat)
             }
 
             /// The key in `memstats`, as Go's `runtime.MemStats` names it.

@@ -124,14 +124,74 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// An object key of plain ASCII (no escape) right followed by its colon, as Go writes them:
-    /// moves past both and returns the key; `None`, not moving, at anything else.
+    /// An object key of at most 16 bytes of plain ASCII (no escape) right followed by its colon,
+    /// as Go writes `memstats`: moves past both and returns the key's length and its bytes as two
+    /// zero-padded little-endian words (compared with known keys without a byte loop); `None`,
+    /// not moving, at anything else.
     #[inline(always)]
-    pub fn plain_key(&mut self) -> Option<&'a [u8]> {
-        let len = plain_key_len(self.bytes, self.pos)?;
-        let key = &self.bytes[self.pos + 1..self.pos + len - 2];
-        self.pos += len;
-        Some(key)
+    pub fn short_key(&mut self) -> Option<(usize, [u64; 2])> {
+        let bytes = self.bytes;
+        if bytes.get(self.pos) != Some(&b'"') {
+            return None;
+        }
+        let start = self.pos + 1;
+        let first = load(bytes, start);
+        let stops = string_stops(first);
+        let (len, words) = if stops != 0 {
+            let len = (stops.trailing_zeros() / 8) as usize;
+            (len, [first & low_bytes(len), 0])
+        } else {
+            let second = load(bytes, start + 8);
+            let stops = string_stops(second);
+            if stops == 0 {
+                return None;
+            }
+            let len = (stops.trailing_zeros() / 8) as usize;
+            (8 + len, [first, second & low_bytes(len)])
+        };
+        if bytes.get(start + len..start + len + 2) != Some(b"\":") {
+            return None;
+        }
+        self.pos = start + len + 2;
+        Some((len, words))
+    }
+
+    /// At `[`: an array written without spaces of non-empty strings of plain ASCII (no escape,
+    /// no control character): moves past it and returns its text; `None`, not moving, at
+    /// anything else (an empty array included).
+    pub fn compact_plain_strings(&mut self) -> Option<&'a str> {
+        let bytes = self.bytes;
+        if bytes.get(self.pos) != Some(&b'[') {
+            return None;
+        }
+        let mut pos = self.pos + 1;
+        loop {
+            if bytes.get(pos) != Some(&b'"') {
+                return None;
+            }
+            let start = pos + 1;
+            pos = start;
+            loop {
+                let stops = string_stops(load(bytes, pos));
+                if stops != 0 {
+                    pos += (stops.trailing_zeros() / 8) as usize;
+                    break;
+                }
+                pos += 8;
+            }
+            if pos == start || bytes.get(pos) != Some(&b'"') {
+                return None;
+            }
+            match bytes.get(pos + 1) {
+                Some(b',') => pos += 2,
+                Some(b']') => {
+                    let text = self.text(self.pos, pos + 2);
+                    self.pos = pos + 2;
+                    return Some(text);
+                }
+                _ => return None,
+            }
+        }
     }
 
     /// A plain unsigned integer (`0`, or digits not starting with 0) that fits 64 bits and is
@@ -716,6 +776,7 @@ fn key_end(bytes: &[u8], pos: usize) -> Option<usize> {
 }
 
 /// At `"`: past the string, checked (escapes, control characters, UTF-8), or `None`.
+#[inline(always)]
 fn string_end(bytes: &[u8], mut pos: usize) -> Option<usize> {
     pos += 1;
     loop {
@@ -748,6 +809,7 @@ fn string_end(bytes: &[u8], mut pos: usize) -> Option<usize> {
 }
 
 /// Past the number at `pos` (RFC 8259's grammar), or `None`.
+#[inline(always)]
 fn number_end(bytes: &[u8], mut pos: usize) -> Option<usize> {
     if bytes.get(pos) == Some(&b'-') {
         pos += 1;
@@ -786,6 +848,12 @@ fn number_end(bytes: &[u8], mut pos: usize) -> Option<usize> {
 #[inline(always)]
 fn literal_end(bytes: &[u8], pos: usize, word: &[u8]) -> Option<usize> {
     bytes[pos..].starts_with(word).then_some(pos + word.len())
+}
+
+/// A mask of the `n` low bytes of a word (`n` below 8).
+#[inline(always)]
+fn low_bytes(n: usize) -> u64 {
+    (1u64 << (8 * n)) - 1
 }
 
 /// Up to sixteen bytes of a body that must recur, as two words and masks to compare them with.
@@ -841,6 +909,7 @@ fn plain_uint_end(bytes: &[u8], at: usize) -> Option<usize> {
 
 /// At `"`: the length of a key of plain ASCII (no escape, no control or non-ASCII byte) with its
 /// quotes and the colon right after it, or `None`.
+#[inline(always)]
 fn plain_key_len(bytes: &[u8], at: usize) -> Option<usize> {
     if bytes.get(at) != Some(&b'"') {
         return None;

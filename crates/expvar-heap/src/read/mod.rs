@@ -38,6 +38,9 @@ pub const MAX_NESTING: usize = 128;
 /// input without a parser).
 pub const BODY_STRING_KEYS: [&str; 3] = ["log", "message", "exec"];
 
+/// `PauseNs`, as a word.
+const PAUSE_NS: u64 = u64::from_le_bytes(*b"PauseNs\0");
+
 /// What `memstats` was in the body.
 #[derive(Debug)]
 #[allow(clippy::large_enum_variant)] // one per body, on the stack: cheaper than a box
@@ -61,6 +64,30 @@ pub struct Want {
     pub embedded: bool,
 }
 
+/// `cmdline` as read.
+#[derive(Debug)]
+pub enum Cmdline<'a> {
+    /// Its JSON text, when it is an array written without spaces of non-empty strings without
+    /// escapes or non-ASCII characters (as Go writes most command lines): exactly the text an
+    /// event holds, so it is copied, not decoded and written again.
+    Json(&'a str),
+    /// Its strings, decoded (nulls and other values left out).
+    Args(Vec<Cow<'a, str>>),
+}
+
+impl Cmdline<'_> {
+    /// The arguments, decoded.
+    #[cfg(test)]
+    pub fn args(&self) -> Vec<Cow<'_, str>> {
+        match self {
+            Cmdline::Json(json) => serde_json::from_str::<Vec<String>>(json)
+                .map(|args| args.into_iter().map(Cow::Owned).collect())
+                .unwrap_or_default(),
+            Cmdline::Args(args) => args.iter().map(|a| Cow::Borrowed(a.as_ref())).collect(),
+        }
+    }
+}
+
 /// A published variable other than `cmdline` and `memstats`, as the body holds it.
 #[derive(Debug)]
 pub enum Custom<'a> {
@@ -74,7 +101,7 @@ pub enum Custom<'a> {
 #[derive(Debug)]
 pub struct Body<'a> {
     /// `cmdline`, when it is an array; string elements only.
-    pub cmdline: Option<Vec<Cow<'a, str>>>,
+    pub cmdline: Option<Cmdline<'a>>,
     pub memstats: Memstats,
     /// Every other top-level variable, in the order published; only when asked for. Kept as text
     /// so that a variable nested too deeply to decode spoils only itself.
@@ -290,10 +317,10 @@ fn top_level<'a>(c: &mut Cursor<'a>, want: Want) -> Parsed<Result<Body<'a>, &'st
     Ok(Ok(body))
 }
 
-fn cmdline<'a>(
-    c: &mut Cursor<'a>,
-    problems: &mut Vec<String>,
-) -> Parsed<Option<Vec<Cow<'a, str>>>> {
+fn cmdline<'a>(c: &mut Cursor<'a>, problems: &mut Vec<String>) -> Parsed<Option<Cmdline<'a>>> {
+    if let Some(json) = c.compact_plain_strings() {
+        return Ok(Some(Cmdline::Json(json)));
+    }
     if c.peek() != Some(b'[') {
         let found = c.scalar()?;
         if !matches!(found, Scalar::Null) {
@@ -316,7 +343,7 @@ fn cmdline<'a>(
         index += 1;
         more = c.next_or_close(b']', "expected ',' or ']' after an array element")?;
     }
-    Ok(Some(args))
+    Ok(Some(Cmdline::Args(args)))
 }
 
 fn memstats<'a>(c: &mut Cursor<'a>, want: Want, body: &mut Body<'a>) -> Parsed<Memstats> {
@@ -329,15 +356,19 @@ fn memstats<'a>(c: &mut Cursor<'a>, want: Want, body: &mut Body<'a>) -> Parsed<M
     let mut values = [None; Stat::COUNT];
     let mut more = c.open(b'}');
     while more {
-        // Go writes `"Key":value` with no spaces and no escapes: such a key is taken as it is.
-        let key = match c.plain_key() {
-            Some(key) => Cow::Borrowed(key),
-            None => c.key_bytes()?,
+        // Go writes `"Key":value` with short keys, no spaces and no escapes: such a key is
+        // compared as two words.
+        let (stat, pause_ns) = match c.short_key() {
+            Some((len, words)) => (Stat::from_words(len, words), len == 7 && words[0] == PAUSE_NS),
+            None => {
+                let key = c.key_bytes()?;
+                (Stat::from_key(&key), *key == *b"PauseNs")
+            }
         };
         c.skip_ws();
-        if want.pauses && *key == *b"PauseNs" {
+        if want.pauses && pause_ns {
             body.pause_ns = pause_ring(c, &mut body.problems)?;
-        } else if let Some(stat) = Stat::from_key(&key) {
+        } else if let Some(stat) = stat {
             if let Some(n) = c.plain_uint() {
                 values[stat as usize] = Some(match stat.kind() {
                     Kind::Count => Number::Uint(n),
@@ -425,7 +456,8 @@ mod tests {
     fn reads_figures_exactly_and_skips_the_rest() {
         let body = br#"{"cmdline":["./app","-v"],"custom":{"a":1},"memstats":{"LastGC":18446744073709551615,"GCCPUFraction":1.5e-4,"PauseNs":[1,2],"BySize":[{"Size":8}],"NumGC":3}}"#;
         let read = read_body(body, Want::default()).unwrap();
-        assert_eq!(read.cmdline.as_deref().unwrap(), ["./app", "-v"]);
+        assert!(matches!(read.cmdline, Some(Cmdline::Json(r#"["./app","-v"]"#))));
+        assert_eq!(read.cmdline.as_ref().unwrap().args(), ["./app", "-v"]);
         assert_eq!(read.stat(Stat::LastGC), Some(Number::Uint(u64::MAX)));
         assert_eq!(read.stat(Stat::GCCPUFraction), Some(Number::Float(1.5e-4)));
         assert_eq!(read.stat(Stat::NumGC), Some(Number::Uint(3)));
@@ -450,7 +482,7 @@ mod tests {
         );
         assert_eq!(read.stat(Stat::NumGC), Some(Number::Uint(2)));
         assert_eq!(read.stat(Stat::Frees), None);
-        assert_eq!(read.cmdline.as_deref().unwrap(), ["a"]);
+        assert_eq!(read.cmdline.as_ref().unwrap().args(), ["a"]);
     }
 
     #[test]
