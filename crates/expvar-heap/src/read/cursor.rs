@@ -1,6 +1,8 @@
-//! The JSON cursor: moves over a body already known to be UTF-8, checking RFC 8259's grammar as it
-//! goes, and decodes only the values asked for. Everything else is skipped in tight byte loops,
-//! and nesting is skipped without recursion, so no body can overflow the stack.
+//! The JSON cursor: moves over a body's bytes, checking RFC 8259's grammar as it goes (and UTF-8
+//! inside strings, the only place a valid body has non-ASCII bytes), and decodes only the values
+//! asked for. Everything else is skipped in word-at-a-time loops, with fast paths for the
+//! compact arrays Go writes, and nesting is skipped without recursion, so no body can overflow
+//! the stack.
 
 use std::borrow::Cow;
 
@@ -34,8 +36,8 @@ pub(crate) struct Cursor<'a> {
     pub pos: usize,
 }
 
-/// Eight `0,` elements: how an idle program's rings are mostly written.
-const EIGHT_ZEROS: u64 = u64::from_le_bytes(*b"0,0,0,0,");
+/// Four `0,` elements, eight bytes: how an idle program's rings are mostly written.
+const FOUR_ZEROS: u64 = u64::from_le_bytes(*b"0,0,0,0,");
 
 impl<'a> Cursor<'a> {
     pub fn new(bytes: &'a [u8]) -> Self {
@@ -372,8 +374,8 @@ impl<'a> Cursor<'a> {
         while let Some(chunk) = bytes.get(pos..).and_then(<[u8]>::first_chunk::<24>) {
             let word = |i: usize| u64::from_le_bytes(*chunk[8 * i..].first_chunk().unwrap());
             let first = word(0);
-            // Eight `0,`: kept entries start as zeros (`ZERO_ENTRY`), so only the count moves.
-            if first == EIGHT_ZEROS {
+            // Four `0,`: kept entries start as zeros (`ZERO_ENTRY`), so only the count moves.
+            if first == FOUR_ZEROS {
                 pos += 8;
                 count += 4;
                 continue;

@@ -120,7 +120,7 @@ pub struct Body<'a> {
     pub embedded: Option<(usize, usize)>,
 }
 
-/// Where an entry of a ring's text starts, for an entry written in a run of eight `0,` (which the
+/// Where an entry of a ring's text starts, for an entry written in a run of four `0,` (which the
 /// reader skips eight bytes at a time): no text is that long.
 pub(crate) const ZERO_ENTRY: u16 = u16::MAX;
 
