@@ -1,6 +1,10 @@
 //! The stateful collector: per-interval GC pauses for one scraped process.
 
+use std::fmt;
+use std::str::FromStr;
+
 use crate::event::{self, Event};
+use crate::fields::PAUSE_RING_LEN;
 use crate::fields::Stat;
 use crate::framing::embedded_body;
 use crate::pause::PauseWindow;
@@ -12,29 +16,160 @@ use crate::valid::ValidOptions;
 /// each one's events, the `golang.heap` event with `golang.heap.gc.pause.*` for the GC cycles that
 /// ended since the previous body.
 ///
-/// It remembers only the previous body's `NumGC`. That is enough because Go numbers GC cycles and
-/// keeps the pause of each of the last 256 in `PauseNs`: the cycles since the previous body are
-/// `previous + 1 ..= NumGC`, and the current body's ring still holds every one of them unless more
-/// than 256 ended (those are counted as missed). Earlier rings add nothing the current one lacks.
+/// It remembers a few figures of the previous body (its [`CollectorState`]). The previous `NumGC`
+/// is enough for the window because Go numbers GC cycles and keeps the pause of each of the last
+/// 256 in `PauseNs`: the cycles since the previous body are `previous + 1 ..= NumGC`, and the
+/// current body's ring still holds every one of them unless more than 256 ended (those are counted
+/// as missed). Earlier rings add nothing the current one lacks. The other figures tell whether the
+/// process restarted in between.
 ///
 /// - First body: there is no previous `NumGC`, so the window is every cycle since the process
 ///   started, as far as the ring still holds them.
-/// - `NumGC` lower than last time: the process restarted; the window starts again from zero
-///   (Metricbeat stayed at zero until the old count was passed, beats#6543).
+/// - The process restarted: the window starts again from zero (Metricbeat stayed at zero until
+///   the old count was passed, beats#6543, and missed a restart whose new process had already
+///   passed it). [`CollectorState`] says which signs of a restart are read.
 /// - A body carrying a top-level `last_num_gc` (as the poller of Elastic's PR #4908 injects it)
 ///   uses that as the previous `NumGC`.
 /// - A body without a usable `NumGC` or `PauseNs` gets no pause fields and leaves the state as it was.
+///
+/// A host that cannot keep a collector between bodies (a pooled plugin) carries its
+/// [`Collector::state`] along with the next body and hands it back with [`Collector::set_state`].
 #[derive(Clone, Debug, Default)]
 pub struct Collector {
     options: ValidOptions,
-    last_num_gc: Option<u64>,
+    state: Option<CollectorState>,
+}
+
+/// What a [`Collector`] remembers of the last body that had a usable `NumGC` and `PauseNs`.
+///
+/// The process restarted between that body and the next when any sign a Go body gives says so:
+///
+/// - `NumGC`, `LastGC`, `PauseTotalNs`, `TotalAlloc` or `Mallocs` went down: each only ever
+///   grows in one process;
+/// - the cycle that was the last one of the state is still in the next body's `PauseEnd` ring
+///   (fewer than 256 cycles ended since), but it ended at another time than the state's
+///   `LastGC`: a new process has already run at least as many cycles as the old one had (the case
+///   the counts alone miss).
+///
+/// More than 255 cycles later the ring no longer holds that cycle, and only the figures tell.
+///
+/// Its text form (`Display` and `FromStr`) is one line of `name=value` pairs separated by spaces,
+/// e.g. `num_gc=61 last_gc=1767225600123456789 pause_total_ns=912000 total_alloc=88113152
+/// mallocs=402113`, for hosts that carry the state outside the collector (as metadata of a
+/// message, in a cache). Figures the body did not have are left out; names it does not know are
+/// ignored when read, so that a later version can add figures.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CollectorState {
+    /// `memstats.NumGC`: the GC cycles the process had completed.
+    pub num_gc: u64,
+    /// `memstats.LastGC`: when its last cycle ended, in ns since the Unix epoch (0 before the
+    /// first). Go writes the same instant into `PauseEnd` for that cycle.
+    pub last_gc: Option<u64>,
+    /// `memstats.PauseTotalNs`: every pause of the process, added up.
+    pub pause_total_ns: Option<u64>,
+    /// `memstats.TotalAlloc`: the bytes it ever allocated.
+    pub total_alloc: Option<u64>,
+    /// `memstats.Mallocs`: the objects it ever allocated.
+    pub mallocs: Option<u64>,
+}
+
+impl CollectorState {
+    /// The state a body leaves: `None` without a usable `NumGC`.
+    fn of(read: &Body<'_>) -> Option<CollectorState> {
+        let figure = |stat| read.stat(stat).and_then(|n: crate::read::Number| n.as_u64());
+        Some(CollectorState {
+            num_gc: figure(Stat::NumGC)?,
+            last_gc: figure(Stat::LastGC),
+            pause_total_ns: figure(Stat::PauseTotalNs),
+            total_alloc: figure(Stat::TotalAlloc),
+            mallocs: figure(Stat::Mallocs),
+        })
+    }
+
+    /// Whether the process that left `self` restarted before the body that leaves `next` (whose
+    /// `PauseEnd` ring, when usable, is `pause_end`), by the signs listed on the type.
+    fn restarted_before(
+        &self,
+        next: &CollectorState,
+        pause_end: Option<impl Fn(usize) -> u64>,
+    ) -> bool {
+        let went_down = |before: Option<u64>, after: Option<u64>| matches!((before, after), (Some(before), Some(after)) if after < before);
+        if next.num_gc < self.num_gc
+            || went_down(self.last_gc, next.last_gc)
+            || went_down(self.pause_total_ns, next.pause_total_ns)
+            || went_down(self.total_alloc, next.total_alloc)
+            || went_down(self.mallocs, next.mallocs)
+        {
+            return true;
+        }
+        match (pause_end, self.last_gc) {
+            (Some(pause_end), Some(last_gc))
+                if self.num_gc > 0 && next.num_gc - self.num_gc < PAUSE_RING_LEN as u64 =>
+            {
+                pause_end(((self.num_gc - 1) % PAUSE_RING_LEN as u64) as usize) != last_gc
+            }
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for CollectorState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "num_gc={}", self.num_gc)?;
+        for (name, value) in self.optional_figures() {
+            if let Some(value) = value {
+                write!(f, " {name}={value}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl CollectorState {
+    fn optional_figures(&self) -> [(&'static str, Option<u64>); 4] {
+        [
+            ("last_gc", self.last_gc),
+            ("pause_total_ns", self.pause_total_ns),
+            ("total_alloc", self.total_alloc),
+            ("mallocs", self.mallocs),
+        ]
+    }
+}
+
+impl FromStr for CollectorState {
+    type Err = String;
+
+    /// Reads the text form; the error is a sentence saying what is wrong.
+    fn from_str(text: &str) -> Result<CollectorState, String> {
+        let mut num_gc = None;
+        let mut state = CollectorState::default();
+        for pair in text.split_whitespace() {
+            let Some((name, value)) = pair.split_once('=') else {
+                return Err(format!("collector state: {pair:?} is not name=value"));
+            };
+            let slot = match name {
+                "num_gc" => &mut num_gc,
+                "last_gc" => &mut state.last_gc,
+                "pause_total_ns" => &mut state.pause_total_ns,
+                "total_alloc" => &mut state.total_alloc,
+                "mallocs" => &mut state.mallocs,
+                _ => continue, // a figure of a later version
+            };
+            let value = value.parse().map_err(|_| {
+                format!("collector state: {name}={value:?} is not an unsigned integer")
+            })?;
+            *slot = Some(value);
+        }
+        state.num_gc = num_gc.ok_or_else(|| format!("collector state: no num_gc in {text:?}"))?;
+        Ok(state)
+    }
 }
 
 impl Collector {
     /// A collector that has seen no body yet, making its events with `options`.
     /// ([`Collector::default`] makes them with the integration's defaults.)
     pub fn new(options: ValidOptions) -> Collector {
-        Collector { options, last_num_gc: None }
+        Collector { options, state: None }
     }
 
     /// The options every event of this collector is made with.
@@ -42,9 +177,21 @@ impl Collector {
         &self.options
     }
 
+    /// What it remembers of the last body that had a usable `NumGC` and `PauseNs`.
+    pub fn state(&self) -> Option<CollectorState> {
+        self.state
+    }
+
+    /// Replaces what it remembers: with `Some`, it goes on as the collector that left that state
+    /// would (its next body's window starts after `state.num_gc`, unless the process restarted);
+    /// with `None`, its next body is a first body.
+    pub fn set_state(&mut self, state: Option<CollectorState>) {
+        self.state = state;
+    }
+
     /// The `NumGC` of the last body that had one.
     pub fn last_num_gc(&self) -> Option<u64> {
-        self.last_num_gc
+        self.state.map(|state| state.num_gc)
     }
 
     /// The events of the next body of the process (one per dataset of the options, heap first).
@@ -77,57 +224,222 @@ impl Collector {
 
     /// The window of this body, moving the state on to it.
     fn advance(&mut self, read: &Body<'_>) -> Option<PauseWindow> {
-        let num_gc = read.stat(Stat::NumGC)?.as_u64()?;
+        let next = CollectorState::of(read)?;
         let pause_ns = read.pause_ns.as_ref()?;
-        let previous = match read.last_num_gc.or(self.last_num_gc) {
-            Some(previous) if previous <= num_gc => previous,
-            _ => 0, // first body, or a restart
+        let previous = match (read.last_num_gc, self.state) {
+            // The poller that annotated the body knows the previous NumGC.
+            (Some(previous), _) if previous <= next.num_gc => previous,
+            (Some(_), _) => 0,
+            (None, Some(state)) => {
+                let pause_end = read.pause_end.as_ref().map(|ring| |index| ring.get(index));
+                if state.restarted_before(&next, pause_end) { 0 } else { state.num_gc }
+            }
+            (None, None) => 0, // the first body
         };
-        self.last_num_gc = Some(num_gc);
-        Some(PauseWindow::between_entries(previous, num_gc, |index| pause_ns.get(index)))
+        self.state = Some(next);
+        Some(PauseWindow::between_entries(previous, next.num_gc, |index| pause_ns.get(index)))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fields::PAUSE_RING_LEN;
 
-    const AT: CollectionTime = CollectionTime { seconds: 1, nanoseconds: 0 };
+    const EMPTY: CollectorState = CollectorState {
+        num_gc: 0,
+        last_gc: None,
+        pause_total_ns: None,
+        total_alloc: None,
+        mallocs: None,
+    };
+    const TIME: CollectionTime = CollectionTime { seconds: 1, nanoseconds: 0 };
+    const RING: u64 = PAUSE_RING_LEN as u64;
 
-    /// A body of a process that has run `num_gc` cycles, cycle `n` pausing `n` ns.
-    fn body(num_gc: u64, extra: &str) -> String {
-        let mut ring = vec![0u64; PAUSE_RING_LEN];
-        for cycle in num_gc.saturating_sub(PAUSE_RING_LEN as u64) + 1..=num_gc {
-            ring[(cycle - 1) as usize % PAUSE_RING_LEN] = cycle;
-        }
-        let ring: Vec<String> = ring.iter().map(u64::to_string).collect();
-        format!(r#"{{{extra}"memstats":{{"NumGC":{num_gc},"PauseNs":[{}]}}}}"#, ring.join(","))
+    /// A process of the tests: started at `started` (ns since the epoch); its cycle `n` pauses `n`
+    /// ns and ends at `started + n * 1000`; it has allocated `alloc_per_cycle` bytes (and
+    /// objects) per cycle.
+    #[derive(Clone, Copy)]
+    struct Process {
+        started: u64,
+        alloc_per_cycle: u64,
     }
 
-    fn pause_count(collector: &mut Collector, body: &str) -> Option<u64> {
-        let event = collector.push(body.as_bytes(), AT).remove(0);
+    impl Process {
+        const A: Process = Process { started: 1_767_225_600_000_000_000, alloc_per_cycle: 4096 };
+        /// Started later than A, allocating less per cycle.
+        const B: Process = Process { started: 1_767_225_900_000_000_000, alloc_per_cycle: 16 };
+
+        /// Its body after `num_gc` cycles, with `extra` top-level members.
+        fn body(self, num_gc: u64, extra: &str) -> String {
+            let (mut pause_ns, mut pause_end) =
+                (vec![0u64; PAUSE_RING_LEN], vec![0u64; PAUSE_RING_LEN]);
+            for cycle in num_gc.saturating_sub(RING) + 1..=num_gc {
+                pause_ns[((cycle - 1) % RING) as usize] = cycle;
+                pause_end[((cycle - 1) % RING) as usize] = self.started + cycle * 1000;
+            }
+            let last_gc = if num_gc == 0 { 0 } else { self.started + num_gc * 1000 };
+            let list = |ring: &[u64]| ring.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
+            format!(
+                r#"{{{extra}"memstats":{{"TotalAlloc":{},"Mallocs":{},"LastGC":{last_gc},"PauseTotalNs":{},"PauseNs":[{}],"PauseEnd":[{}],"NumGC":{num_gc}}}}}"#,
+                (num_gc + 1) * self.alloc_per_cycle,
+                (num_gc + 1) * self.alloc_per_cycle,
+                num_gc * (num_gc + 1) / 2,
+                list(&pause_ns),
+                list(&pause_end),
+            )
+        }
+    }
+
+    /// A body of `num_gc` cycles with no figure but `NumGC` and `PauseNs`.
+    fn bare_body(num_gc: u64) -> String {
+        let body = Process::A.body(num_gc, "");
+        let memstats: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let memstats = &memstats["memstats"];
+        format!(r#"{{"memstats":{{"NumGC":{num_gc},"PauseNs":{}}}}}"#, memstats["PauseNs"])
+    }
+
+    /// The pause window of the body's heap event: (count, missed).
+    fn window(collector: &mut Collector, body: &str) -> Option<(u64, u64)> {
+        let event = collector.push(body.as_bytes(), TIME).remove(0);
         let event: serde_json::Value = serde_json::from_str(&event.json).unwrap();
-        event["golang"]["heap"]["gc"]["pause"]["count"].as_u64()
+        let pause = &event["golang"]["heap"]["gc"]["pause"];
+        Some((pause["count"].as_u64()?, pause["missed"]["count"].as_u64().unwrap_or(0)))
+    }
+
+    fn after(process: Process, num_gc: u64) -> Collector {
+        let mut collector = Collector::default();
+        window(&mut collector, &process.body(num_gc, "")).unwrap();
+        collector
     }
 
     #[test]
-    fn counts_from_the_last_good_body_across_failures_and_restarts() {
+    fn counts_from_the_last_good_body_across_failures() {
         let mut collector = Collector::default();
-        assert_eq!(pause_count(&mut collector, &body(3, "")), Some(3)); // first body: the ring
-        assert_eq!(pause_count(&mut collector, &body(5, "")), Some(2));
+        assert_eq!(window(&mut collector, &bare_body(3)), Some((3, 0))); // first body: the ring
+        assert_eq!(window(&mut collector, &bare_body(5)), Some((2, 0)));
         // A failed scrape (an error page) gets no window and leaves the state as it was.
-        assert_eq!(pause_count(&mut collector, "<html>502</html>"), None);
+        assert_eq!(window(&mut collector, "<html>502</html>"), None);
         assert_eq!(collector.last_num_gc(), Some(5));
-        assert_eq!(pause_count(&mut collector, &body(9, "")), Some(4));
+        assert_eq!(window(&mut collector, &bare_body(9)), Some((4, 0)));
         // NumGC went down: a new process, counted from zero.
-        assert_eq!(pause_count(&mut collector, &body(2, "")), Some(2));
+        assert_eq!(window(&mut collector, &bare_body(2)), Some((2, 0)));
     }
 
     #[test]
     fn a_last_num_gc_in_the_body_overrides_the_remembered_one() {
         let mut collector = Collector::default();
-        assert_eq!(pause_count(&mut collector, &body(8, r#""last_num_gc":2,"#)), Some(6));
-        assert_eq!(pause_count(&mut collector, &body(10, r#""last_num_gc":7,"#)), Some(3));
+        assert_eq!(
+            window(&mut collector, &bare_body(8).replace("{\"m", "{\"last_num_gc\":2,\"m")),
+            Some((6, 0))
+        );
+        assert_eq!(
+            window(&mut collector, &bare_body(10).replace("{\"m", "{\"last_num_gc\":7,\"m")),
+            Some((3, 0))
+        );
+    }
+
+    #[test]
+    fn the_same_process_is_counted_on() {
+        let mut collector = after(Process::A, 8);
+        assert_eq!(window(&mut collector, &Process::A.body(8, "")), Some((0, 0)), "no new cycle");
+        assert_eq!(window(&mut collector, &Process::A.body(61, "")), Some((53, 0)));
+        assert_eq!(window(&mut collector, &Process::A.body(61 + 255, "")), Some((255, 0)));
+        // 256 cycles on and more, the ring no longer holds the last one seen: the figures tell.
+        assert_eq!(window(&mut collector, &Process::A.body(61 + 255 + 300, "")), Some((256, 44)));
+    }
+
+    #[test]
+    fn a_restart_is_seen_with_fewer_equal_or_more_cycles_than_before() {
+        for (before, now) in [(8, 3), (8, 0), (8, 8), (8, 61), (300, 301), (300, 555)] {
+            let mut collector = after(Process::A, before);
+            let expected = (now.min(RING), now.saturating_sub(RING));
+            // Process B started later: its LastGC is later, so only PauseEnd, TotalAlloc and
+            // Mallocs (which it grows more slowly) can tell.
+            assert_eq!(
+                window(&mut collector, &Process::B.body(now, "")),
+                Some(expected),
+                "{before} then {now}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_restart_is_seen_by_the_pause_end_ring_alone() {
+        // A new process that allocated more than the old one: only its PauseEnd ring tells.
+        let busier = Process { alloc_per_cycle: 1 << 20, ..Process::B };
+        let mut collector = after(Process::A, 8);
+        assert_eq!(window(&mut collector, &busier.body(61, "")), Some((61, 0)));
+        // Then it is the process counted on.
+        assert_eq!(window(&mut collector, &busier.body(64, "")), Some((3, 0)));
+    }
+
+    #[test]
+    fn a_restart_past_the_ring_is_seen_by_the_figures_that_went_down() {
+        let mut collector = after(Process::A, 8);
+        // 600 cycles: the ring no longer holds cycle 8; TotalAlloc and Mallocs went down.
+        assert_eq!(window(&mut collector, &Process::B.body(600, "")), Some((256, 344)));
+        // A busier new process past the ring shows no sign at all: counted as the same (the
+        // limit of what a body tells, documented on CollectorState).
+        let busier = Process { alloc_per_cycle: 1 << 20, ..Process::B };
+        let mut collector = after(Process::A, 8);
+        assert_eq!(window(&mut collector, &busier.body(600, "")), Some((256, 336)));
+    }
+
+    #[test]
+    fn a_body_that_only_looks_like_a_restart_is_counted_on() {
+        // Figures missing from one body, or a PauseEnd ring that cannot be read, are no sign.
+        let mut collector = after(Process::A, 8);
+        assert_eq!(window(&mut collector, &bare_body(12)), Some((4, 0)));
+        let mut collector = after(Process::A, 8);
+        let broken_ring = Process::A.body(12, "").replace("\"PauseEnd\":[", "\"PauseEnd\":[1,");
+        assert_eq!(window(&mut collector, &broken_ring), Some((4, 0)));
+        // A process that has run no cycle yet has no LastGC to compare.
+        let mut collector = after(Process::A, 0);
+        assert_eq!(window(&mut collector, &Process::A.body(2, "")), Some((2, 0)));
+    }
+
+    #[test]
+    fn the_state_goes_on_in_a_resumed_collector() {
+        let mut carried: Option<CollectorState> = None;
+        let mut kept = Collector::default();
+        for (process, num_gc) in
+            [(Process::A, 3), (Process::A, 9), (Process::B, 9), (Process::B, 20), (Process::B, 20)]
+        {
+            let body = process.body(num_gc, "");
+            // Through its text, as a pooled plugin carries it.
+            let mut resumed = Collector::default();
+            resumed.set_state(carried.map(|state| state.to_string().parse().unwrap()));
+            let events = resumed.push(body.as_bytes(), TIME);
+            assert_eq!(events, kept.push(body.as_bytes(), TIME), "{num_gc}");
+            carried = resumed.state();
+            assert_eq!(carried, kept.state());
+        }
+    }
+
+    #[test]
+    fn the_states_text() {
+        let state = CollectorState {
+            num_gc: 61,
+            last_gc: Some(1_767_225_600_123_456_789),
+            total_alloc: Some(88_113_152),
+            ..EMPTY
+        };
+        let text = "num_gc=61 last_gc=1767225600123456789 total_alloc=88113152";
+        assert_eq!(state.to_string(), text);
+        assert_eq!(text.parse(), Ok(state));
+        // Names of a later version are ignored; spaces are free.
+        assert_eq!(format!("  {text} started=5\t").parse(), Ok(state));
+        assert_eq!(
+            "last_gc=5".parse::<CollectorState>(),
+            Err(r#"collector state: no num_gc in "last_gc=5""#.to_owned())
+        );
+        assert_eq!(
+            "num_gc=-1".parse::<CollectorState>(),
+            Err(r#"collector state: num_gc="-1" is not an unsigned integer"#.to_owned())
+        );
+        assert_eq!(
+            "num_gc".parse::<CollectorState>(),
+            Err(r#"collector state: "num_gc" is not name=value"#.to_owned())
+        );
     }
 }

@@ -56,7 +56,7 @@ mod time;
 mod valid;
 mod write;
 
-pub use collector::Collector;
+pub use collector::{Collector, CollectorState};
 pub use event::Event;
 pub use fields::PAUSE_RING_LEN;
 pub use framing::{BODY_STRING_KEYS, record_body, split_bodies};

@@ -40,6 +40,8 @@ pub const BODY_STRING_KEYS: [&str; 3] = ["log", "message", "exec"];
 
 /// `PauseNs`, as a word.
 const PAUSE_NS: u64 = u64::from_le_bytes(*b"PauseNs\0");
+/// `PauseEnd`, as a word.
+const PAUSE_END: u64 = u64::from_le_bytes(*b"PauseEnd");
 
 /// What `memstats` was in the body.
 #[derive(Debug)]
@@ -58,7 +60,8 @@ pub enum Memstats {
 pub struct Want {
     /// The custom variables (for the expvar event).
     pub custom: bool,
-    /// The `PauseNs` ring and `last_num_gc` (for a collector's pause window).
+    /// The `PauseNs` and `PauseEnd` rings and `last_num_gc` (for a collector's pause window and
+    /// its restart detection).
     pub pauses: bool,
     /// Where a shipper's record carries a body as a string (see [`crate::record_body`]).
     pub embedded: bool,
@@ -108,6 +111,9 @@ pub struct Body<'a> {
     pub custom: Vec<(Cow<'a, str>, Custom<'a>)>,
     /// `memstats.PauseNs`, when asked for and usable (256 unsigned integers).
     pub pause_ns: Option<PauseRing<'a>>,
+    /// `memstats.PauseEnd` (when each of the last 256 cycles ended, ns since the epoch), when
+    /// asked for and usable. No event field comes from it, so what is wrong with it is not named.
+    pub pause_end: Option<PauseRing<'a>>,
     /// A top-level `last_num_gc`: the previous `NumGC`, as the poller of Elastic's PR #4908
     /// injects it; when asked for.
     pub last_num_gc: Option<u64>,
@@ -124,7 +130,8 @@ pub struct Body<'a> {
 /// reader skips eight bytes at a time): no text is that long.
 pub(crate) const ZERO_ENTRY: u16 = u16::MAX;
 
-/// `memstats.PauseNs` as read: its 256 entries, each decoded when asked for.
+/// `memstats.PauseNs` or `memstats.PauseEnd` as read: its 256 entries, each decoded when asked
+/// for.
 #[derive(Debug)]
 pub enum PauseRing<'a> {
     /// Read element by element (the general path, for a ring written unlike Go writes it).
@@ -262,6 +269,7 @@ fn top_level<'a>(c: &mut Cursor<'a>, want: Want) -> Parsed<Result<Body<'a>, &'st
         memstats: Memstats::Missing,
         custom: Vec::new(),
         pause_ns: None,
+        pause_end: None,
         last_num_gc: None,
         problems: Vec::new(),
         has_memstats_key: false,
@@ -358,16 +366,18 @@ fn memstats<'a>(c: &mut Cursor<'a>, want: Want, body: &mut Body<'a>) -> Parsed<M
     while more {
         // Go writes `"Key":value` with short keys, no spaces and no escapes: such a key is
         // compared as two words.
-        let (stat, pause_ns) = match c.short_key() {
-            Some((len, words)) => (Stat::from_words(len, words), len == 7 && words[0] == PAUSE_NS),
+        let (stat, ring) = match c.short_key() {
+            Some((len, words)) => (Stat::from_words(len, words), Ring::from_words(len, words)),
             None => {
                 let key = c.key_bytes()?;
-                (Stat::from_key(&key), *key == *b"PauseNs")
+                (Stat::from_key(&key), Ring::from_key(&key))
             }
         };
         c.skip_ws();
-        if want.pauses && pause_ns {
-            body.pause_ns = pause_ring(c, &mut body.problems)?;
+        if want.pauses && ring == Some(Ring::PauseNs) {
+            body.pause_ns = pause_ring(c, "PauseNs", Some(&mut body.problems))?;
+        } else if want.pauses && ring == Some(Ring::PauseEnd) {
+            body.pause_end = pause_ring(c, "PauseEnd", None)?;
         } else if let Some(stat) = stat {
             if let Some(n) = c.plain_uint() {
                 values[stat as usize] = Some(match stat.kind() {
@@ -393,15 +403,49 @@ fn memstats<'a>(c: &mut Cursor<'a>, want: Want, body: &mut Body<'a>) -> Parsed<M
     Ok(Memstats::Object(values))
 }
 
-/// `memstats.PauseNs`: `Some` only for exactly 256 unsigned integers; anything else is named in
-/// the problems and gives no ring (so no pause window).
-fn pause_ring<'a>(c: &mut Cursor<'a>, problems: &mut Vec<String>) -> Parsed<Option<PauseRing<'a>>> {
+/// The two rings of `memstats` a collector reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ring {
+    PauseNs,
+    PauseEnd,
+}
+
+impl Ring {
+    fn from_words(len: usize, words: [u64; 2]) -> Option<Ring> {
+        match (len, words[0]) {
+            (7, PAUSE_NS) => Some(Ring::PauseNs),
+            (8, PAUSE_END) => Some(Ring::PauseEnd),
+            _ => None,
+        }
+    }
+
+    fn from_key(key: &[u8]) -> Option<Ring> {
+        match key {
+            b"PauseNs" => Some(Ring::PauseNs),
+            b"PauseEnd" => Some(Ring::PauseEnd),
+            _ => None,
+        }
+    }
+}
+
+/// A ring of `memstats` (`PauseNs`, `PauseEnd`): `Some` only for exactly 256 unsigned integers;
+/// anything else gives no ring, and is named in `problems` when they are given.
+fn pause_ring<'a>(
+    c: &mut Cursor<'a>,
+    name: &str,
+    mut problems: Option<&mut Vec<String>>,
+) -> Parsed<Option<PauseRing<'a>>> {
+    let mut problem = |what: String| {
+        if let Some(problems) = problems.as_mut() {
+            problems.push(format!("memstats.{name}{what}"));
+        }
+    };
     if c.peek() != Some(b'[') {
         let found = c.scalar()?;
         if !matches!(found, Scalar::Null) {
             let what = found.describe();
-            problems.push(format!(
-                "memstats.PauseNs: expected an array of {PAUSE_RING_LEN} unsigned integers, found {what}"
+            problem(format!(
+                ": expected an array of {PAUSE_RING_LEN} unsigned integers, found {what}"
             ));
         }
         return Ok(None);
@@ -410,8 +454,7 @@ fn pause_ring<'a>(c: &mut Cursor<'a>, problems: &mut Vec<String>) -> Parsed<Opti
     let mut starts = Box::new([ZERO_ENTRY; PAUSE_RING_LEN]);
     if let Some(len) = c.compact_uint_array(Some(&mut starts[..])) {
         if len != PAUSE_RING_LEN {
-            problems
-                .push(format!("memstats.PauseNs: expected {PAUSE_RING_LEN} entries, found {len}"));
+            problem(format!(": expected {PAUSE_RING_LEN} entries, found {len}"));
             return Ok(None);
         }
         return Ok(Some(PauseRing::Text { text: c.text_bytes(start, c.pos), starts }));
@@ -429,20 +472,18 @@ fn pause_ring<'a>(c: &mut Cursor<'a>, problems: &mut Vec<String>) -> Parsed<Opti
             Ok(_) | Err(_) if len >= PAUSE_RING_LEN => {}
             Ok(_) => {
                 usable = false;
-                problems.push(format!(
-                    "memstats.PauseNs[{len}]: expected an unsigned integer, found null"
-                ));
+                problem(format!("[{len}]: expected an unsigned integer, found null"));
             }
             Err(why) => {
                 usable = false;
-                problems.push(format!("memstats.PauseNs[{len}]: {why}"));
+                problem(format!("[{len}]: {why}"));
             }
         }
         len += 1;
         more = c.next_or_close(b']', "expected ',' or ']' after an array element")?;
     }
     if len != PAUSE_RING_LEN {
-        problems.push(format!("memstats.PauseNs: expected {PAUSE_RING_LEN} entries, found {len}"));
+        problem(format!(": expected {PAUSE_RING_LEN} entries, found {len}"));
         return Ok(None);
     }
     Ok(usable.then_some(PauseRing::Decoded(ring)))
