@@ -140,71 +140,295 @@ impl FluentBitFilter {
     }
 }
 
-/// The message and metadata a Redpanda Connect `wasm` processor call works on.
-#[derive(Default)]
+/// A message as Redpanda Connect's `wasm` processor works on it: content, metadata, and the error
+/// flag the processor sets when one of its functions failed for it (`SetError`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Message {
     pub content: Vec<u8>,
     pub meta: HashMap<String, String>,
+    pub error: Option<String>,
 }
 
-struct RedpandaState {
-    message: Message,
+/// What a [`RedpandaProcessor`] saw the module do that breaks the processor's memory contract;
+/// the real processor would go on (corrupting the module's allocator, or failing later).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContractBreach(pub String);
+
+/// The state of one instance between the host functions of a call (`moduleRunner`'s fields in
+/// `processor_wazero.go`).
+struct RunnerState {
+    /// `targetMessage`: the message of the current `process` call.
+    target: Option<Message>,
+    /// `procErr`: the last error a host function met in this call (`funcErr`).
+    proc_err: Option<String>,
+    /// `afterProcessing`: the in-bound pointers, for a Go guest's `free` after the call.
+    after_processing: Vec<u32>,
+    /// What `clock_time_get` answers.
     clock_ns: u64,
+    /// The first byte of linear memory that the module's allocator can hand out (past its stack
+    /// and static data): every out-bound block must lie at or above it.
+    heap_start: u64,
+    breaches: Vec<ContractBreach>,
+    /// A fault to inject: the next write of a message's content into the module fails, as the
+    /// processor's `Memory().Write` can.
+    fail_content_write: bool,
 }
 
-/// Redpanda Connect's `wasm` processor as wazero runs it: the `benthos_wasm` functions and WASI's
-/// clock, the module's `allocate` for what the host hands in and `deallocate` for what it takes.
-pub struct RedpandaProcessor {
-    store: Store<RedpandaState>,
-    instance: Instance,
-    last_instructions: Option<u64>,
+/// The module's exported function `name`, typed, when it has one.
+fn guest_func<P: wasmtime::WasmParams, R: wasmtime::WasmResults>(
+    caller: &mut Caller<'_, RunnerState>,
+    name: &str,
+) -> wasmtime::Result<Option<TypedFunc<P, R>>> {
+    match caller.get_export(name).and_then(|e| e.into_func()) {
+        Some(func) => Ok(Some(func.typed::<P, R>(&*caller)?)),
+        None => Ok(None),
+    }
 }
 
-fn guest_allocate(caller: &mut Caller<'_, RedpandaState>, bytes: &[u8]) -> wasmtime::Result<u64> {
-    let allocate = caller
-        .get_export("allocate")
-        .and_then(|e| e.into_func())
-        .ok_or_else(|| wasmtime::Error::msg("the module exports no allocate"))?
-        .typed::<u32, u32>(&caller)?;
-    let ptr = allocate.call(&mut *caller, bytes.len() as u32)?;
+/// `allocateBytesInbound`: the module's `malloc` (a Go guest's) and then its `allocate` (a Rust
+/// guest's) are called when exported, the last one's pointer kept; the pointer is queued for
+/// `free` after the call; the bytes are written there. Host-side failures are `Err(message)` as
+/// the processor words them; a trap of the module's function is the trap.
+fn allocate_inbound(
+    caller: &mut Caller<'_, RunnerState>,
+    data: &[u8],
+    fail_write: bool,
+) -> wasmtime::Result<Result<u64, String>> {
+    let len = data.len() as u32;
+    let mut ptr = None;
+    if let Some(malloc) = guest_func::<u32, u32>(caller, "malloc")? {
+        ptr = Some(malloc.call(&mut *caller, len)?);
+    }
+    if let Some(allocate) = guest_func::<u32, u32>(caller, "allocate")? {
+        ptr = Some(allocate.call(&mut *caller, len)?);
+    }
+    // The processor indexes `results[0]` unchecked: a module with neither export panics the
+    // host. Reported here as a trap.
+    let ptr = ptr.ok_or_else(|| wasmtime::Error::msg("the module exports no allocate"))?;
+    caller.data_mut().after_processing.push(ptr);
     let memory = exported_memory(caller)?;
-    memory.write(&mut *caller, ptr as usize, bytes)?;
-    Ok((u64::from(ptr) << 32) | bytes.len() as u64)
+    if fail_write || memory.write(&mut *caller, ptr as usize, data).is_err() {
+        return Ok(Err("failed to write in-bound memory".to_owned()));
+    }
+    Ok(Ok((u64::from(ptr) << 32) | u64::from(len)))
 }
 
-fn guest_read_and_free(
-    caller: &mut Caller<'_, RedpandaState>,
+/// `readBytesOutbound`: copies `len` bytes at `ptr` out of the module, then calls the module's
+/// `deallocate(ptr, len)` when it exports one, ignoring its failure as the processor does.
+/// Beyond the processor, records a [`ContractBreach`] when the block is not in the module's heap
+/// (static data or the stack, which `deallocate` must never see) or `deallocate` trapped.
+fn read_outbound(
+    caller: &mut Caller<'_, RunnerState>,
+    what: &str,
     ptr: u32,
     len: u32,
-) -> wasmtime::Result<Vec<u8>> {
+) -> wasmtime::Result<Result<Vec<u8>, String>> {
     let memory = exported_memory(caller)?;
     let mut bytes = vec![0; len as usize];
-    memory.read(&*caller, ptr as usize, &mut bytes)?;
-    let deallocate = caller
-        .get_export("deallocate")
-        .and_then(|e| e.into_func())
-        .ok_or_else(|| wasmtime::Error::msg("the module exports no deallocate"))?
-        .typed::<(u32, u32), ()>(&caller)?;
-    deallocate.call(&mut *caller, (ptr, len))?;
-    Ok(bytes)
+    if memory.read(&*caller, ptr as usize, &mut bytes).is_err() {
+        return Ok(Err("prevented read".to_owned()));
+    }
+    let heap_start = caller.data().heap_start;
+    if len != 0 && u64::from(ptr) < heap_start {
+        let breach = format!(
+            "{what}: the block at {ptr:#x} ({len} bytes) is not from the module's allocator (its \
+             heap starts at {heap_start:#x}), yet the processor frees it with deallocate"
+        );
+        caller.data_mut().breaches.push(ContractBreach(breach));
+    }
+    if let Some(deallocate) = guest_func::<(u32, u32), ()>(caller, "deallocate")?
+        && let Err(trap) = deallocate.call(&mut *caller, (ptr, len))
+    {
+        let breach = format!("{what}: deallocate({ptr:#x}, {len}) trapped: {trap}");
+        caller.data_mut().breaches.push(ContractBreach(breach));
+    }
+    Ok(Ok(bytes))
 }
 
-fn exported_memory(caller: &mut Caller<'_, RedpandaState>) -> wasmtime::Result<Memory> {
+fn exported_memory(caller: &mut Caller<'_, RunnerState>) -> wasmtime::Result<Memory> {
     caller
         .get_export("memory")
         .and_then(|e| e.into_memory())
         .ok_or_else(|| wasmtime::Error::msg("the module exports no memory"))
 }
 
-fn read_key(
-    caller: &mut Caller<'_, RedpandaState>,
-    ptr: u32,
-    len: u32,
-) -> wasmtime::Result<String> {
-    let memory = exported_memory(caller)?;
-    let mut key = vec![0; len as usize];
-    memory.read(&*caller, ptr as usize, &mut key)?;
-    Ok(String::from_utf8_lossy(&key).into_owned())
+/// `funcErr`: the processor keeps the last error of the call (and logs it).
+fn func_err(caller: &mut Caller<'_, RunnerState>, error: String) {
+    caller.data_mut().proc_err = Some(error);
+}
+
+/// The first byte past the module's stack and static data: the end of its last active data
+/// segment, the initial value of its mutable i32 globals (the stack pointer) and its
+/// `__heap_base`, whichever is highest.
+fn heap_start(bytes: &[u8]) -> Result<u64> {
+    use wasmparser::{DataKind, Operator, Payload};
+    let const_i32 = |expr: &wasmparser::ConstExpr<'_>| -> Option<u64> {
+        match expr.get_operators_reader().read().ok()? {
+            Operator::I32Const { value } => Some(u64::from(value as u32)),
+            _ => None,
+        }
+    };
+    let mut start = 0;
+    let mut globals = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        match payload? {
+            Payload::GlobalSection(section) => {
+                for global in section {
+                    let global = global?;
+                    globals.push(const_i32(&global.init_expr).unwrap_or(0));
+                    if global.ty.mutable {
+                        start = start.max(*globals.last().unwrap());
+                    }
+                }
+            }
+            Payload::ExportSection(section) => {
+                for export in section {
+                    let export = export?;
+                    if export.name == "__heap_base"
+                        && export.kind == wasmparser::ExternalKind::Global
+                    {
+                        start = start.max(globals.get(export.index as usize).copied().unwrap_or(0));
+                    }
+                }
+            }
+            Payload::DataSection(section) => {
+                for data in section {
+                    let data = data?;
+                    if let DataKind::Active { offset_expr, .. } = data.kind {
+                        let offset = const_i32(&offset_expr).unwrap_or(0);
+                        start = start.max(offset + data.data.len() as u64);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(start)
+}
+
+/// Redpanda Connect's `wasm` processor as it runs one module instance (`moduleRunner` in
+/// `internal/impl/wasm/processor_wazero.go` of redpanda-data/connect, with the host functions of
+/// `functions.go`), in wasmtime where the processor uses wazero: `benthos_wasm`'s four functions
+/// and WASI's clock; who allocates and who frees exactly as there (see [`allocate_inbound`] and
+/// [`read_outbound`]). A [`RedpandaPool`] runs several, as the processor's pool does.
+pub struct RedpandaProcessor {
+    store: Store<RunnerState>,
+    instance: Instance,
+    last_instructions: Option<u64>,
+}
+
+/// Links the `benthos_wasm` functions of `functions.go` and the WASI clock.
+fn redpanda_linker(engine: &Engine) -> Result<Linker<RunnerState>> {
+    let mut linker = Linker::<RunnerState>::new(engine);
+    // v0_msg_set_bytes: the content is read out-bound (and freed); a failed read is the
+    // message's error.
+    linker.func_wrap(
+        "benthos_wasm",
+        "v0_msg_set_bytes",
+        |mut caller: Caller<'_, RunnerState>, ptr: u32, len: u32| {
+            if caller.data().target.is_none() {
+                func_err(&mut caller, "attempted to set bytes of deleted message".to_owned());
+                return Ok(());
+            }
+            match read_outbound(&mut caller, "v0_msg_set_bytes content", ptr, len)? {
+                Ok(bytes) => caller.data_mut().target.as_mut().unwrap().content = bytes,
+                Err(why) => {
+                    func_err(&mut caller, format!("failed to read out-bound memory: {why}"))
+                }
+            }
+            Ok(())
+        },
+    )?;
+    // v0_msg_as_bytes: the content is allocated in-bound; 0 when that failed.
+    linker.func_wrap(
+        "benthos_wasm",
+        "v0_msg_as_bytes",
+        |mut caller: Caller<'_, RunnerState>| -> wasmtime::Result<u64> {
+            let Some(target) = caller.data().target.as_ref() else {
+                func_err(&mut caller, "attempted to read bytes of deleted message".to_owned());
+                return Ok(0);
+            };
+            let content = target.content.clone();
+            let fail_write = std::mem::take(&mut caller.data_mut().fail_content_write);
+            Ok(allocate_inbound(&mut caller, &content, fail_write)?.unwrap_or_else(|why| {
+                func_err(&mut caller, format!("failed to allocate in-bound memory: {why}"));
+                0
+            }))
+        },
+    )?;
+    // v0_msg_set_meta: the key and then the value are read out-bound (each freed).
+    linker.func_wrap(
+        "benthos_wasm",
+        "v0_msg_set_meta",
+        |mut caller: Caller<'_, RunnerState>, kptr: u32, klen: u32, vptr: u32, vlen: u32| {
+            if caller.data().target.is_none() {
+                func_err(&mut caller, "attempted to set metadata of deleted message".to_owned());
+                return Ok(());
+            }
+            let key = match read_outbound(&mut caller, "v0_msg_set_meta key", kptr, klen)? {
+                Ok(key) => key,
+                Err(why) => {
+                    let why = format!("failed to read out-bound meta key memory: {why}");
+                    func_err(&mut caller, why);
+                    return Ok(());
+                }
+            };
+            let value = match read_outbound(&mut caller, "v0_msg_set_meta value", vptr, vlen)? {
+                Ok(value) => value,
+                Err(why) => {
+                    let why = format!("failed to read out-bound meta value memory: {why}");
+                    func_err(&mut caller, why);
+                    return Ok(());
+                }
+            };
+            let (key, value) = (lossy(key), lossy(value));
+            caller.data_mut().target.as_mut().unwrap().meta.insert(key, value);
+            Ok(())
+        },
+    )?;
+    // v0_msg_get_meta: the key is read out-bound (and freed); the value, "" when not set, is
+    // allocated in-bound.
+    linker.func_wrap(
+        "benthos_wasm",
+        "v0_msg_get_meta",
+        |mut caller: Caller<'_, RunnerState>, ptr: u32, len: u32| -> wasmtime::Result<u64> {
+            if caller.data().target.is_none() {
+                func_err(&mut caller, "attempted to read meta of deleted message".to_owned());
+                return Ok(0);
+            }
+            let key = match read_outbound(&mut caller, "v0_msg_get_meta key", ptr, len)? {
+                Ok(key) => lossy(key),
+                Err(why) => {
+                    func_err(
+                        &mut caller,
+                        format!("failed to read out-bound meta key memory: {why}"),
+                    );
+                    return Ok(0);
+                }
+            };
+            let target = caller.data().target.as_ref().unwrap();
+            let value = target.meta.get(&key).cloned().unwrap_or_default();
+            Ok(allocate_inbound(&mut caller, value.as_bytes(), false)?.unwrap_or_else(|why| {
+                func_err(&mut caller, format!("failed to allocate in-bound memory: {why}"));
+                0
+            }))
+        },
+    )?;
+    linker.func_wrap(
+        "wasi_snapshot_preview1",
+        "clock_time_get",
+        |mut caller: Caller<'_, RunnerState>, _clock: u32, _precision: u64, out: u32| {
+            let now = caller.data().clock_ns.to_le_bytes();
+            exported_memory(&mut caller)?.write(&mut caller, out as usize, &now)?;
+            Ok(0u32)
+        },
+    )?;
+    Ok(linker)
+}
+
+/// Go's `string(bytes)`: keeps the bytes; shown here as UTF-8, lossily.
+fn lossy(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 impl RedpandaProcessor {
@@ -216,67 +440,81 @@ impl RedpandaProcessor {
     /// functions' calls back into the module included).
     pub fn load_in(engine: &Engine, path: &Path) -> Result<RedpandaProcessor> {
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let module = Module::new(engine, bytes)?;
-        let mut linker = Linker::<RedpandaState>::new(engine);
-        linker.func_wrap(
-            "benthos_wasm",
-            "v0_msg_as_bytes",
-            |mut caller: Caller<'_, RedpandaState>| {
-                let content = caller.data().message.content.clone();
-                guest_allocate(&mut caller, &content)
-            },
-        )?;
-        linker.func_wrap(
-            "benthos_wasm",
-            "v0_msg_set_bytes",
-            |mut caller: Caller<'_, RedpandaState>, ptr: u32, len: u32| {
-                caller.data_mut().message.content = guest_read_and_free(&mut caller, ptr, len)?;
-                Ok(())
-            },
-        )?;
-        linker.func_wrap(
-            "benthos_wasm",
-            "v0_msg_get_meta",
-            |mut caller: Caller<'_, RedpandaState>, ptr: u32, len: u32| {
-                let key = read_key(&mut caller, ptr, len)?;
-                let value = caller.data().message.meta.get(&key).cloned().unwrap_or_default();
-                guest_allocate(&mut caller, value.as_bytes())
-            },
-        )?;
-        linker.func_wrap(
-            "benthos_wasm",
-            "v0_msg_set_meta",
-            |mut caller: Caller<'_, RedpandaState>, kptr: u32, klen: u32, vptr: u32, vlen: u32| {
-                let key = read_key(&mut caller, kptr, klen)?;
-                let value = read_key(&mut caller, vptr, vlen)?;
-                caller.data_mut().message.meta.insert(key, value);
-                Ok(())
-            },
-        )?;
-        linker.func_wrap(
-            "wasi_snapshot_preview1",
-            "clock_time_get",
-            |mut caller: Caller<'_, RedpandaState>, _clock: u32, _precision: u64, out: u32| {
-                let now = caller.data().clock_ns.to_le_bytes();
-                exported_memory(&mut caller)?.write(&mut caller, out as usize, &now)?;
-                Ok(0u32)
-            },
-        )?;
-        let state = RedpandaState { message: Message::default(), clock_ns: 0 };
+        let module = Module::new(engine, &bytes)?;
+        RedpandaProcessor::instantiate(&module, heap_start(&bytes)?)
+    }
+
+    /// `newModule`: a new instance of `module` (whose heap starts at `heap_start`).
+    fn instantiate(module: &Module, heap_start: u64) -> Result<RedpandaProcessor> {
+        let engine = module.engine();
+        let state = RunnerState {
+            target: None,
+            proc_err: None,
+            after_processing: Vec::new(),
+            clock_ns: 0,
+            heap_start,
+            breaches: Vec::new(),
+            fail_content_write: false,
+        };
         let mut store = Store::new(engine, state);
         store.set_fuel(CALL_FUEL).ok();
-        let instance = linker.instantiate(&mut store, &module)?;
+        let instance = redpanda_linker(engine)?.instantiate(&mut store, module)?;
         Ok(RedpandaProcessor { store, instance, last_instructions: None })
     }
 
-    /// One message through `process`, with the wall clock the module would read set to `clock_ns`.
+    /// `moduleRunner.Run` of a batch of one: the message through the function `process`, with
+    /// the wall clock the module would read set to `clock_ns`.
     pub fn process(&mut self, message: Message, clock_ns: u64) -> Result<Message> {
-        *self.store.data_mut() = RedpandaState { message, clock_ns };
+        Ok(self.run(vec![message], clock_ns)?.remove(0))
+    }
+
+    /// `moduleRunner.Run`: each message of the batch in turn. A trap fails the whole batch
+    /// (`Err`); a host function's failure flags its message with the error (on a copy of the
+    /// message as it then is, `Copy` and `SetError`).
+    pub fn run(&mut self, batch: Vec<Message>, clock_ns: u64) -> Result<Vec<Message>> {
         let process = self.instance.get_typed_func::<(), ()>(&mut self.store, "process")?;
-        let (result, used) = counted(&mut self.store, |store| process.call(store, ()));
-        self.last_instructions = used;
-        result?;
-        Ok(std::mem::take(&mut self.store.data_mut().message))
+        let free = self.instance.get_typed_func::<u32, ()>(&mut self.store, "free").ok();
+        let mut out = Vec::with_capacity(batch.len());
+        for message in batch {
+            let state = self.store.data_mut();
+            state.target = Some(message);
+            state.proc_err = None;
+            state.after_processing.clear();
+            state.clock_ns = clock_ns;
+            let (result, used) = counted(&mut self.store, |store| process.call(store, ()));
+            self.last_instructions = used;
+            // afterProcessing: a Go guest's free of each in-bound pointer; nothing for a Rust
+            // guest, which owns them.
+            for ptr in std::mem::take(&mut self.store.data_mut().after_processing) {
+                if let Some(free) = &free
+                    && let Err(trap) = free.call(&mut self.store, ptr)
+                {
+                    let why = format!("failed to free in-bound memory: {trap}");
+                    self.store.data_mut().proc_err = Some(why);
+                }
+            }
+            result
+                .map_err(anyhow::Error::from)
+                .context("the module trapped: the processor fails the whole batch")?;
+            let state = self.store.data_mut();
+            let mut message = state.target.take().expect("no function deletes a message");
+            if let Some(why) = state.proc_err.take() {
+                message.error = Some(why);
+            }
+            out.push(message);
+        }
+        Ok(out)
+    }
+
+    /// Makes the processor's next write of a message's content into the module fail (after the
+    /// module's `allocate`, as a failed `Memory().Write` does).
+    pub fn fail_next_content_write(&mut self) {
+        self.store.data_mut().fail_content_write = true;
+    }
+
+    /// What the module did that breaks the processor's memory contract, since it was loaded.
+    pub fn breaches(&self) -> &[ContractBreach] {
+        &self.store.data().breaches
     }
 
     /// The instructions the module executed in the last call, when the engine counts them.
@@ -288,5 +526,90 @@ impl RedpandaProcessor {
     pub fn memory_bytes(&mut self) -> usize {
         let memory = self.instance.get_memory(&mut self.store, "memory").expect("memory");
         memory.data_size(&self.store)
+    }
+}
+
+/// The `wasm` processor's pool of instances (`wazeroAllocProcessor.modulePool`, a Go
+/// `sync.Pool`): one instance is made when the processor starts; each batch takes an idle
+/// instance or makes one, runs on it, and puts it back, even after a trap. `sync.Pool` promises
+/// no order and drops idle items at any garbage collection, so this pool takes a random idle
+/// instance and drops idle ones at random, from a seeded generator (the same seed, the same run).
+pub struct RedpandaPool {
+    module: Module,
+    heap_start: u64,
+    idle: Vec<RedpandaProcessor>,
+    random: u64,
+    /// Out of 1,000 batches, how many find the idle instances dropped first.
+    drop_per_mille: u64,
+    made: usize,
+    breaches: Vec<ContractBreach>,
+}
+
+impl RedpandaPool {
+    /// The processor's pool of `path`'s module, with its first instance made
+    /// (`newWazeroAllocProcessor`); `drop_per_mille` of the batches find the idle instances
+    /// gone.
+    pub fn load(path: &Path, seed: u64, drop_per_mille: u64) -> Result<RedpandaPool> {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let module = Module::new(&Engine::default(), &bytes)?;
+        let heap_start = heap_start(&bytes)?;
+        let first = RedpandaProcessor::instantiate(&module, heap_start)?;
+        let random = seed | 1;
+        Ok(RedpandaPool {
+            module,
+            heap_start,
+            idle: vec![first],
+            random,
+            drop_per_mille,
+            made: 1,
+            breaches: Vec::new(),
+        })
+    }
+
+    fn next_random(&mut self) -> u64 {
+        // xorshift64
+        self.random ^= self.random << 13;
+        self.random ^= self.random >> 7;
+        self.random ^= self.random << 17;
+        self.random
+    }
+
+    /// Takes an instance as `ProcessBatch` does: an idle one at random, or a new one.
+    pub fn get(&mut self) -> Result<RedpandaProcessor> {
+        if self.next_random() % 1000 < self.drop_per_mille {
+            let dropped = std::mem::take(&mut self.idle);
+            self.breaches.extend(dropped.iter().flat_map(|p| p.breaches().iter().cloned()));
+        }
+        if self.idle.is_empty() {
+            self.made += 1;
+            return RedpandaProcessor::instantiate(&self.module, self.heap_start);
+        }
+        let at = (self.next_random() % self.idle.len() as u64) as usize;
+        Ok(self.idle.swap_remove(at))
+    }
+
+    /// Puts an instance back, as the `defer` of `ProcessBatch` does.
+    pub fn put(&mut self, instance: RedpandaProcessor) {
+        self.idle.push(instance);
+    }
+
+    /// `ProcessBatch`: the batch on one instance of the pool (concurrent batches, as several
+    /// pipeline threads run them, are [`RedpandaPool::get`] several times before the `put`s).
+    pub fn process_batch(&mut self, batch: Vec<Message>, clock_ns: u64) -> Result<Vec<Message>> {
+        let mut instance = self.get()?;
+        let result = instance.run(batch, clock_ns);
+        self.put(instance);
+        result
+    }
+
+    /// How many instances the pool has made.
+    pub fn instances_made(&self) -> usize {
+        self.made
+    }
+
+    /// Every breach of the memory contract seen in any instance, dropped ones included.
+    pub fn breaches(&self) -> Vec<ContractBreach> {
+        let idle = self.idle.iter().flat_map(|p| p.breaches().iter().cloned());
+        self.breaches.iter().cloned().chain(idle).collect()
     }
 }

@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::collections::HashMap;
-
 use common::processor;
 use expvar_heap::Options;
 use expvar_heap_host_test::pipelines::{
@@ -45,7 +43,7 @@ fn instructions_per_body_stay_under_their_bounds() {
     let mut count = |record: &[u8], tag: &str| -> [u64; 3] {
         counting.transform(record, BLESS_TIME, &options).unwrap();
         fluent_bit.call(tag, seconds, BLESS_TIME.nanoseconds, record).unwrap();
-        let message = Message { content: record.to_vec(), meta: HashMap::new() };
+        let message = Message { content: record.to_vec(), ..Message::default() };
         redpanda.process(message, clock_ns).unwrap();
         [
             counting.last_call_instructions().unwrap(),

@@ -9,9 +9,9 @@ use std::path::PathBuf;
 use common::processor;
 use expvar_heap::Options;
 use expvar_heap_host_test::pipelines::{
-    FluentBitFilter, Message, RedpandaProcessor, fluent_bit_conf,
+    FluentBitFilter, Message, RedpandaPool, RedpandaProcessor, fluent_bit_conf,
 };
-use expvar_heap_redpanda::COLLECTED_AT_META;
+use expvar_heap_redpanda::{COLLECTED_AT_META, STATE_META};
 use expvar_heap_test_support::fixtures::{self, BLESS_TIME};
 use expvar_heap_test_support::{FLUENT_BIT_MODULE_FILE, REDPANDA_MODULE_FILE, built_module_path};
 use expvar_heap_wasmtime::Limits;
@@ -89,38 +89,208 @@ fn fluent_bit_filter_memory_stays_flat_over_many_records() {
     assert_eq!(filter.memory_bytes(), warm, "memory grew after {} records", 200 * bodies.len());
 }
 
+/// The state the module wrote for the next message of the same process.
+fn state_of(message: &Message) -> String {
+    message.meta.get(STATE_META).cloned().expect("the module writes its state")
+}
+
+/// A message of `body` with the state of the previous message of its process, and the collection
+/// time in metadata on even messages (else the WASI clock, which reads `clock_ns`).
+fn message(body: Vec<u8>, state: &str, i: usize, ns: u64) -> Message {
+    let mut message = Message { content: body, ..Message::default() };
+    message.meta.insert(STATE_META.to_owned(), state.to_owned());
+    if i.is_multiple_of(2) {
+        message.meta.insert(COLLECTED_AT_META.to_owned(), ns.to_string());
+    }
+    message
+}
+
+/// One process's bodies with the state handed from each message to the next, through one
+/// instance: the events of the component's collector, pause windows included; every block the
+/// module handed the processor was its allocator's; memory stays flat.
 #[test]
-fn redpanda_processor_writes_the_components_heap_events() {
+fn redpanda_processor_writes_the_collectors_events_with_the_state_handed_along() {
     let mut processor_module = RedpandaProcessor::load(&module(REDPANDA_MODULE_FILE)).unwrap();
-    let reference = processor(Limits::default());
+    let component = processor(Limits::default());
     let ns = BLESS_TIME.seconds * 1_000_000_000;
-    let mut compared = 0;
-    for (_, bodies) in sequences() {
+    let (mut compared, mut windows) = (0, 0);
+    for (folder, bodies) in sequences() {
+        let mut reference = component.collector(&Options::default()).unwrap();
+        let mut state = String::new();
         for (i, body) in bodies.into_iter().enumerate() {
-            let expected =
-                reference.transform(&body, BLESS_TIME, &Options::default()).unwrap().remove(0).json;
-            // The time from metadata on even messages, from the WASI clock on odd ones.
-            let mut message = Message { content: body, meta: HashMap::new() };
-            let clock = if i % 2 == 0 {
-                message.meta.insert(COLLECTED_AT_META.to_owned(), ns.to_string());
-                0
-            } else {
-                ns
-            };
-            let out = processor_module.process(message, clock).unwrap();
-            assert_eq!(String::from_utf8(out.content).unwrap(), expected);
+            if folder.ends_with("bad") {
+                // The bad inputs are no sequence: each is its own process.
+                reference = component.collector(&Options::default()).unwrap();
+                state.clear();
+            }
+            let expected = reference.push(&body, BLESS_TIME).unwrap().remove(0).json;
+            let out = processor_module.process(message(body, &state, i, ns), ns).unwrap();
+            assert_eq!(out.error, None, "{folder} message {i}");
+            assert_eq!(String::from_utf8(out.content.clone()).unwrap(), expected, "{folder} {i}");
+            windows += usize::from(i > 0 && expected.contains(r#""pause":{"#));
+            state = state_of(&out);
             compared += 1;
         }
     }
-    assert!(compared >= 70);
+    assert!(compared >= 70, "{compared} messages compared");
+    assert!(windows >= 30, "only {windows} windows after a first body");
+    assert_eq!(processor_module.breaches(), []);
+
     let before = processor_module.memory_bytes();
-    let body = std::fs::read(fixtures::root_fixture("go1.27/alloc/05.json")).unwrap();
-    for _ in 0..5_000 {
-        processor_module
-            .process(Message { content: body.clone(), meta: HashMap::new() }, ns)
-            .unwrap();
+    let bodies = sequences().into_iter().find(|(f, _)| f.ends_with("go1.27/alloc")).unwrap().1;
+    let mut state = String::new();
+    for i in 0..5_000 {
+        let out = processor_module.process(message(bodies[i % 5].clone(), &state, i, ns), ns);
+        state = state_of(&out.unwrap());
     }
-    assert_eq!(processor_module.memory_bytes(), before);
+    assert_eq!(processor_module.memory_bytes(), before, "memory grew over 5,000 messages");
+    assert_eq!(processor_module.breaches(), []);
+}
+
+/// The processor frees every block the module passes it: a module that passes static data (as
+/// one did with a metadata key) is caught, although its messages look right.
+#[test]
+fn redpanda_harness_catches_a_module_that_hands_over_static_memory() {
+    // A module that asks for the metadata "key" from its data segment, with a bump allocator
+    // whose heap starts at 1024.
+    let wat = r#"(module
+        (import "benthos_wasm" "v0_msg_get_meta" (func $get_meta (param i32 i32) (result i64)))
+        (memory (export "memory") 1)
+        (data (i32.const 16) "key")
+        (global $next (mut i32) (i32.const 1024))
+        (func (export "allocate") (param $size i32) (result i32)
+            (global.get $next)
+            (global.set $next (i32.add (global.get $next) (local.get $size))))
+        (func (export "deallocate") (param i32 i32))
+        (func (export "process")
+            (drop (call $get_meta (i32.const 16) (i32.const 3)))))"#;
+    let dir = std::env::temp_dir().join(format!("expvar-heap-breach-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("static-key.wasm");
+    std::fs::write(&path, wat::parse_str(wat).unwrap()).unwrap();
+    let mut harness = RedpandaProcessor::load(&path).unwrap();
+    let out = harness.process(Message { content: b"{}".to_vec(), ..Message::default() }, 0);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(out.unwrap().error, None, "the processor itself sees nothing wrong");
+    let breaches = harness.breaches();
+    assert_eq!(breaches.len(), 1, "{breaches:?}");
+    assert_eq!(
+        breaches[0].0,
+        "v0_msg_get_meta key: the block at 0x10 (3 bytes) is not from the module's allocator \
+         (its heap starts at 0x400), yet the processor frees it with deallocate"
+    );
+}
+
+/// Several services' messages, interleaved, in batches across the processor's pool of instances
+/// (an idle instance taken at random, idle ones dropped at random, two batches at once now and
+/// then), with each service's state kept between messages as the example pipeline's cache keeps
+/// it: every event is the one a collector per service writes, windows and restarts included.
+#[test]
+fn redpanda_pool_gives_the_events_of_one_collector_per_service() {
+    let ns = BLESS_TIME.seconds * 1_000_000_000;
+    let mut services: Vec<(String, Vec<Vec<u8>>)> =
+        sequences().into_iter().filter(|(f, _)| !f.ends_with("bad")).collect();
+    // One service restarted as another Go version: 1.19's bodies, then 1.27's.
+    let restarted = |version: &str| {
+        let (_, bodies) = services.iter().find(|(f, _)| f.ends_with(version)).unwrap();
+        bodies.clone()
+    };
+    let mut across = restarted("go1.19/alloc");
+    across.extend(restarted("go1.27/gc"));
+    services.push(("restarted across versions".to_owned(), across));
+
+    let component = processor(Limits::default());
+    for seed in [1, 7, 2026] {
+        let mut pool = RedpandaPool::load(&module(REDPANDA_MODULE_FILE), seed, 200).unwrap();
+        // The pipeline's cache: the state of each service, by its address.
+        let mut cache: HashMap<usize, String> = HashMap::new();
+        let mut references: Vec<_> =
+            services.iter().map(|_| component.collector(&Options::default()).unwrap()).collect();
+        let mut next = vec![0; services.len()];
+        let mut round = 0;
+        // Round after round, each service still scraping sends its next body; the messages of a
+        // round go in batches of up to three (never two of one service: the cache lookup of a
+        // batch happens before its wasm processor runs).
+        while next.iter().zip(&services).any(|(n, (_, bodies))| *n < bodies.len()) {
+            let mut round_messages = Vec::new();
+            for (service, (_, bodies)) in services.iter().enumerate() {
+                if let Some(body) = bodies.get(next[service]) {
+                    let state = cache.get(&service).cloned().unwrap_or_default();
+                    round_messages.push((service, message(body.clone(), &state, round, ns)));
+                    next[service] += 1;
+                }
+            }
+            let mut batches: Vec<Vec<(usize, Message)>> = Vec::new();
+            for (i, entry) in round_messages.into_iter().enumerate() {
+                match batches.last_mut() {
+                    Some(batch) if batch.len() < 1 + (seed as usize + i) % 3 => batch.push(entry),
+                    _ => batches.push(vec![entry]),
+                }
+            }
+            // Now and then two batches run at once: two instances out of the pool together.
+            let mut batches = batches.into_iter().peekable();
+            while let Some(batch) = batches.next() {
+                let mut running = vec![(pool.get().unwrap(), batch)];
+                if (round + seed as usize).is_multiple_of(4)
+                    && let Some(second) = batches.next()
+                {
+                    running.push((pool.get().unwrap(), second));
+                }
+                let mut instances = Vec::new();
+                for (mut instance, batch) in running {
+                    let (owners, messages): (Vec<usize>, Vec<Message>) = batch.into_iter().unzip();
+                    let out = instance.run(messages, ns).unwrap();
+                    for (service, message) in owners.into_iter().zip(out) {
+                        assert_eq!(message.error, None);
+                        let body = &services[service].1[next[service] - 1];
+                        let expected =
+                            references[service].push(body, BLESS_TIME).unwrap().remove(0).json;
+                        let event = String::from_utf8(message.content.clone()).unwrap();
+                        assert_eq!(event, expected, "seed {seed}: {}", services[service].0);
+                        cache.insert(service, state_of(&message));
+                    }
+                    instances.push(instance);
+                }
+                for instance in instances {
+                    pool.put(instance);
+                }
+            }
+            round += 1;
+        }
+        assert!(pool.instances_made() >= 4, "seed {seed}: {} instances", pool.instances_made());
+        assert_eq!(pool.breaches(), [], "seed {seed}");
+    }
+}
+
+/// When the processor cannot copy a message into the module (its write fails), it flags the
+/// message and hands the module no pointer: the module answers with an event that says what to
+/// change, and the next message is handled as usual.
+#[test]
+fn redpanda_module_answers_a_message_it_was_not_handed_with_what_to_change() {
+    let mut harness = RedpandaProcessor::load(&module(REDPANDA_MODULE_FILE)).unwrap();
+    let ns = BLESS_TIME.seconds * 1_000_000_000;
+    let bodies = sequences().into_iter().find(|(f, _)| f.ends_with("go1.27/alloc")).unwrap().1;
+    let mut reference = expvar_heap::Collector::default();
+    reference.push(&bodies[0], BLESS_TIME);
+    let state = state_of(&harness.process(message(bodies[0].clone(), "", 0, ns), ns).unwrap());
+
+    harness.fail_next_content_write();
+    let out = harness.process(message(bodies[1].clone(), &state, 0, ns), ns).unwrap();
+    assert_eq!(
+        out.error.as_deref(),
+        Some("failed to allocate in-bound memory: failed to write in-bound memory")
+    );
+    let event: serde_json::Value = serde_json::from_slice(&out.content).unwrap();
+    let why = event["error"]["message"].as_str().unwrap();
+    assert!(why.starts_with("Redpanda Connect handed over no message"), "{why}");
+    assert_eq!(event["@timestamp"], "2026-01-01T00:00:00.000Z");
+    // No body was read: the state handed in goes on as it was.
+    assert_eq!(state_of(&out), state);
+
+    let out = harness.process(message(bodies[1].clone(), &state, 0, ns), ns).unwrap();
+    let expected = reference.push(&bodies[1], BLESS_TIME).remove(0).json;
+    assert_eq!(String::from_utf8(out.content).unwrap(), expected);
+    assert_eq!(harness.breaches(), []);
 }
 
 /// Seen in Fluent Bit 5.1.1: a record larger than `Wasm_Heap_Size` is not copied into the module,
@@ -152,4 +322,34 @@ fn fluent_bit_filter_answers_a_record_that_did_not_fit_with_what_to_raise() {
     let event = filter.call("golang.big", 1_767_225_600, 0, &small).unwrap().unwrap();
     let expected = expvar_heap::Collector::default().push(&small, BLESS_TIME).remove(0).json;
     assert_eq!(event, expected);
+}
+
+/// The example pipeline wires the module as the tests above drive it: the metadata names the
+/// module reads and writes, its function and file, and one cache key for the lookup and the store.
+#[test]
+fn redpanda_example_pipeline_hands_the_state_along_under_the_modules_names() {
+    let path =
+        expvar_heap_test_support::root().join("examples/redpanda-connect/redpanda-connect.yaml");
+    let yaml = std::fs::read_to_string(path).unwrap();
+    let lines: Vec<&str> = yaml.lines().map(str::trim).filter(|l| !l.starts_with('#')).collect();
+    let has = |line: &str| lines.contains(&line);
+    assert!(has(&format!("module_path: dist/{REDPANDA_MODULE_FILE}")));
+    assert!(has("function: process"));
+    assert!(has(&format!("meta {COLLECTED_AT_META} = now().ts_unix_nano().string()")));
+    // The lookup sets the state the module reads; the store keeps the one it wrote.
+    assert!(has(&format!("result_map: 'meta {STATE_META} = content().string()'")));
+    assert!(has(&format!(r#"value: '${{! @{STATE_META}.or("") }}'"#)));
+    let operators: Vec<usize> =
+        (0..lines.len()).filter(|&i| lines[i].starts_with("operator:")).collect();
+    assert_eq!(operators.len(), 2, "one cache get, one cache set");
+    let keys: Vec<&str> = operators.iter().map(|&i| lines[i + 1]).collect();
+    assert_eq!(lines[operators[0]], "operator: get");
+    assert_eq!(lines[operators[1]], "operator: set");
+    assert!(keys[0].starts_with("key: ") && keys[0] == keys[1], "{keys:?}");
+    // Every input names its service, which is the cache key.
+    let inputs = lines.iter().filter(|l| l.starts_with("- http_client:")).count();
+    let tagged =
+        lines.iter().filter(|l| l.starts_with("- mapping: 'meta service_address = ")).count();
+    assert_eq!((inputs, tagged), (2, 2));
+    assert_eq!(keys[0], "key: '${! @service_address }'");
 }

@@ -26,6 +26,7 @@ const MODULES: [(&str, &str, &[&str]); 2] = [
             "benthos_wasm.v0_msg_as_bytes",
             "benthos_wasm.v0_msg_set_bytes",
             "benthos_wasm.v0_msg_get_meta",
+            "benthos_wasm.v0_msg_set_meta",
             "wasi_snapshot_preview1.clock_time_get",
         ],
     ),
