@@ -192,3 +192,51 @@ fn memory_stays_flat_over_many_calls_on_one_instance() {
     assert_eq!(processor.linear_memory_bytes(), warm);
     assert!(warm <= 2 << 20, "linear memory {warm} bytes for a {} byte body", body.len());
 }
+
+/// The component compiled ahead of time loads as it is, and writes the same events as the
+/// component compiled at load; a precompiled form that does not belong to the component, or an
+/// engine that counts instructions, falls back to compiling.
+#[test]
+fn the_precompiled_component_is_used_only_when_it_fits() {
+    let component = component_bytes();
+    let precompiled = expvar_heap_wasmtime::precompile(component).unwrap();
+    let load = |precompiled: &[u8], limits| {
+        // SAFETY: `precompile` wrote these bytes (or a copy of them with only the fingerprint
+        // changed, which is checked before wasmtime reads the rest).
+        unsafe { expvar_heap_wasmtime::Processor::from_precompiled(precompiled, component, limits) }
+            .unwrap()
+    };
+    let (fast, used) = load(&precompiled, Limits::default());
+    assert!(used, "the precompiled form was not used");
+    let body = std::fs::read(fixtures::root_fixture("go1.27/gc/03.json")).unwrap();
+    let options = Options::default();
+    let expected = processor(Limits::default()).transform(&body, BLESS_TIME, &options).unwrap();
+    assert_eq!(fast.transform(&body, BLESS_TIME, &options).unwrap(), expected);
+
+    let mut other = precompiled.clone();
+    other[0] ^= 1; // the fingerprint of some other component
+    let (compiled, used) = load(&other, Limits::default());
+    assert!(!used);
+    assert_eq!(compiled.transform(&body, BLESS_TIME, &options).unwrap(), expected);
+    let counting = Limits { max_instructions: Some(u64::MAX / 2), ..Limits::default() };
+    let (counted, used) = load(&precompiled, counting);
+    assert!(!used);
+    assert_eq!(counted.transform(&body, BLESS_TIME, &options).unwrap(), expected);
+    assert!(counted.last_call_instructions().unwrap() > 0);
+    let (_, used) = load(&[], Limits::default());
+    assert!(!used);
+}
+
+/// The deadline's clock ticks only while a call runs: an idle host is not woken.
+#[test]
+fn the_deadline_clock_sleeps_between_calls() {
+    let processor = processor(Limits::default());
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(processor.epoch_ticks(), 0, "ticks before any call");
+    let body = std::fs::read(fixtures::root_fixture("go1.27/idle/01.json")).unwrap();
+    processor.transform(&body, BLESS_TIME, &Options::default()).unwrap();
+    let after_call = processor.epoch_ticks();
+    std::thread::sleep(Duration::from_millis(300));
+    // At most the one tick that had started when the call ended (it was ~30 while idle).
+    assert!(processor.epoch_ticks() <= after_call + 1, "{}", processor.epoch_ticks());
+}

@@ -12,6 +12,11 @@ use crate::args::EngineArgs;
 /// there was none).
 static EMBEDDED_COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/component.wasm"));
 
+/// That component compiled ahead of time by `cargo xtask build` for the machine it ran on
+/// (`expvar_heap_wasmtime::precompile`), when this program was built for that machine's target;
+/// empty otherwise.
+static EMBEDDED_PRECOMPILED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/component.cwasm"));
+
 /// A collector for one process, in the component or native.
 pub enum Engine {
     Component(ComponentCollector),
@@ -41,7 +46,13 @@ impl EngineSource {
             }
             EngineSource::Native
         } else {
-            EngineSource::Component(Processor::from_bytes(EMBEDDED_COMPONENT, args.limits())?)
+            // SAFETY: `build.rs` embeds, unchanged, what `expvar_heap_wasmtime::precompile` wrote
+            // for `EMBEDDED_COMPONENT` (or nothing); from_precompiled compiles the component
+            // instead when that does not fit this machine.
+            let (processor, _) = unsafe {
+                Processor::from_precompiled(EMBEDDED_PRECOMPILED, EMBEDDED_COMPONENT, args.limits())
+            }?;
+            EngineSource::Component(processor)
         })
     }
 

@@ -2,6 +2,11 @@
 //! component imports nothing), a cap on its linear memory, a deadline on each call, and a fresh
 //! instance after any trap.
 //!
+//! Compiling the component takes about half a second; a program that ships it can compile it
+//! ahead of time with [`precompile`] (the same wasmtime, the same configuration) and load that in
+//! milliseconds with [`Processor::from_precompiled`], which falls back to compiling when the
+//! precompiled form does not fit the machine.
+//!
 //! The API mirrors the WIT: a [`Processor`] (the compiled component and its one live instance)
 //! with [`Processor::transform`], and [`Processor::collector`] for a [`ComponentCollector`] whose
 //! [`push`](ComponentCollector::push) matches the native [`expvar_heap::Collector::push`].
@@ -20,8 +25,7 @@
 //! ```
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -36,7 +40,7 @@ mod bindings {
 use bindings::exports::golang::expvar::collector::GuestCollector;
 use bindings::exports::golang::expvar::types as wit;
 
-/// How often the epoch ticks; call deadlines are counted in these ticks.
+/// How often the epoch ticks while a call runs; call deadlines are counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// After a call leaves the instance's memory above this, the instance is dropped (when no
@@ -121,6 +125,72 @@ impl ResourceLimiter for MemoryCap {
     }
 }
 
+/// Ticks the engine's epoch every [`EPOCH_TICK`], but only while a call runs: an idle host (a
+/// scrape agent between two scrapes) is not woken at all.
+struct Ticker {
+    state: Mutex<TickerState>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct TickerState {
+    calls: usize,
+    stop: bool,
+    /// How often the epoch ticked.
+    ticks: u64,
+}
+
+impl Ticker {
+    /// Starts the ticking thread of `engine`.
+    fn start(engine: Engine) -> std::io::Result<Arc<Ticker>> {
+        let ticker =
+            Arc::new(Ticker { state: Mutex::new(TickerState::default()), wake: Condvar::new() });
+        let thread_ticker = ticker.clone();
+        std::thread::Builder::new().name("epoch-ticker".into()).spawn(move || {
+            loop {
+                {
+                    let state = thread_ticker.lock();
+                    let state = thread_ticker
+                        .wake
+                        .wait_while(state, |s| s.calls == 0 && !s.stop)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    if state.stop {
+                        return;
+                    }
+                }
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+                thread_ticker.lock().ticks += 1;
+            }
+        })?;
+        Ok(ticker)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, TickerState> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs `call` with the epoch ticking.
+    fn during<T>(&self, call: impl FnOnce() -> T) -> T {
+        /// Counts the call out however it ends, a panic included.
+        struct Running<'a>(&'a Ticker);
+        impl Drop for Running<'_> {
+            fn drop(&mut self) {
+                self.0.lock().calls -= 1;
+            }
+        }
+        self.lock().calls += 1;
+        self.wake.notify_one();
+        let _running = Running(self);
+        call()
+    }
+
+    fn stop(&self) {
+        self.lock().stop = true;
+        self.wake.notify_one();
+    }
+}
+
 /// The live instance.
 struct Live {
     store: Store<MemoryCap>,
@@ -139,12 +209,12 @@ struct Shared {
     collectors: usize,
     /// The instructions the last entry into the instance executed, when they are counted.
     last_instructions: Option<u64>,
-    ticker_stop: Arc<AtomicBool>,
+    ticker: Arc<Ticker>,
 }
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        self.ticker_stop.store(true, Ordering::Relaxed);
+        self.ticker.stop();
     }
 }
 
@@ -154,6 +224,16 @@ impl Shared {
     /// call that left its memory large, too, unless collectors live in it (`holds_collector`
     /// says this call's does, even before it is counted).
     fn with_live<T>(
+        &mut self,
+        holds_collector: bool,
+        call: impl FnOnce(&mut Live, u64) -> wasmtime::Result<T>,
+    ) -> Result<T, CallError> {
+        let ticker = self.ticker.clone();
+        ticker.during(|| self.with_live_ticking(holds_collector, call))
+    }
+
+    /// [`Shared::with_live`] once the epoch ticks.
+    fn with_live_ticking<T>(
         &mut self,
         holds_collector: bool,
         call: impl FnOnce(&mut Live, u64) -> wasmtime::Result<T>,
@@ -203,6 +283,34 @@ impl Shared {
     }
 }
 
+/// The one configuration of every engine here: [`precompile`] must match what loads its output.
+fn engine_config(limits: &Limits) -> Config {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    config.consume_fuel(limits.max_instructions.is_some());
+    config
+}
+
+/// FNV-1a (64 bits) of a component's bytes: ties a precompiled form to the component it was
+/// made from.
+fn fingerprint(component: &[u8]) -> u64 {
+    component.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// Compiles `component` ahead of time for this machine (its target and CPU features), with the
+/// configuration of a [`Processor`] that counts no instructions, for
+/// [`Processor::from_precompiled`]: the component's fingerprint, then wasmtime's serialized
+/// form.
+pub fn precompile(component: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let engine = Engine::new(&engine_config(&Limits::default()))?;
+    let code = engine.precompile_component(component)?;
+    let mut out = fingerprint(component).to_le_bytes().to_vec();
+    out.extend_from_slice(&code);
+    Ok(out)
+}
+
 /// The component, compiled once, with at most one live instance. Cloning gives another handle to
 /// the same instance; calls from several threads take turns.
 #[derive(Clone)]
@@ -221,23 +329,57 @@ impl Processor {
 
     /// Compiles a component from its bytes.
     pub fn from_bytes(bytes: &[u8], limits: Limits) -> anyhow::Result<Processor> {
-        let mut config = Config::new();
-        config.epoch_interruption(true);
-        config.consume_fuel(limits.max_instructions.is_some());
-        let engine = Engine::new(&config)?;
+        let engine = Engine::new(&engine_config(&limits))?;
         let component = Component::new(&engine, bytes)?;
+        Processor::from_component(engine, component, limits)
+    }
+
+    /// Loads `component` from the form [`precompile`] made of it, in milliseconds where
+    /// compiling takes about half a second. Falls back to compiling `component` when that form
+    /// does not fit: made from other bytes, by another wasmtime or configuration, for another
+    /// target or CPU, or when [`Limits::max_instructions`] asks for counted instructions. The
+    /// second value says whether the precompiled form was used.
+    ///
+    /// # Safety
+    /// `precompiled` must be bytes that [`precompile`] wrote, unchanged: wasmtime runs the
+    /// machine code in them as it is (it checks their version, configuration and target, not
+    /// their code).
+    pub unsafe fn from_precompiled(
+        precompiled: &[u8],
+        component: &[u8],
+        limits: Limits,
+    ) -> anyhow::Result<(Processor, bool)> {
+        let engine = Engine::new(&engine_config(&limits))?;
+        let compiled = match precompiled.split_first_chunk::<8>() {
+            Some((tag, code))
+                if limits.max_instructions.is_none()
+                    && u64::from_le_bytes(*tag) == fingerprint(component) =>
+            {
+                // SAFETY: as the caller promises, `code` is what `precompile` serialized;
+                // wasmtime refuses it (an error, not undefined behaviour) when it was made by
+                // another version, configuration or target.
+                unsafe { Component::deserialize(&engine, code) }.ok()
+            }
+            _ => None,
+        };
+        let precompiled = compiled.is_some();
+        let component = match compiled {
+            Some(compiled) => compiled,
+            None => Component::new(&engine, component)?,
+        };
+        Ok((Processor::from_component(engine, component, limits)?, precompiled))
+    }
+
+    fn from_component(
+        engine: Engine,
+        component: Component,
+        limits: Limits,
+    ) -> anyhow::Result<Processor> {
         let linker = Linker::new(&engine);
         let pre = bindings::ExpvarHeapPre::new(linker.instantiate_pre(&component)?)
             .map_err(anyhow::Error::from)
             .context("it is not a golang:expvar@0.2.0 expvar-heap component")?;
-        let ticker_stop = Arc::new(AtomicBool::new(false));
-        let (ticking_engine, stop) = (engine.clone(), ticker_stop.clone());
-        std::thread::Builder::new().name("epoch-ticker".into()).spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(EPOCH_TICK);
-                ticking_engine.increment_epoch();
-            }
-        })?;
+        let ticker = Ticker::start(engine.clone())?;
         let shared = Shared {
             engine,
             pre,
@@ -246,7 +388,7 @@ impl Processor {
             generation: 0,
             collectors: 0,
             last_instructions: None,
-            ticker_stop,
+            ticker,
         };
         Ok(Processor { shared: Arc::new(Mutex::new(shared)) })
     }
@@ -271,6 +413,13 @@ impl Processor {
     /// Changes the deadline of the calls that follow.
     pub fn set_call_timeout(&self, timeout: Duration) {
         self.lock().limits.call_timeout = timeout;
+    }
+
+    /// How often the clock of the call deadlines has ticked: every 10 ms while a call runs, and
+    /// never between calls.
+    pub fn epoch_ticks(&self) -> u64 {
+        let ticker = self.lock().ticker.clone();
+        ticker.lock().ticks
     }
 
     /// The size of the live instance's linear memory in bytes (0 when there is none).
