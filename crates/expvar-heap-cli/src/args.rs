@@ -69,7 +69,9 @@ pub enum Command {
     /// A URL without a path means /debug/vars; service.address is the URL as given, without
     /// userinfo. Credentials (userinfo, --password-file, EXPVAR_HEAP_PASSWORD, a bearer token)
     /// never appear in an event or a message. The exit status is 0 when the run ended as asked,
-    /// 1 when the output could not be written, 2 for bad options or an unreadable targets file.
+    /// 1 when the output could not be written, 2 for bad options or an unreadable targets file,
+    /// 3 when --count was given and not one scrape of any target gave a usable body (so that
+    /// `scrape --count 1 URL` is a health check).
     Scrape(Box<ScrapeArgs>),
 }
 
@@ -242,8 +244,9 @@ impl EngineArgs {
 
 #[derive(clap::Args)]
 pub struct TransformArgs {
-    /// Files holding one /debug/vars body each (with --lines, one body per line). No file, or
-    /// `-`, reads standard input.
+    /// Files holding /debug/vars bodies: one, or several one after another (as `cat a.json
+    /// b.json` gives them, or NDJSON); with --lines, one per line. No file, or `-`, reads
+    /// standard input.
     pub files: Vec<PathBuf>,
 
     #[command(flatten)]
@@ -253,8 +256,8 @@ pub struct TransformArgs {
     #[arg(long, value_name = "URL")]
     pub service_address: Option<String>,
 
-    /// The collection time of every body, RFC 3339 in UTC (2026-01-01T12:00:00Z). Default: the
-    /// time each body is read.
+    /// The collection time of every body, RFC 3339 (2026-01-01T12:00:00Z, or with an offset:
+    /// 2026-01-01T13:00:00+01:00). Default: the time each body is read.
     #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
     pub time: Option<CollectionTime>,
 
@@ -262,7 +265,8 @@ pub struct TransformArgs {
     #[arg(long)]
     pub lines: bool,
 
-    /// A larger body is not transformed: it becomes an error event keeping its first 64 KiB.
+    /// A larger body (or input, unless --lines) is not transformed: it becomes an error event
+    /// keeping its first 64 KiB (at most).
     #[arg(long, default_value_t = DEFAULT_MAX_BODY_BYTES, value_name = "BYTES")]
     pub max_body_bytes: usize,
 
@@ -288,10 +292,31 @@ fn parse_target(name: &str) -> Result<Target, String> {
     name.parse().map_err(|e: OptionsError| e.to_string())
 }
 
+/// An RFC 3339 date and time, in UTC (`Z`) or with an offset (`+01:00`).
 fn parse_time(text: &str) -> Result<CollectionTime, String> {
-    let time: SystemTime = humantime::parse_rfc3339(text)
-        .map_err(|e| format!("{e}: expected RFC 3339 in UTC, e.g. 2026-01-01T12:00:00Z"))?;
-    Ok(CollectionTime::from_system_time(time))
+    let wrong = |e: &dyn std::fmt::Display| {
+        format!("{e}: expected RFC 3339, e.g. 2026-01-01T12:00:00Z or 2026-01-01T13:00:00+01:00")
+    };
+    // humantime reads UTC only: an offset is taken off, and applied after.
+    let (utc, offset_seconds) = match text.len().checked_sub(6).map(|at| text.split_at(at)) {
+        Some((local, offset)) if matches!(offset.as_bytes()[0], b'+' | b'-') => {
+            let (hours, minutes) =
+                offset[1..].split_once(':').ok_or_else(|| wrong(&"bad offset"))?;
+            let number = |part: &str, max: i64| match part.parse::<i64>() {
+                Ok(n) if part.len() == 2 && n <= max => Ok(n),
+                _ => Err(wrong(&format!("bad offset {offset}"))),
+            };
+            let seconds = number(hours, 23)? * 3600 + number(minutes, 59)? * 60;
+            let sign = if offset.starts_with('-') { -1 } else { 1 };
+            (format!("{local}Z"), sign * seconds)
+        }
+        _ => (text.to_owned(), 0),
+    };
+    let local: SystemTime = humantime::parse_rfc3339(&utc).map_err(|e| wrong(&e))?;
+    let offset = Duration::from_secs(offset_seconds.unsigned_abs());
+    let time =
+        if offset_seconds >= 0 { local.checked_sub(offset) } else { local.checked_add(offset) };
+    Ok(CollectionTime::from_system_time(time.ok_or_else(|| wrong(&"out of range"))?))
 }
 
 #[cfg(test)]
@@ -309,6 +334,14 @@ mod tests {
         let time = parse_time("2023-02-01T10:17:48.723Z").unwrap();
         assert_eq!(time, CollectionTime { seconds: 1_675_246_668, nanoseconds: 723_000_000 });
         assert!(parse_time("yesterday").unwrap_err().contains("RFC 3339"));
+        // Offsets: the same instant, written in other zones.
+        let utc = parse_time("2026-01-01T00:00:00.5Z").unwrap();
+        assert_eq!(utc, CollectionTime { seconds: 1_767_225_600, nanoseconds: 500_000_000 });
+        assert_eq!(parse_time("2026-01-01T01:00:00.5+01:00").unwrap(), utc);
+        assert_eq!(parse_time("2025-12-31T19:30:00.5-04:30").unwrap(), utc);
+        assert_eq!(parse_time("2026-01-01T00:00:00.5+00:00").unwrap(), utc);
+        assert!(parse_time("2026-01-01T01:00:00+1:00").unwrap_err().contains("RFC 3339"));
+        assert!(parse_time("2026-01-01T01:00:00+24:00").unwrap_err().contains("bad offset"));
     }
 
     #[test]

@@ -49,11 +49,7 @@ pub fn transform(args: TransformArgs) -> Result<ExitCode> {
                 continue;
             }
         };
-        let bodies: Vec<&[u8]> = if args.lines {
-            content.split(|&b| b == b'\n').map(trim_cr).filter(|line| !line.is_empty()).collect()
-        } else {
-            vec![&content[..]]
-        };
+        let bodies = bodies(&content, &args);
         for body in bodies {
             let time =
                 args.time.unwrap_or_else(|| CollectionTime::from_system_time(SystemTime::now()));
@@ -63,14 +59,14 @@ pub fn transform(args: TransformArgs) -> Result<ExitCode> {
             tally.events += events.len();
             tally.with_errors += events.iter().filter(|event| event.has_error).count();
             for event in events {
-                if writeln!(out, "{}", event.json).is_err() {
-                    return Ok(ExitCode::SUCCESS); // the reader went away (a closed pipe)
+                if let Err(e) = writeln!(out, "{}", event.json) {
+                    return Ok(write_failed(&e));
                 }
             }
         }
     }
-    if out.flush().is_err() {
-        return Ok(ExitCode::SUCCESS);
+    if let Err(e) = out.flush() {
+        return Ok(write_failed(&e));
     }
     if !args.quiet {
         eprintln!(
@@ -85,6 +81,38 @@ pub fn transform(args: TransformArgs) -> Result<ExitCode> {
     Ok(if tally.failures == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
+/// The exit status when the events cannot be written: 0 when the reader went away (a closed
+/// pipe, as `| head` does), else 1, with the system's reason (a full disk, a closed descriptor).
+fn write_failed(error: &io::Error) -> ExitCode {
+    if error.kind() == io::ErrorKind::BrokenPipe {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("expvar-heap: cannot write the events: {error}");
+    ExitCode::FAILURE
+}
+
+/// The bodies of one input: each line with `--lines`; else each JSON value of it, one after
+/// another (Go's multi-line bodies as `cat a.json b.json` gives them, or NDJSON), as the
+/// playground reads a paste. An input that is not UTF-8, is over the size limit or holds no value
+/// is one body, which then becomes its error event.
+fn bodies<'a>(content: &'a [u8], args: &TransformArgs) -> Vec<&'a [u8]> {
+    if args.lines {
+        return content
+            .split(|&b| b == b'\n')
+            .map(trim_cr)
+            .filter(|line| !line.is_empty())
+            .collect();
+    }
+    let split = match std::str::from_utf8(content) {
+        Ok(text) if content.len() <= args.max_body_bytes => expvar_heap::split_bodies(text),
+        _ => Vec::new(),
+    };
+    if split.is_empty() {
+        return vec![content];
+    }
+    split.into_iter().map(str::as_bytes).collect()
+}
+
 /// One body's events. A body over the size limit, or one the component traps on, still yields
 /// error events (made by the library), so no body is lost.
 fn transform_one(
@@ -97,11 +125,12 @@ fn transform_one(
     tally: &mut Tally,
 ) -> Result<Vec<Event>> {
     if body.len() > args.max_body_bytes {
+        let kept = &body[..body.len().min(OVERSIZE_KEPT_BYTES)];
         let message = format!(
             "body not read: it is over the limit of {} bytes (--max-body-bytes); event.original keeps its first {} bytes",
-            args.max_body_bytes, OVERSIZE_KEPT_BYTES
+            args.max_body_bytes,
+            kept.len()
         );
-        let kept = &body[..body.len().min(OVERSIZE_KEPT_BYTES)];
         return Ok(expvar_heap::error_events(&message, kept, time, options));
     }
     match engine.push(body, time) {

@@ -122,9 +122,50 @@ fn a_body_over_the_size_limit_becomes_an_error_event() {
     assert!(output.status.success());
     let event: serde_json::Value = serde_json::from_str(stdout(&output).trim()).unwrap();
     let message = event["error"]["message"].as_str().unwrap();
-    assert!(message.contains("over the limit of 1000 bytes"), "{message}");
+    // What was kept, as it was: the limit and one byte, which told that the body was over it.
+    assert_eq!(
+        message,
+        "body not read: it is over the limit of 1000 bytes (--max-body-bytes); event.original \
+         keeps its first 1001 bytes"
+    );
     let body = std::fs::read_to_string(root_fixture("go1.19/idle/02.json")).unwrap();
     assert_eq!(event["event"]["original"], body[..1001]);
+}
+
+/// Go's multi-line bodies one after another, as `cat a.json b.json | expvar-heap transform`
+/// gives them, are the bodies of one process, in order.
+#[test]
+fn reads_bodies_given_one_after_another() {
+    let names = ["go1.22/gc/01.json", "go1.22/gc/02.json", "go1.22/gc/03.json"];
+    let concatenated: Vec<u8> =
+        names.iter().flat_map(|name| std::fs::read(root_fixture(name)).unwrap()).collect();
+    let output = expvar_heap(&["transform", "--dataset", "all", "--time", TIME], &concatenated);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), collected(&names));
+    // An offset in --time is the same instant.
+    let output = expvar_heap(
+        &["transform", "--dataset", "all", "--time", "2026-01-01T01:00:00+01:00"],
+        &concatenated,
+    );
+    assert_eq!(stdout(&output), collected(&names));
+}
+
+/// Events that cannot be written (a full disk) fail the run with the system's reason.
+#[test]
+fn events_that_cannot_be_written_fail_the_run_with_the_reason() {
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_expvar-heap"))
+        .args(["transform", "--time", TIME, "fixtures/go1.19/idle/02.json"])
+        .current_dir(root())
+        .stdout(full)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        "expvar-heap: cannot write the events: No space left on device (os error 28)\n"
+    );
 }
 
 #[test]

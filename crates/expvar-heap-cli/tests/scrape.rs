@@ -245,6 +245,62 @@ fn a_restarted_service_starts_a_new_window() {
     }
 }
 
+/// A restart between two scrapes whose new process has already run more GC cycles than the old
+/// one had (fewer than 256 more): NumGC went up, yet the window is the new process's cycles,
+/// not the difference (Metricbeat's beats#6543).
+#[test]
+fn a_restart_past_the_old_count_is_seen() {
+    let Some(first) = Service::start(&["-gc-every", "10ms"]) else { return };
+    let address = first.address.clone();
+    // A few cycles in the old process before the first scrape.
+    std::thread::sleep(Duration::from_millis(150));
+    let mut child = expvar_heap()
+        .args(["scrape", "--period", "1500ms", "--count", "2"])
+        .arg(format!("http://{address}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next = || -> Value { serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap() };
+    let before = next();
+    drop(first);
+    let second = Service::start(&["-listen", &address, "-gc-every", "10ms"]).unwrap();
+    let after = next();
+    assert!(child.wait().unwrap().success());
+    drop(second);
+
+    let count = |event: &Value| figure(&event["golang"]["heap"]["gc"]["total"]["count"]);
+    let (old, new) = (count(&before), count(&after));
+    assert!(old >= 1 && new >= old && new - old < 256, "NumGC {old} then {new}: retime the test");
+    let pause = &after["golang"]["heap"]["gc"]["pause"];
+    let window = figure(&pause["count"]) + pause["missed"]["count"].as_u64().unwrap_or(0);
+    assert_eq!(window, new, "NumGC {old} then {new} in a new process");
+}
+
+/// `--password-file` without a user would send no credentials at all: refused, as `--username`
+/// without a password is.
+#[test]
+fn a_password_without_a_user_is_refused() {
+    let dir = temp_dir("password-alone");
+    std::fs::write(dir.join("password"), "s3cret\n").unwrap();
+    let password_file = dir.join("password");
+    let output = scrape(&[
+        "--count",
+        "1",
+        "--password-file",
+        password_file.to_str().unwrap(),
+        "http://127.0.0.1:9/debug/vars",
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output).trim(),
+        "expvar-heap: http://127.0.0.1:9/debug/vars: --password-file needs --username (the basic \
+         auth user) or a user in the URL"
+    );
+    assert!(events(&output).is_empty());
+}
+
 #[test]
 fn basic_auth_from_the_url_or_a_file_and_never_shown() {
     let password = "s3cr3t-pa:ss";
@@ -275,8 +331,9 @@ fn basic_auth_from_the_url_or_a_file_and_never_shown() {
         scrape(&["--period", "100ms", "--count", "1", &wrong]),
         scrape(&["--period", "100ms", "--count", "1", &plain]),
     ];
-    for output in &outputs {
-        assert!(output.status.success(), "{}", stderr(output));
+    for (output, code) in outputs.iter().zip([0, 0, 3, 3]) {
+        // The scrapes answered 401 all failed: status 3.
+        assert_eq!(output.status.code(), Some(code), "{}", stderr(output));
         let all = format!("{}{}", String::from_utf8_lossy(&output.stdout), stderr(output));
         let leak = all.find("s3cr3t").or(all.find("wrong@"));
         assert!(
@@ -343,6 +400,10 @@ fn tls_with_a_private_ca_and_mutual_tls() {
     let insecure = scrape(&["--period", "100ms", "--count", "1", "--insecure-skip-verify", &url]);
     assert_eq!(message(&events(&insecure)[0]), None);
     assert_eq!(stderr(&insecure).matches("not verified").count(), 1, "{}", stderr(&insecure));
+    // No https target: nothing goes unverified, and nothing is said.
+    let plain = "http://127.0.0.1:9/debug/vars";
+    let no_tls = scrape(&["--period", "100ms", "--count", "1", "--insecure-skip-verify", plain]);
+    assert!(!stderr(&no_tls).contains("not verified"), "{}", stderr(&no_tls));
 
     let (ca_pem, client_pem, client_key) =
         (pki.path("ca.pem"), pki.path("client.pem"), pki.path("client.key"));
@@ -392,6 +453,60 @@ fn sigterm_ends_the_run_cleanly() {
 
 /// A targets file with two targets, each with its own namespace and tags, combined with a URL of
 /// the command line; events appended to a file.
+/// An output that cannot be written (a full disk) stops the run with the system's reason, and an
+/// output file in a folder that does not exist is refused at once.
+#[test]
+fn an_output_that_cannot_be_written_says_why() {
+    let dead = "http://127.0.0.1:9/debug/vars";
+    let full = scrape(&["--count", "1", "--output", "/dev/full", dead]);
+    assert_eq!(full.status.code(), Some(1), "{}", stderr(&full));
+    assert!(
+        stderr(&full).contains(
+            "the output could not be written: No space left on device (os error 28); stopped"
+        ),
+        "{}",
+        stderr(&full)
+    );
+    let missing = temp_dir("output").join("no-such-folder/events.ndjson");
+    let output = scrape(&["--count", "1", "--output", missing.to_str().unwrap(), dead]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).ends_with("No such file or directory (os error 2)\n"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// The first SIGINT lets the scrape in flight finish; a second one stops at once, with the
+/// status a shell gives an interrupted program.
+#[test]
+fn a_second_interrupt_stops_at_once() {
+    // Headers, then nothing: the scrape in flight would wait for its 30 s timeout.
+    let (stall, _) = fault_server(|mut s, _| {
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n{");
+        std::thread::sleep(Duration::from_secs(40));
+    });
+    let mut child = expvar_heap()
+        .args(["scrape", "--period", "60s", "--timeout", "30s", &format!("http://{stall}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let interrupt = |child: &Child| {
+        let pid = child.id().to_string();
+        assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    interrupt(&child);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(child.try_wait().unwrap().is_none(), "the first interrupt waits for the scrape");
+    interrupt(&child);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    assert!(stderr(&output).contains("(again: at once)"), "{}", stderr(&output));
+    assert!(output.stdout.is_empty(), "no event of the scrape cut short");
+}
+
 #[test]
 fn a_targets_file_and_an_output_file() {
     let Some(service) = Service::start(&[]) else { return };
@@ -466,11 +581,14 @@ fn fault_server(answer: fn(TcpStream, &AtomicUsize)) -> (String, &'static Atomic
     (address, written)
 }
 
+/// One scrape of a target that fails: its event. The scrape counts as failed (a 200 answer that
+/// is no expvar body too), so the run's exit status is 3, as for a failed health check.
 fn scrape_one(address: &str, extra: &[&str]) -> Value {
     let url = format!("http://{address}");
     let output =
         scrape(&[&["--period", "100ms", "--count", "1"][..], extra, &[url.as_str()]].concat());
-    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(stderr(&output).contains("1 targets, 1 scrapes (1 failed)"), "{}", stderr(&output));
     events(&output).remove(0)
 }
 

@@ -43,15 +43,19 @@ struct Tally {
 struct Output {
     out: Mutex<Box<dyn Write + Send>>,
     broken: AtomicBool,
+    /// Why the output could not be written, the first time it could not.
+    why: Mutex<Option<std::io::Error>>,
 }
 
 impl Output {
     /// Writes the lines of one scrape and flushes them; false once output cannot be written.
     fn write(&self, lines: &str) -> bool {
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
-        let ok = out.write_all(lines.as_bytes()).and_then(|()| out.flush()).is_ok();
-        if !ok {
+        let written = out.write_all(lines.as_bytes()).and_then(|()| out.flush());
+        let ok = written.is_ok();
+        if let Err(e) = written {
             self.broken.store(true, Ordering::Relaxed);
+            self.why.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
         }
         ok
     }
@@ -64,7 +68,8 @@ pub fn run(args: ScrapeArgs) -> Result<ExitCode> {
     let timeout = args.timeout.unwrap_or_else(|| default_timeout(args.period));
     let targets = targets::resolve(&args)?;
     let source = EngineSource::open(&args.engine, args.quiet)?;
-    if !args.quiet && targets.iter().any(|t| t.tls.insecure_skip_verify) {
+    let unverified = |t: &targets::Target| t.tls.insecure_skip_verify && t.url.scheme() == "https";
+    if !args.quiet && targets.iter().any(unverified) {
         eprintln!(
             "expvar-heap: warning: TLS certificates are not verified (--insecure-skip-verify): anyone on the path can read and change what is scraped"
         );
@@ -80,7 +85,11 @@ pub fn run(args: ScrapeArgs) -> Result<ExitCode> {
         ),
         None => Box::new(std::io::stdout()),
     };
-    let output = Arc::new(Output { out: Mutex::new(out), broken: AtomicBool::new(false) });
+    let output = Arc::new(Output {
+        out: Mutex::new(out),
+        broken: AtomicBool::new(false),
+        why: Mutex::new(None),
+    });
     let tally = Arc::new(Tally::default());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -90,7 +99,7 @@ pub fn run(args: ScrapeArgs) -> Result<ExitCode> {
     let count = targets.len();
     runtime.block_on(async {
         let (stop, stopped) = watch::channel(false);
-        let signals = tokio::spawn(wait_for_signal(stop.clone()));
+        let signals = tokio::spawn(wait_for_signal(stop.clone(), args.quiet));
         let start = tokio::time::Instant::now();
         let mut tasks = Vec::new();
         let fleet = targets.len() > 1;
@@ -130,10 +139,34 @@ pub fn run(args: ScrapeArgs) -> Result<ExitCode> {
         );
     }
     if output.broken.load(Ordering::Relaxed) {
-        eprintln!("expvar-heap: the output could not be written; stopped");
+        let why = output.why.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let why = why.map_or_else(String::new, |e| format!(": {e}"));
+        eprintln!("expvar-heap: the output could not be written{why}; stopped");
         return Ok(ExitCode::FAILURE);
     }
+    let scrapes = tally.scrapes.load(Ordering::Relaxed);
+    if args.count.is_some() && scrapes > 0 && tally.failed.load(Ordering::Relaxed) == scrapes {
+        return Ok(ExitCode::from(ALL_FAILED));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The exit status of a `--count` run in which every scrape of every target failed.
+pub const ALL_FAILED: u8 = 3;
+
+/// Whether a scrape's events say that its body gave nothing to chart: an error, and no figure
+/// of `memstats` (at most the `cmdline`) in the event. A body with one unusable field, whose other
+/// figures are there, is no failure.
+fn unusable(events: &[expvar_heap::Event]) -> bool {
+    let Some(first) = events.first().filter(|event| event.has_error) else { return false };
+    let Ok(event) = serde_json::from_str::<serde_json::Value>(&first.json) else { return true };
+    let figures = ["heap", "expvar"]
+        .iter()
+        .filter_map(|dataset| event["golang"][dataset].as_object())
+        .flat_map(|fields| fields.keys())
+        .filter(|key| *key != "cmdline")
+        .count();
+    figures == 0
 }
 
 /// One scrape's timeout when none is given: below the period, so that a scrape ends before the
@@ -142,8 +175,9 @@ pub fn default_timeout(period: Duration) -> Duration {
     period.mul_f64(0.9)
 }
 
-/// Stops the run at SIGINT or SIGTERM.
-async fn wait_for_signal(stop: watch::Sender<bool>) {
+/// Stops the run at SIGINT or SIGTERM, once the scrapes in flight are written; a second signal
+/// stops it at once (exit status 130, as a shell reports an interrupted program).
+async fn wait_for_signal(stop: watch::Sender<bool>, quiet: bool) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut interrupt), Ok(mut terminate)) =
         (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
@@ -155,6 +189,14 @@ async fn wait_for_signal(stop: watch::Sender<bool>) {
         _ = terminate.recv() => {}
     }
     let _ = stop.send(true);
+    if !quiet {
+        eprintln!("expvar-heap: stopping once the scrapes in flight are written (again: at once)");
+    }
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
+    std::process::exit(130);
 }
 
 /// An HTTP client for each distinct TLS setting (most targets share one, and its connections).
@@ -272,7 +314,13 @@ impl Job {
                 )
             }
             Ok(body) => match self.engine.push(&body, time) {
-                Ok(events) => events,
+                Ok(events) => {
+                    // A 200 answer that is no expvar body (a proxy's page) fails too.
+                    if unusable(&events) {
+                        self.tally.failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    events
+                }
                 Err(e) => {
                     self.tally.failed.fetch_add(1, Ordering::Relaxed);
                     let message = format!("the transform failed on this body: {e}");

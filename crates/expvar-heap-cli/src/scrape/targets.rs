@@ -152,6 +152,11 @@ fn target(
     let username = entry.username.clone().or_else(|| defaults.username.clone());
     let password_file = or(&entry.password_file, &defaults.password_file);
     let bearer_file = or(&entry.bearer_token_file, &defaults.bearer_token_file);
+    if password_file.is_some() && username.is_none() && userinfo.is_none() {
+        bail!(
+            "{address}: --password-file needs --username (the basic auth user) or a user in the URL"
+        );
+    }
     let auth = if let Some((user, password)) = userinfo {
         Auth::Basic { username: user, password }
     } else if let Some(file) = bearer_file {
