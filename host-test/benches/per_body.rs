@@ -22,11 +22,15 @@ use expvar_heap::{CollectionTime, Options};
 use expvar_heap_host_test::pipelines::{
     FluentBitFilter, Message, RedpandaProcessor, counting_engine, fluent_bit_conf,
 };
+use expvar_heap_redpanda::COLLECTED_AT_META;
 use expvar_heap_test_support::fixtures::{self, BLESS_TIME};
 use expvar_heap_test_support::{
     FLUENT_BIT_MODULE_FILE, REDPANDA_MODULE_FILE, built_component_path, built_module_path,
 };
 use expvar_heap_wasmtime::{Limits, Processor};
+
+/// The collection time a pipeline's mapping gives each Redpanda message, in ns.
+const CLOCK_NS: u64 = 1_675_246_668_723_000_000;
 
 /// A body and the tag (its fixture folder) it is filtered under.
 struct Body {
@@ -139,8 +143,8 @@ fn main() {
     let seconds = BLESS_TIME.seconds as u32;
     fluent_bit.call("first", seconds, BLESS_TIME.nanoseconds, b"{}").unwrap();
     let fluent_bit_first = fluent_bit.last_call_instructions().unwrap();
-    let message = Message { content: b"{}".to_vec(), ..Message::default() };
-    redpanda.process(message, 1_675_246_668_723_000_000).unwrap();
+    let message = Message::new(b"{}".to_vec()).with_meta(COLLECTED_AT_META, CLOCK_NS);
+    redpanda.process(message).unwrap();
     let redpanda_first = redpanda.last_call_instructions().unwrap();
     println!(
         "first call of an instance (one-time setup included), instructions: component \
@@ -188,8 +192,8 @@ fn main() {
         let seconds = BLESS_TIME.seconds as u32;
         fluent_bit.call(&body.tag, seconds, BLESS_TIME.nanoseconds, bytes).unwrap();
         let fluent_bit_count = fluent_bit.last_call_instructions().unwrap();
-        let message = Message { content: bytes.clone(), ..Message::default() };
-        redpanda.process(message, 1_675_246_668_723_000_000).unwrap();
+        let message = Message::new(bytes.clone()).with_meta(COLLECTED_AT_META, CLOCK_NS);
+        redpanda.process(message).unwrap();
         let redpanda_count = redpanda.last_call_instructions().unwrap();
 
         let counts = [component_count, fluent_bit_count, redpanda_count];
@@ -233,8 +237,8 @@ fn main() {
         let seconds = BLESS_TIME.seconds as u32;
         fluent_bit.call("empty", seconds, BLESS_TIME.nanoseconds, record).unwrap();
         let fluent_bit_count = fluent_bit.last_call_instructions().unwrap();
-        let message = Message { content: record.to_vec(), ..Message::default() };
-        redpanda.process(message, 1_675_246_668_723_000_000).unwrap();
+        let message = Message::new(record.to_vec()).with_meta(COLLECTED_AT_META, CLOCK_NS);
+        redpanda.process(message).unwrap();
         let redpanda_count = redpanda.last_call_instructions().unwrap();
         println!(
             "{label}: instructions: component {component_count}, Fluent Bit {fluent_bit_count}, Redpanda {redpanda_count}"

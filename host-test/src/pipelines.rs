@@ -149,6 +149,20 @@ pub struct Message {
     pub error: Option<String>,
 }
 
+impl Message {
+    /// A message of `content`.
+    pub fn new(content: Vec<u8>) -> Message {
+        Message { content, ..Message::default() }
+    }
+
+    /// The message with the metadata `key` set to `value` (as a `mapping` before the processor
+    /// sets it).
+    pub fn with_meta(mut self, key: &str, value: impl ToString) -> Message {
+        self.meta.insert(key.to_owned(), value.to_string());
+        self
+    }
+}
+
 /// What a [`RedpandaProcessor`] saw the module do that breaks the processor's memory contract;
 /// the real processor would go on (corrupting the module's allocator, or failing later).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -163,8 +177,8 @@ struct RunnerState {
     proc_err: Option<String>,
     /// `afterProcessing`: the in-bound pointers, for a Go guest's `free` after the call.
     after_processing: Vec<u32>,
-    /// What `clock_time_get` answers.
-    clock_ns: u64,
+    /// How often the module read the wall clock (wazero's fake clock moves 1 ms a read).
+    clock_reads: u64,
     /// The first byte of linear memory that the module's allocator can hand out (past its stack
     /// and static data): every out-bound block must lie at or above it.
     heap_start: u64,
@@ -195,13 +209,20 @@ fn allocate_inbound(
     fail_write: bool,
 ) -> wasmtime::Result<Result<u64, String>> {
     let len = data.len() as u32;
-    let mut ptr = None;
+    // A trap of the module's function is the error wazero's `Call` returns: the processor
+    // reports it like any other (and the last call's answer wins, as `results` is overwritten).
+    let mut answer = None;
     if let Some(malloc) = guest_func::<u32, u32>(caller, "malloc")? {
-        ptr = Some(malloc.call(&mut *caller, len)?);
+        answer = Some(malloc.call(&mut *caller, len));
     }
     if let Some(allocate) = guest_func::<u32, u32>(caller, "allocate")? {
-        ptr = Some(allocate.call(&mut *caller, len)?);
+        answer = Some(allocate.call(&mut *caller, len));
     }
+    let ptr = match answer {
+        Some(Err(trap)) => return Ok(Err(format!("{trap}"))),
+        Some(Ok(ptr)) => Some(ptr),
+        None => None,
+    };
     // The processor indexes `results[0]` unchecked: a module with neither export panics the
     // host. Reported here as a trap.
     let ptr = ptr.ok_or_else(|| wasmtime::Error::msg("the module exports no allocate"))?;
@@ -315,6 +336,8 @@ pub struct RedpandaProcessor {
     store: Store<RunnerState>,
     instance: Instance,
     last_instructions: Option<u64>,
+    /// Which instance of its pool it is (0 outside a pool).
+    id: usize,
 }
 
 /// Links the `benthos_wasm` functions of `functions.go` and the WASI clock.
@@ -414,17 +437,35 @@ fn redpanda_linker(engine: &Engine) -> Result<Linker<RunnerState>> {
             }))
         },
     )?;
+    // The processor instantiates the module with wazero's default ModuleConfig (`newModule`
+    // calls `r.Instantiate` with none), which never reads the system's clocks: its wall clock is
+    // a fake one that reads 2022-01-01T00:00:00Z first and 1 ms later at each read, per instance
+    // (wazero's `ModuleConfig.WithSysWalltime` would give the real one; the processor does not
+    // call it). So is its monotonic clock. Other clock ids are EINVAL, a bad pointer EFAULT.
     linker.func_wrap(
         "wasi_snapshot_preview1",
         "clock_time_get",
-        |mut caller: Caller<'_, RunnerState>, _clock: u32, _precision: u64, out: u32| {
-            let now = caller.data().clock_ns.to_le_bytes();
-            exported_memory(&mut caller)?.write(&mut caller, out as usize, &now)?;
-            Ok(0u32)
+        |mut caller: Caller<'_, RunnerState>, clock: u32, _precision: u64, out: u32| {
+            const EINVAL: u32 = 28;
+            const EFAULT: u32 = 21;
+            if clock > 1 {
+                return Ok(EINVAL);
+            }
+            let reads = caller.data().clock_reads;
+            caller.data_mut().clock_reads += 1;
+            let now = (WAZERO_FAKE_EPOCH_NS + reads * 1_000_000).to_le_bytes();
+            let memory = exported_memory(&mut caller)?;
+            Ok(match memory.write(&mut caller, out as usize, &now) {
+                Ok(()) => 0u32,
+                Err(_) => EFAULT,
+            })
         },
     )?;
     Ok(linker)
 }
+
+/// What wazero's fake wall clock reads first: 2022-01-01T00:00:00Z, in ns since the epoch.
+pub const WAZERO_FAKE_EPOCH_NS: u64 = 1_640_995_200_000_000_000;
 
 /// Go's `string(bytes)`: keeps the bytes; shown here as UTF-8, lossily.
 fn lossy(bytes: Vec<u8>) -> String {
@@ -451,7 +492,7 @@ impl RedpandaProcessor {
             target: None,
             proc_err: None,
             after_processing: Vec::new(),
-            clock_ns: 0,
+            clock_reads: 0,
             heap_start,
             breaches: Vec::new(),
             fail_content_write: false,
@@ -459,19 +500,18 @@ impl RedpandaProcessor {
         let mut store = Store::new(engine, state);
         store.set_fuel(CALL_FUEL).ok();
         let instance = redpanda_linker(engine)?.instantiate(&mut store, module)?;
-        Ok(RedpandaProcessor { store, instance, last_instructions: None })
+        Ok(RedpandaProcessor { store, instance, last_instructions: None, id: 0 })
     }
 
-    /// `moduleRunner.Run` of a batch of one: the message through the function `process`, with
-    /// the wall clock the module would read set to `clock_ns`.
-    pub fn process(&mut self, message: Message, clock_ns: u64) -> Result<Message> {
-        Ok(self.run(vec![message], clock_ns)?.remove(0))
+    /// `moduleRunner.Run` of a batch of one: the message through the function `process`.
+    pub fn process(&mut self, message: Message) -> Result<Message> {
+        Ok(self.run(vec![message])?.remove(0))
     }
 
     /// `moduleRunner.Run`: each message of the batch in turn. A trap fails the whole batch
     /// (`Err`); a host function's failure flags its message with the error (on a copy of the
     /// message as it then is, `Copy` and `SetError`).
-    pub fn run(&mut self, batch: Vec<Message>, clock_ns: u64) -> Result<Vec<Message>> {
+    pub fn run(&mut self, batch: Vec<Message>) -> Result<Vec<Message>> {
         let process = self.instance.get_typed_func::<(), ()>(&mut self.store, "process")?;
         let free = self.instance.get_typed_func::<u32, ()>(&mut self.store, "free").ok();
         let mut out = Vec::with_capacity(batch.len());
@@ -480,7 +520,6 @@ impl RedpandaProcessor {
             state.target = Some(message);
             state.proc_err = None;
             state.after_processing.clear();
-            state.clock_ns = clock_ns;
             let (result, used) = counted(&mut self.store, |store| process.call(store, ()));
             self.last_instructions = used;
             // afterProcessing: a Go guest's free of each in-bound pointer; nothing for a Rust
@@ -504,6 +543,16 @@ impl RedpandaProcessor {
             out.push(message);
         }
         Ok(out)
+    }
+
+    /// Which instance of its pool this is (in the order the pool made them; 0 outside a pool).
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    /// Where the module's heap starts: blocks below it are its stack or static data.
+    pub fn heap_start(&self) -> u64 {
+        self.store.data().heap_start
     }
 
     /// Makes the processor's next write of a message's content into the module fail (after the
@@ -581,8 +630,10 @@ impl RedpandaPool {
             self.breaches.extend(dropped.iter().flat_map(|p| p.breaches().iter().cloned()));
         }
         if self.idle.is_empty() {
+            let mut instance = RedpandaProcessor::instantiate(&self.module, self.heap_start)?;
+            instance.id = self.made;
             self.made += 1;
-            return RedpandaProcessor::instantiate(&self.module, self.heap_start);
+            return Ok(instance);
         }
         let at = (self.next_random() % self.idle.len() as u64) as usize;
         Ok(self.idle.swap_remove(at))
@@ -595,9 +646,9 @@ impl RedpandaPool {
 
     /// `ProcessBatch`: the batch on one instance of the pool (concurrent batches, as several
     /// pipeline threads run them, are [`RedpandaPool::get`] several times before the `put`s).
-    pub fn process_batch(&mut self, batch: Vec<Message>, clock_ns: u64) -> Result<Vec<Message>> {
+    pub fn process_batch(&mut self, batch: Vec<Message>) -> Result<Vec<Message>> {
         let mut instance = self.get()?;
-        let result = instance.run(batch, clock_ns);
+        let result = instance.run(batch);
         self.put(instance);
         result
     }

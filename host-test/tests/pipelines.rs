@@ -9,9 +9,10 @@ use std::path::PathBuf;
 use common::processor;
 use expvar_heap::Options;
 use expvar_heap_host_test::pipelines::{
-    FluentBitFilter, Message, RedpandaPool, RedpandaProcessor, fluent_bit_conf,
+    FluentBitFilter, Message, RedpandaPool, RedpandaProcessor, WAZERO_FAKE_EPOCH_NS,
+    fluent_bit_conf,
 };
-use expvar_heap_redpanda::{COLLECTED_AT_META, STATE_META};
+use expvar_heap_redpanda::{COLLECTED_AT_META, ERROR_META, STATE_META};
 use expvar_heap_test_support::fixtures::{self, BLESS_TIME};
 use expvar_heap_test_support::{FLUENT_BIT_MODULE_FILE, REDPANDA_MODULE_FILE, built_module_path};
 use expvar_heap_wasmtime::Limits;
@@ -95,14 +96,9 @@ fn state_of(message: &Message) -> String {
 }
 
 /// A message of `body` with the state of the previous message of its process, and the collection
-/// time in metadata on even messages (else the WASI clock, which reads `clock_ns`).
-fn message(body: Vec<u8>, state: &str, i: usize, ns: u64) -> Message {
-    let mut message = Message { content: body, ..Message::default() };
-    message.meta.insert(STATE_META.to_owned(), state.to_owned());
-    if i.is_multiple_of(2) {
-        message.meta.insert(COLLECTED_AT_META.to_owned(), ns.to_string());
-    }
-    message
+/// time in metadata (as the example's mapping sets it).
+fn message(body: Vec<u8>, state: &str, ns: u64) -> Message {
+    Message::new(body).with_meta(STATE_META, state).with_meta(COLLECTED_AT_META, ns)
 }
 
 /// One process's bodies with the state handed from each message to the next, through one
@@ -111,6 +107,8 @@ fn message(body: Vec<u8>, state: &str, i: usize, ns: u64) -> Message {
 #[test]
 fn redpanda_processor_writes_the_collectors_events_with_the_state_handed_along() {
     let mut processor_module = RedpandaProcessor::load(&module(REDPANDA_MODULE_FILE)).unwrap();
+    // Past the 1 MiB stack and the static data: what the breach check holds blocks against.
+    assert!(processor_module.heap_start() > 1 << 20, "{:#x}", processor_module.heap_start());
     let component = processor(Limits::default());
     let ns = BLESS_TIME.seconds * 1_000_000_000;
     let (mut compared, mut windows) = (0, 0);
@@ -124,7 +122,7 @@ fn redpanda_processor_writes_the_collectors_events_with_the_state_handed_along()
                 state.clear();
             }
             let expected = reference.push(&body, BLESS_TIME).unwrap().remove(0).json;
-            let out = processor_module.process(message(body, &state, i, ns), ns).unwrap();
+            let out = processor_module.process(message(body, &state, ns)).unwrap();
             // First: a module that hands the processor memory it must not free fails here.
             assert_eq!(processor_module.breaches(), [], "{folder} message {i}");
             assert_eq!(out.error, None, "{folder} message {i}");
@@ -141,7 +139,7 @@ fn redpanda_processor_writes_the_collectors_events_with_the_state_handed_along()
     let bodies = sequences().into_iter().find(|(f, _)| f.ends_with("go1.27/alloc")).unwrap().1;
     let mut state = String::new();
     for i in 0..5_000 {
-        let out = processor_module.process(message(bodies[i % 5].clone(), &state, i, ns), ns);
+        let out = processor_module.process(message(bodies[i % 5].clone(), &state, ns));
         state = state_of(&out.unwrap());
     }
     assert_eq!(processor_module.memory_bytes(), before, "memory grew over 5,000 messages");
@@ -170,7 +168,7 @@ fn redpanda_harness_catches_a_module_that_hands_over_static_memory() {
     let path = dir.join("static-key.wasm");
     std::fs::write(&path, wat::parse_str(wat).unwrap()).unwrap();
     let mut harness = RedpandaProcessor::load(&path).unwrap();
-    let out = harness.process(Message { content: b"{}".to_vec(), ..Message::default() }, 0);
+    let out = harness.process(Message::new(b"{}".to_vec()));
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(out.unwrap().error, None, "the processor itself sees nothing wrong");
     let breaches = harness.breaches();
@@ -209,6 +207,9 @@ fn redpanda_pool_gives_the_events_of_one_collector_per_service() {
             services.iter().map(|_| component.collector(&Options::default()).unwrap()).collect();
         let mut next = vec![0; services.len()];
         let mut round = 0;
+        // Which instances each service's messages ran on.
+        let mut ran_on: Vec<std::collections::BTreeSet<usize>> =
+            vec![Default::default(); services.len()];
         // Round after round, each service still scraping sends its next body; the messages of a
         // round go in batches of up to three (never two of one service: the cache lookup of a
         // batch happens before its wasm processor runs).
@@ -217,7 +218,7 @@ fn redpanda_pool_gives_the_events_of_one_collector_per_service() {
             for (service, (_, bodies)) in services.iter().enumerate() {
                 if let Some(body) = bodies.get(next[service]) {
                     let state = cache.get(&service).cloned().unwrap_or_default();
-                    round_messages.push((service, message(body.clone(), &state, round, ns)));
+                    round_messages.push((service, message(body.clone(), &state, ns)));
                     next[service] += 1;
                 }
             }
@@ -240,8 +241,9 @@ fn redpanda_pool_gives_the_events_of_one_collector_per_service() {
                 let mut instances = Vec::new();
                 for (mut instance, batch) in running {
                     let (owners, messages): (Vec<usize>, Vec<Message>) = batch.into_iter().unzip();
-                    let out = instance.run(messages, ns).unwrap();
+                    let out = instance.run(messages).unwrap();
                     for (service, message) in owners.into_iter().zip(out) {
+                        ran_on[service].insert(instance.id());
                         assert_eq!(message.error, None);
                         let body = &services[service].1[next[service] - 1];
                         let expected =
@@ -259,6 +261,16 @@ fn redpanda_pool_gives_the_events_of_one_collector_per_service() {
             round += 1;
         }
         assert!(pool.instances_made() >= 4, "seed {seed}: {} instances", pool.instances_made());
+        // Every service with several messages had them on several instances.
+        for (service, instances) in ran_on.iter().enumerate() {
+            if services[service].1.len() >= 3 {
+                assert!(
+                    instances.len() >= 2,
+                    "seed {seed}: {} on {instances:?}",
+                    services[service].0
+                );
+            }
+        }
         assert_eq!(pool.breaches(), [], "seed {seed}");
     }
 }
@@ -273,10 +285,10 @@ fn redpanda_module_answers_a_message_it_was_not_handed_with_what_to_change() {
     let bodies = sequences().into_iter().find(|(f, _)| f.ends_with("go1.27/alloc")).unwrap().1;
     let mut reference = expvar_heap::Collector::default();
     reference.push(&bodies[0], BLESS_TIME);
-    let state = state_of(&harness.process(message(bodies[0].clone(), "", 0, ns), ns).unwrap());
+    let state = state_of(&harness.process(message(bodies[0].clone(), "", ns)).unwrap());
 
     harness.fail_next_content_write();
-    let out = harness.process(message(bodies[1].clone(), &state, 0, ns), ns).unwrap();
+    let out = harness.process(message(bodies[1].clone(), &state, ns)).unwrap();
     assert_eq!(
         out.error.as_deref(),
         Some("failed to allocate in-bound memory: failed to write in-bound memory")
@@ -288,7 +300,7 @@ fn redpanda_module_answers_a_message_it_was_not_handed_with_what_to_change() {
     // No body was read: the state handed in goes on as it was.
     assert_eq!(state_of(&out), state);
 
-    let out = harness.process(message(bodies[1].clone(), &state, 0, ns), ns).unwrap();
+    let out = harness.process(message(bodies[1].clone(), &state, ns)).unwrap();
     let expected = reference.push(&bodies[1], BLESS_TIME).remove(0).json;
     assert_eq!(String::from_utf8(out.content).unwrap(), expected);
     assert_eq!(harness.breaches(), []);
@@ -353,4 +365,46 @@ fn redpanda_example_pipeline_hands_the_state_along_under_the_modules_names() {
         lines.iter().filter(|l| l.starts_with("- mapping: 'meta service_address = ")).count();
     assert_eq!((inputs, tagged), (2, 2));
     assert_eq!(keys[0], "key: '${! @service_address }'");
+}
+
+/// The processor gives modules wazero's fake clock (2022-01-01, 1 ms more a read): without the
+/// metadata time, the event carries that time, and the module says in metadata what to set.
+#[test]
+fn redpanda_module_says_when_its_only_clock_is_the_fake_one() {
+    let mut harness = RedpandaProcessor::load(&module(REDPANDA_MODULE_FILE)).unwrap();
+    let body = std::fs::read(fixtures::root_fixture("go1.27/idle/01.json")).unwrap();
+    let out = harness.process(Message::new(body.clone())).unwrap();
+    let event: serde_json::Value = serde_json::from_slice(&out.content).unwrap();
+    assert_eq!(event["@timestamp"], "2022-01-01T00:00:00.000Z");
+    assert_eq!(WAZERO_FAKE_EPOCH_NS, 1_640_995_200_000_000_000);
+    let why = &out.meta[ERROR_META];
+    assert!(why.starts_with("metadata expvar_collected_at is not set"), "{why}");
+    // With the time in metadata, no clock is read and nothing is said.
+    let ns = BLESS_TIME.seconds * 1_000_000_000;
+    let out = harness.process(message(body, "", ns)).unwrap();
+    assert!(!out.meta.contains_key(ERROR_META), "{:?}", out.meta);
+    let event: serde_json::Value = serde_json::from_slice(&out.content).unwrap();
+    assert_eq!(event["@timestamp"], "2026-01-01T00:00:00.000Z");
+}
+
+/// A trap fails the processor's whole batch, and the instance goes back to the pool all the
+/// same (`ProcessBatch`'s deferred Put): the next batch may run on it.
+#[test]
+fn redpanda_pool_keeps_an_instance_that_trapped() {
+    let wat = r#"(module
+        (memory (export "memory") 1)
+        (func (export "allocate") (param i32) (result i32) (i32.const 1024))
+        (func (export "deallocate") (param i32 i32))
+        (func (export "process") unreachable))"#;
+    let dir = std::env::temp_dir().join(format!("expvar-heap-trap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("trap.wasm");
+    std::fs::write(&path, wat::parse_str(wat).unwrap()).unwrap();
+    let mut pool = RedpandaPool::load(&path, 1, 0).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let batch = vec![Message::new(b"{}".to_vec()), Message::new(b"{}".to_vec())];
+    let failed = pool.process_batch(batch.clone()).unwrap_err();
+    assert!(format!("{failed:#}").contains("the processor fails the whole batch"), "{failed:#}");
+    assert!(pool.process_batch(batch).is_err());
+    assert_eq!(pool.instances_made(), 1, "the instance that trapped was put back and reused");
 }

@@ -48,13 +48,32 @@ pub const COLLECTED_AT_META: &str = "expvar_collected_at";
 /// written as this message's.
 pub const STATE_META: &str = "expvar_heap_state";
 
-/// The metadata key the module writes when the state handed in could not be read (why, in a
-/// sentence); it is not written otherwise.
+/// The metadata key the module writes when the state handed in could not be read, or when the
+/// time came from a clock that is not real (why, in sentences); it is not written otherwise.
 pub const ERROR_META: &str = "expvar_heap_error";
 
-/// The collection time from the metadata value (empty when not set), else from the clock.
-pub fn collection_time(meta: &str, clock_ns: impl FnOnce() -> u64) -> CollectionTime {
-    CollectionTime::from_unix_nanos(meta.trim().parse::<u64>().unwrap_or_else(|_| clock_ns()))
+/// Before this instant (2023-01-01T00:00:00Z), a clock reading cannot be a scrape's time: the
+/// processor's clock is wazero's fake one, which reads 2022-01-01 and then 1 ms more a read.
+const NO_REAL_CLOCK_BEFORE_NS: u64 = 1_672_531_200_000_000_000;
+
+/// The collection time from the metadata value (empty when not set), else from the clock; with
+/// the clock, why the time is wrong when it is plainly not a real one ([`ERROR_META`]).
+pub fn collection_time(
+    meta: &str,
+    clock_ns: impl FnOnce() -> u64,
+) -> (CollectionTime, Option<String>) {
+    if let Ok(ns) = meta.trim().parse::<u64>() {
+        return (CollectionTime::from_unix_nanos(ns), None);
+    }
+    let ns = clock_ns();
+    let why = (ns < NO_REAL_CLOCK_BEFORE_NS).then(|| {
+        format!(
+            "metadata {COLLECTED_AT_META} is not set, and the wasm processor gives modules no \
+             real clock (wazero's default reads 2022-01-01): set it in a mapping before the \
+             processor, as examples/redpanda-connect/ does"
+        )
+    });
+    (CollectionTime::from_unix_nanos(ns), why)
 }
 
 /// What one message becomes.
@@ -91,7 +110,7 @@ pub fn process_message(message: &[u8], time: CollectionTime, previous_state: &st
             ),
         },
     };
-    COLLECTOR.with_borrow_mut(|collector| {
+    let process = |collector: &mut Collector| {
         collector.set_state(state);
         let events = collector.push_record(message, time);
         let content = events.into_iter().next().map(|event| event.json.into_bytes());
@@ -100,6 +119,12 @@ pub fn process_message(message: &[u8], time: CollectionTime, previous_state: &st
             state: collector.state().map(|state| state.to_string()).unwrap_or_default(),
             state_error,
         }
+    };
+    COLLECTOR.with(|collector| match collector.try_borrow_mut() {
+        Ok(mut collector) => process(&mut collector),
+        // Still borrowed: a trap (a panic aborts) ended a call inside it, and the processor
+        // kept the instance. A collector of its own serves this message.
+        Err(_) => process(&mut Collector::default()),
     })
 }
 
@@ -240,7 +265,7 @@ pub mod abi {
     pub extern "C" fn process() {
         // SAFETY: the host allocates the message with `allocate` and hands it over to us.
         let message = unsafe { take(v0_msg_as_bytes()) };
-        let time = collection_time(&get_meta(COLLECTED_AT_META), wall_clock_ns);
+        let (time, clock_error) = collection_time(&get_meta(COLLECTED_AT_META), wall_clock_ns);
         let Some(message) = message else {
             let (ptr, len) = hand_over(&not_handed_over(time));
             // SAFETY: a block of its own; the host copies it, then frees it.
@@ -252,8 +277,10 @@ pub mod abi {
         // SAFETY: a block of its own; the host copies it, then frees it.
         unsafe { v0_msg_set_bytes(ptr, len) };
         set_meta(STATE_META, &processed.state);
-        if let Some(why) = &processed.state_error {
-            set_meta(ERROR_META, why);
+        let errors: Vec<&str> =
+            [&clock_error, &processed.state_error].into_iter().flatten().map(|e| &e[..]).collect();
+        if !errors.is_empty() {
+            set_meta(ERROR_META, &errors.join("; "));
         }
     }
 }
@@ -267,9 +294,13 @@ mod tests {
     #[test]
     fn the_time_comes_from_metadata_else_the_clock() {
         let time = collection_time("1767225600123456789", || unreachable!());
-        assert_eq!(time, CollectionTime { seconds: 1_767_225_600, nanoseconds: 123_456_789 });
-        let time = collection_time("", || 2_000_000_001);
-        assert_eq!(time, CollectionTime { seconds: 2, nanoseconds: 1 });
+        let expected = CollectionTime { seconds: 1_767_225_600, nanoseconds: 123_456_789 };
+        assert_eq!(time, (expected, None));
+        assert_eq!(collection_time("", || 1_767_225_600_123_456_789), (expected, None));
+        // wazero's fake clock, as the processor gives it: the time is kept, and said wrong.
+        let (time, why) = collection_time(" ", || 1_640_995_200_000_000_000);
+        assert_eq!(time, CollectionTime { seconds: 1_640_995_200, nanoseconds: 0 });
+        assert!(why.unwrap().starts_with("metadata expvar_collected_at is not set"));
     }
 
     #[test]
