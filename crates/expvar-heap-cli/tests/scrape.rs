@@ -121,6 +121,20 @@ fn scrape(args: &[&str]) -> Output {
     output
 }
 
+/// A scrape running in the background, and a reader of its next event (waiting for it).
+fn live_scrape(args: &[&str]) -> (Child, impl FnMut() -> Value + use<>) {
+    let mut child = expvar_heap()
+        .arg("scrape")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let next = move || -> Value { serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap() };
+    (child, next)
+}
+
 fn events(output: &Output) -> Vec<Value> {
     let text = String::from_utf8(output.stdout.clone()).unwrap();
     assert!(text.is_empty() || text.ends_with('\n'), "output ends mid-line");
@@ -198,16 +212,10 @@ fn pause_windows_add_up_to_the_growth_of_the_counters() {
 fn a_restarted_service_starts_a_new_window() {
     let Some(first) = Service::start(&["-gc-every", "15ms"]) else { return };
     let address = first.address.clone();
-    let mut child = expvar_heap()
-        .args(["scrape", "--period", "300ms", "--count", "12", "--preserve-original"])
-        .arg(format!("http://{address}"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = format!("http://{address}");
+    let (mut child, mut next) =
+        live_scrape(&["--period", "300ms", "--count", "12", "--preserve-original", &url]);
     let mut events = Vec::new();
-    let mut next = || -> Value { serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap() };
     for _ in 0..3 {
         events.push(next());
     }
@@ -254,15 +262,8 @@ fn a_restart_past_the_old_count_is_seen() {
     let address = first.address.clone();
     // A few cycles in the old process before the first scrape.
     std::thread::sleep(Duration::from_millis(150));
-    let mut child = expvar_heap()
-        .args(["scrape", "--period", "1500ms", "--count", "2"])
-        .arg(format!("http://{address}"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut next = || -> Value { serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap() };
+    let url = format!("http://{address}");
+    let (mut child, mut next) = live_scrape(&["--period", "1500ms", "--count", "2", &url]);
     let before = next();
     drop(first);
     let second = Service::start(&["-listen", &address, "-gc-every", "10ms"]).unwrap();
