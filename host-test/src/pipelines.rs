@@ -237,17 +237,21 @@ fn allocate_inbound(
 /// `readBytesOutbound`: copies `len` bytes at `ptr` out of the module, then calls the module's
 /// `deallocate(ptr, len)` when it exports one, ignoring its failure as the processor does.
 /// Beyond the processor, records a [`ContractBreach`] when the block is not in the module's heap
-/// (static data or the stack, which `deallocate` must never see) or `deallocate` trapped.
+/// (static data or the stack, which `deallocate` must never see) or `deallocate` trapped. A
+/// read out of bounds ("prevented read") flags the message with the caller's `failed` wording,
+/// as each host function of `functions.go` does, and gives `None`.
 fn read_outbound(
     caller: &mut Caller<'_, RunnerState>,
     what: &str,
+    failed: &str,
     ptr: u32,
     len: u32,
-) -> wasmtime::Result<Result<Vec<u8>, String>> {
+) -> wasmtime::Result<Option<Vec<u8>>> {
     let memory = exported_memory(caller)?;
     let mut bytes = vec![0; len as usize];
     if memory.read(&*caller, ptr as usize, &mut bytes).is_err() {
-        return Ok(Err("prevented read".to_owned()));
+        func_err(caller, format!("{failed}: prevented read"));
+        return Ok(None);
     }
     let heap_start = caller.data().heap_start;
     if len != 0 && u64::from(ptr) < heap_start {
@@ -263,7 +267,7 @@ fn read_outbound(
         let breach = format!("{what}: deallocate({ptr:#x}, {len}) trapped: {trap}");
         caller.data_mut().breaches.push(ContractBreach(breach));
     }
-    Ok(Ok(bytes))
+    Ok(Some(bytes))
 }
 
 fn exported_memory(caller: &mut Caller<'_, RunnerState>) -> wasmtime::Result<Memory> {
@@ -353,11 +357,11 @@ fn redpanda_linker(engine: &Engine) -> Result<Linker<RunnerState>> {
                 func_err(&mut caller, "attempted to set bytes of deleted message".to_owned());
                 return Ok(());
             }
-            match read_outbound(&mut caller, "v0_msg_set_bytes content", ptr, len)? {
-                Ok(bytes) => caller.data_mut().target.as_mut().unwrap().content = bytes,
-                Err(why) => {
-                    func_err(&mut caller, format!("failed to read out-bound memory: {why}"))
-                }
+            let failed = "failed to read out-bound memory";
+            if let Some(bytes) =
+                read_outbound(&mut caller, "v0_msg_set_bytes content", failed, ptr, len)?
+            {
+                caller.data_mut().target.as_mut().unwrap().content = bytes;
             }
             Ok(())
         },
@@ -388,21 +392,15 @@ fn redpanda_linker(engine: &Engine) -> Result<Linker<RunnerState>> {
                 func_err(&mut caller, "attempted to set metadata of deleted message".to_owned());
                 return Ok(());
             }
-            let key = match read_outbound(&mut caller, "v0_msg_set_meta key", kptr, klen)? {
-                Ok(key) => key,
-                Err(why) => {
-                    let why = format!("failed to read out-bound meta key memory: {why}");
-                    func_err(&mut caller, why);
-                    return Ok(());
-                }
+            let failed = "failed to read out-bound meta key memory";
+            let Some(key) = read_outbound(&mut caller, "v0_msg_set_meta key", failed, kptr, klen)?
+            else {
+                return Ok(());
             };
-            let value = match read_outbound(&mut caller, "v0_msg_set_meta value", vptr, vlen)? {
-                Ok(value) => value,
-                Err(why) => {
-                    let why = format!("failed to read out-bound meta value memory: {why}");
-                    func_err(&mut caller, why);
-                    return Ok(());
-                }
+            let failed = "failed to read out-bound meta value memory";
+            let what = "v0_msg_set_meta value";
+            let Some(value) = read_outbound(&mut caller, what, failed, vptr, vlen)? else {
+                return Ok(());
             };
             let (key, value) = (lossy(key), lossy(value));
             caller.data_mut().target.as_mut().unwrap().meta.insert(key, value);
@@ -419,16 +417,12 @@ fn redpanda_linker(engine: &Engine) -> Result<Linker<RunnerState>> {
                 func_err(&mut caller, "attempted to read meta of deleted message".to_owned());
                 return Ok(0);
             }
-            let key = match read_outbound(&mut caller, "v0_msg_get_meta key", ptr, len)? {
-                Ok(key) => lossy(key),
-                Err(why) => {
-                    func_err(
-                        &mut caller,
-                        format!("failed to read out-bound meta key memory: {why}"),
-                    );
-                    return Ok(0);
-                }
+            let failed = "failed to read out-bound meta key memory";
+            let Some(key) = read_outbound(&mut caller, "v0_msg_get_meta key", failed, ptr, len)?
+            else {
+                return Ok(0);
             };
+            let key = lossy(key);
             let target = caller.data().target.as_ref().unwrap();
             let value = target.meta.get(&key).cloned().unwrap_or_default();
             Ok(allocate_inbound(&mut caller, value.as_bytes(), false)?.unwrap_or_else(|why| {

@@ -100,15 +100,20 @@ fn expvar_heap() -> Command {
     command
 }
 
-/// Runs a scrape to its end (bounded by --count), with a hard stop after 60 s.
-fn scrape(args: &[&str]) -> Output {
-    let child = expvar_heap()
+/// `expvar-heap scrape ARGS`, started, its output and errors piped.
+fn spawn_scrape(args: &[&str]) -> Child {
+    expvar_heap()
         .arg("scrape")
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// Runs a scrape to its end (bounded by --count), with a hard stop after 60 s.
+fn scrape(args: &[&str]) -> Output {
+    let child = spawn_scrape(args);
     let pid = child.id();
     let (done, wait) = mpsc::channel();
     std::thread::spawn(move || {
@@ -123,13 +128,7 @@ fn scrape(args: &[&str]) -> Output {
 
 /// A scrape running in the background, and a reader of its next event (waiting for it).
 fn live_scrape(args: &[&str]) -> (Child, impl FnMut() -> Value + use<>) {
-    let mut child = expvar_heap()
-        .arg("scrape")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_scrape(args);
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let next = move || -> Value { serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap() };
     (child, next)

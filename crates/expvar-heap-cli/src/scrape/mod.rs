@@ -16,7 +16,7 @@ mod targets;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -42,9 +42,8 @@ struct Tally {
 /// Where the events go: stdout or an appended file, one whole scrape at a time.
 struct Output {
     out: Mutex<Box<dyn Write + Send>>,
-    broken: AtomicBool,
     /// Why the output could not be written, the first time it could not.
-    why: Mutex<Option<std::io::Error>>,
+    broken: Mutex<Option<std::io::Error>>,
 }
 
 impl Output {
@@ -54,8 +53,7 @@ impl Output {
         let written = out.write_all(lines.as_bytes()).and_then(|()| out.flush());
         let ok = written.is_ok();
         if let Err(e) = written {
-            self.broken.store(true, Ordering::Relaxed);
-            self.why.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
+            self.broken.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
         }
         ok
     }
@@ -85,11 +83,7 @@ pub fn run(args: ScrapeArgs) -> Result<ExitCode> {
         ),
         None => Box::new(std::io::stdout()),
     };
-    let output = Arc::new(Output {
-        out: Mutex::new(out),
-        broken: AtomicBool::new(false),
-        why: Mutex::new(None),
-    });
+    let output = Arc::new(Output { out: Mutex::new(out), broken: Mutex::new(None) });
     let tally = Arc::new(Tally::default());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -138,10 +132,8 @@ pub fn run(args: ScrapeArgs) -> Result<ExitCode> {
             started.elapsed()
         );
     }
-    if output.broken.load(Ordering::Relaxed) {
-        let why = output.why.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let why = why.map_or_else(String::new, |e| format!(": {e}"));
-        eprintln!("expvar-heap: the output could not be written{why}; stopped");
+    if let Some(why) = output.broken.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        eprintln!("expvar-heap: the output could not be written: {why}; stopped");
         return Ok(ExitCode::FAILURE);
     }
     let scrapes = tally.scrapes.load(Ordering::Relaxed);
