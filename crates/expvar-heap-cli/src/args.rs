@@ -145,12 +145,30 @@ pub struct ScrapeArgs {
     #[arg(long, default_value_t = DEFAULT_MAX_BODY_BYTES, value_name = "BYTES")]
     pub max_body_bytes: usize,
 
+    /// Where a target's first pause window starts. first-scrape: the first good scrape of a
+    /// target is the baseline (its event has no golang.heap.gc.pause.* but the cumulative
+    /// total.ns), so every window is one period's. process-start: the first event also gets the
+    /// cycles still in the ring since the service started (up to 256, over however long it has
+    /// run), marked golang.heap.gc.pause.since: process_start, as Elastic's and Metricbeat's
+    /// pollers report it.
+    #[arg(long, value_enum, default_value_t = FirstWindow::FirstScrape, value_name = "START")]
+    pub first_window: FirstWindow,
+
     #[command(flatten)]
     pub engine: EngineArgs,
 
     /// Print no summary (nor notice) on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// Where a target's first pause window starts (`--first-window`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum FirstWindow {
+    /// At the first good scrape: its event has no window.
+    FirstScrape,
+    /// At the service's start: the first event reports the cycles still in its ring.
+    ProcessStart,
 }
 
 #[derive(clap::Args)]

@@ -82,6 +82,26 @@ impl Engine {
         }
     }
 
+    /// The events of a body made as the stateless transform makes them (no pause window), while
+    /// the collector still takes the body as the process's latest: the next body's window starts
+    /// here. For a first body whose window would span the process's whole life.
+    pub fn push_as_baseline(
+        &mut self,
+        body: &[u8],
+        time: CollectionTime,
+    ) -> Result<Vec<Event>, CallError> {
+        match self {
+            Engine::Component(collector) => {
+                collector.push(body, time)?;
+                collector.processor().transform(body, time, &collector.options())
+            }
+            Engine::Native(collector) => {
+                collector.push(body, time);
+                Ok(expvar_heap::transform(body, time, collector.options()))
+            }
+        }
+    }
+
     /// How the events are made, for the summary.
     pub fn how(&self) -> &'static str {
         match self {

@@ -177,10 +177,15 @@ fn pause_windows_add_up_to_the_growth_of_the_counters() {
         "{}",
         stderr(&output)
     );
+    // The first scrape is the windows' baseline (--first-window first-scrape, the default):
+    // no window, only the cumulative total.
+    let first = &events[0]["golang"]["heap"]["gc"]["pause"];
+    assert_eq!(first.as_object().unwrap().keys().collect::<Vec<_>>(), ["total"], "{first}");
     let mut grew = 0;
     for pair in events.windows(2) {
         let (before, after) = (memstats(&pair[0]), memstats(&pair[1]));
         let pause = &pair[1]["golang"]["heap"]["gc"]["pause"];
+        assert_eq!(pause["since"], "previous_body");
         let cycles = figure(&after["NumGC"]) - figure(&before["NumGC"]);
         assert!(cycles <= 256, "more cycles than the ring holds: {cycles}");
         assert_eq!(figure(&pause["count"]), cycles);
@@ -244,6 +249,7 @@ fn a_restarted_service_starts_a_new_window() {
         let pause = &event["golang"]["heap"]["gc"]["pause"];
         let num_gc = figure(&memstats(event)["NumGC"]);
         let previous = if i == restart { 0 } else { figure(&memstats(good[i - 1])["NumGC"]) };
+        assert_eq!(pause["since"], if i == restart { "restart" } else { "previous_body" });
         // Across failed scrapes too, the window counts from the last good body.
         assert_eq!(
             figure(&pause["count"]) + pause["missed"]["count"].as_u64().unwrap_or(0),
@@ -276,6 +282,58 @@ fn a_restart_past_the_old_count_is_seen() {
     let pause = &after["golang"]["heap"]["gc"]["pause"];
     let window = figure(&pause["count"]) + pause["missed"]["count"].as_u64().unwrap_or(0);
     assert_eq!(window, new, "NumGC {old} then {new} in a new process");
+    assert_eq!(pause["since"], "restart");
+}
+
+/// `--first-window process-start`: the first event reports the cycles still in the ring since
+/// the service started, and says so; the default makes the first scrape the baseline.
+#[test]
+fn the_first_window_starts_where_asked() {
+    let Some(service) = Service::start(&["-gc-every", "5ms"]) else { return };
+    std::thread::sleep(Duration::from_millis(200)); // cycles before the first scrape
+    let url = format!("http://{}", service.address);
+    let output =
+        scrape(&["--first-window", "process-start", "--count", "2", "--period", "300ms", &url]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let got = events(&output);
+    let pause = &got[0]["golang"]["heap"]["gc"]["pause"];
+    let num_gc = figure(&got[0]["golang"]["heap"]["gc"]["total"]["count"]);
+    assert!(num_gc >= 1, "the service ran no GC before the first scrape");
+    assert_eq!(pause["since"], "process_start");
+    assert_eq!(figure(&pause["count"]), num_gc.min(256));
+    assert_eq!(pause["missed"]["count"].as_u64().unwrap_or(0), num_gc.saturating_sub(256));
+    assert_eq!(got[1]["golang"]["heap"]["gc"]["pause"]["since"], "previous_body");
+
+    // The default: a baseline, then a window of one period.
+    let output = scrape(&["--count", "2", "--period", "300ms", &url]);
+    let got = events(&output);
+    assert!(got[0]["golang"]["heap"]["gc"]["pause"].get("count").is_none());
+    assert!(figure(&got[0]["golang"]["heap"]["gc"]["pause"]["total"]["ns"]) > 0);
+    assert_eq!(got[1]["golang"]["heap"]["gc"]["pause"]["since"], "previous_body");
+
+    let output = scrape(&["--first-window", "never", &url]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("[possible values: first-scrape, process-start]"));
+}
+
+/// A first scrape that fails is no baseline: the windows start at the first good one.
+#[test]
+fn a_failed_first_scrape_is_no_baseline() {
+    let Some(service) = Service::start(&["-gc-every", "5ms"]) else { return };
+    let address = service.address.clone();
+    drop(service);
+    let url = format!("http://{address}");
+    let (mut child, mut next) = live_scrape(&["--period", "300ms", "--count", "8", &url]);
+    let down = next();
+    assert_eq!(message(&down), Some("connection refused"));
+    let service = Service::start(&["-listen", &address, "-gc-every", "5ms"]).unwrap();
+    let baseline = std::iter::repeat_with(&mut next).find(|e| message(e).is_none()).unwrap();
+    let window = next();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(service);
+    assert!(baseline["golang"]["heap"]["gc"]["pause"].get("count").is_none(), "{baseline}");
+    assert_eq!(window["golang"]["heap"]["gc"]["pause"]["since"], "previous_body");
 }
 
 /// `--password-file` without a user would send no credentials at all: refused, as `--username`

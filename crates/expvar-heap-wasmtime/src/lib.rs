@@ -475,6 +475,16 @@ pub struct ComponentCollector {
 }
 
 impl ComponentCollector {
+    /// The processor it lives in.
+    pub fn processor(&self) -> &Processor {
+        &self.processor
+    }
+
+    /// The options its events are made with.
+    pub fn options(&self) -> Options {
+        from_wit(self.options.clone())
+    }
+
     /// The events of the next body of the process (one per dataset, heap first).
     pub fn push(&mut self, body: &[u8], time: CollectionTime) -> Result<Vec<Event>, CallError> {
         let time = to_wit_time(time);

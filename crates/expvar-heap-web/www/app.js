@@ -92,11 +92,19 @@ const PANELS = [
   { title: 'Next GC limit', unit: 'bytes', series: [['next GC', (h) => h.gc?.next_gc_limit]] },
   { title: 'GC count', unit: 'cycles', series: [['total GCs', (h) => h.gc?.total?.count]],
     right: ['CPU fraction', (h) => h.gc?.cpu_fraction] },
+  // A window that spans the process's life (since: process_start, the first body's) is no
+  // interval: it would dwarf the others, so it is left out of the chart (the event keeps it).
   { title: 'GC pauses per interval', unit: 'ns', series: [
-    ['sum', (h) => h.gc?.pause?.sum?.ns],
-    ['max', (h) => h.gc?.pause?.max?.ns],
-    ['avg', (h) => h.gc?.pause?.avg?.ns]] },
+    ['sum', (h) => interval(h)?.sum?.ns],
+    ['max', (h) => interval(h)?.max?.ns],
+    ['avg', (h) => interval(h)?.avg?.ns]],
+    note: 'The first body’s window (since the process started) is not drawn.' },
 ];
+
+function interval(heap) {
+  const pause = heap.gc?.pause;
+  return pause?.since === 'process_start' ? undefined : pause;
+}
 const COLORS = ['#0b64dd', '#e0742a', '#2a9d5c', '#8a4fd0'];
 
 function human(value, unit) {
@@ -164,6 +172,12 @@ function drawCharts(heapEvents) {
       legend.append(item);
     }
     div.append(h, svg, legend);
+    if (panel.note) {
+      const note = document.createElement('p');
+      note.className = 'note';
+      note.textContent = panel.note;
+      div.append(note);
+    }
     panels.append(div);
   }
 }

@@ -7,7 +7,7 @@ use crate::event::{self, Event};
 use crate::fields::PAUSE_RING_LEN;
 use crate::fields::Stat;
 use crate::framing::embedded_body;
-use crate::pause::PauseWindow;
+use crate::pause::{PauseWindow, WindowStart};
 use crate::read::{Body, Want, read_body};
 use crate::time::CollectionTime;
 use crate::valid::ValidOptions;
@@ -31,6 +31,9 @@ use crate::valid::ValidOptions;
 /// - A body carrying a top-level `last_num_gc` (as the poller of Elastic's PR #4908 injects it)
 ///   uses that as the previous `NumGC`.
 /// - A body without a usable `NumGC` or `PauseNs` gets no pause fields and leaves the state as it was.
+///
+/// Each window says where it starts in `golang.heap.gc.pause.since` ([`crate::WindowStart`]):
+/// `process_start` on a first body, `restart` after a restart, `previous_body` otherwise.
 ///
 /// A host that cannot keep a collector between bodies (a pooled plugin) carries its
 /// [`Collector::state`] along with the next body and hands it back with [`Collector::set_state`].
@@ -233,18 +236,25 @@ impl Collector {
     fn advance(&mut self, read: &Body<'_>) -> Option<PauseWindow> {
         let next = CollectorState::of(read)?;
         let pause_ns = read.pause_ns.as_ref()?;
-        let previous = match (read.last_num_gc, self.state) {
+        use WindowStart::{PreviousBody, ProcessStart, Restart};
+        let (since, previous) = match (read.last_num_gc, self.state) {
             // The poller that annotated the body knows the previous NumGC.
-            (Some(previous), _) if previous <= next.num_gc => previous,
-            (Some(_), _) => 0,
+            (Some(previous), _) if previous <= next.num_gc => (PreviousBody, previous),
+            (Some(_), _) => (Restart, 0),
             (None, Some(state)) => {
                 let pause_end = read.pause_end.as_ref().map(|ring| |index| ring.get(index));
-                if state.restarted_before(&next, pause_end) { 0 } else { state.num_gc }
+                if state.restarted_before(&next, pause_end) {
+                    (Restart, 0)
+                } else {
+                    (PreviousBody, state.num_gc)
+                }
             }
-            (None, None) => 0, // the first body
+            (None, None) => (ProcessStart, 0), // the first body
         };
         self.state = Some(next);
-        Some(PauseWindow::between_entries(previous, next.num_gc, |index| pause_ns.get(index)))
+        Some(PauseWindow::between_entries(since, previous, next.num_gc, |index| {
+            pause_ns.get(index)
+        }))
     }
 }
 
@@ -403,6 +413,36 @@ mod tests {
         // A process that has run no cycle yet has no LastGC to compare.
         let mut collector = after(Process::A, 0);
         assert_eq!(window(&mut collector, &Process::A.body(2, "")), Some((2, 0)));
+    }
+
+    /// `golang.heap.gc.pause.since` of the body's heap event.
+    fn since(collector: &mut Collector, body: &str) -> Option<String> {
+        let event = collector.push(body.as_bytes(), TIME).remove(0);
+        let event: serde_json::Value = serde_json::from_str(&event.json).unwrap();
+        Some(event["golang"]["heap"]["gc"]["pause"]["since"].as_str()?.to_owned())
+    }
+
+    #[test]
+    fn each_window_says_where_it_starts() {
+        let mut collector = Collector::default();
+        let mut next = |body: &str| since(&mut collector, body);
+        assert_eq!(next(&Process::A.body(8, "")).as_deref(), Some("process_start"));
+        assert_eq!(next(&Process::A.body(8, "")).as_deref(), Some("previous_body"), "no cycle");
+        assert_eq!(next(&Process::A.body(20, "")).as_deref(), Some("previous_body"));
+        assert_eq!(next("<html>502</html>"), None, "no window");
+        assert_eq!(next(&Process::B.body(30, "")).as_deref(), Some("restart"));
+        assert_eq!(next(&Process::B.body(31, "")).as_deref(), Some("previous_body"));
+        // A poller's last_num_gc: counted from it, or a restart when it is past NumGC.
+        let annotated = |last, num_gc| Process::B.body(num_gc, &format!("\"last_num_gc\":{last},"));
+        assert_eq!(next(&annotated(31, 40)).as_deref(), Some("previous_body"));
+        assert_eq!(next(&annotated(50, 2)).as_deref(), Some("restart"));
+        // A fresh collector after a failed first scrape: the window still spans the process.
+        let mut collector = Collector::default();
+        assert_eq!(since(&mut collector, "not json"), None);
+        assert_eq!(
+            since(&mut collector, &Process::A.body(3, "")).as_deref(),
+            Some("process_start")
+        );
     }
 
     #[test]

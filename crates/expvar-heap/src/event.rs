@@ -90,6 +90,7 @@ fn build(input: &Input<'_>, dataset: Dataset) -> Event {
                     Pause::Max => Value::Uint(w.max_ns),
                     Pause::Missed if w.missed > 0 => Value::Uint(w.missed),
                     Pause::Missed => return None,
+                    Pause::Since => Value::Str(w.since.name()),
                     Pause::Sum => Value::Uint(w.sum_ns),
                 }
             }

@@ -164,6 +164,8 @@ pub enum Pause {
     Max,
     /// Written only when not zero.
     Missed,
+    /// Where the window starts ([`crate::WindowStart`]), a keyword.
+    Since,
     Sum,
 }
 
@@ -284,6 +286,7 @@ pub const HEAP_FIELDS: &[Field] = &[
     field(&["golang", "heap", "gc", "pause", "count"], P(Pause::Count), Long, G, None),
     field(&["golang", "heap", "gc", "pause", "max", "ns"], P(Pause::Max), Long, G, NS),
     field(&["golang", "heap", "gc", "pause", "missed", "count"], P(Pause::Missed), Long, G, None),
+    field(&["golang", "heap", "gc", "pause", "since"], P(Pause::Since), Keyword, None, None),
     field(&["golang", "heap", "gc", "pause", "sum", "ns"], P(Pause::Sum), Long, G, NS),
     field(&["golang", "heap", "gc", "pause", "total", "ns"], S(Stat::PauseTotalNs), Long, C, NS),
     field(&["golang", "heap", "gc", "total", "count"], S(Stat::NumGC), Long, C, None),

@@ -64,7 +64,7 @@ pub use options::{
     DEFAULT_ECS_VERSION, DEFAULT_NAMESPACE, Dataset, Datasets, MAX_NAMESPACE_BYTES, Options,
     OptionsError, PRESERVE_ORIGINAL_TAG,
 };
-pub use pause::PauseWindow;
+pub use pause::{PauseWindow, WindowStart};
 pub use read::{MAX_NESTING, ReadError};
 pub use time::CollectionTime;
 pub use valid::ValidOptions;

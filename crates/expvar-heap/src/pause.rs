@@ -3,6 +3,34 @@
 
 use crate::fields::PAUSE_RING_LEN;
 
+/// Where a pause window starts, written as `golang.heap.gc.pause.since` so that a chart or a
+/// query can tell a window of one collection interval from one that spans the process's life.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WindowStart {
+    /// `previous_body`: the cycles that ended since the previous body of the same process (or
+    /// since the `last_num_gc` a poller wrote into the body).
+    #[default]
+    PreviousBody,
+    /// `process_start`: the collector had no previous body (its first, or the first after bodies
+    /// it could not read), so the window is every cycle since the process started, as far as the
+    /// ring still holds them: a span of unknown length, often far longer than an interval.
+    ProcessStart,
+    /// `restart`: the process restarted after the previous body, so the window is every cycle of
+    /// the new process (all of which ended after the previous body).
+    Restart,
+}
+
+impl WindowStart {
+    /// The keyword written into `golang.heap.gc.pause.since`.
+    pub fn name(self) -> &'static str {
+        match self {
+            WindowStart::PreviousBody => "previous_body",
+            WindowStart::ProcessStart => "process_start",
+            WindowStart::Restart => "restart",
+        }
+    }
+}
+
 /// The GC cycles that ended between two bodies of one process, read from the `PauseNs` ring.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PauseWindow {
@@ -16,25 +44,31 @@ pub struct PauseWindow {
     pub avg_ns: u64,
     /// Cycles of the window that the ring no longer holds (more than 256 ended since the last body).
     pub missed: u64,
+    /// Where the window starts.
+    pub since: WindowStart,
 }
 
 impl PauseWindow {
     /// The window of cycles `previous + 1 ..= num_gc` (1-based, as Go counts them). Cycle `n`'s pause
     /// is at `PauseNs[(n - 1) % 256]`; only the last 256 cycles are still there.
     pub fn between(previous: u64, num_gc: u64, pause_ns: &[u64; PAUSE_RING_LEN]) -> PauseWindow {
-        PauseWindow::between_entries(previous, num_gc, |index| pause_ns[index])
+        PauseWindow::between_entries(WindowStart::PreviousBody, previous, num_gc, |index| {
+            pause_ns[index]
+        })
     }
 
     /// [`PauseWindow::between`] with the ring's entries given by index (0 to 255), each asked
     /// for once, only when in the window.
     pub(crate) fn between_entries(
+        since: WindowStart,
         previous: u64,
         num_gc: u64,
         pause_ns: impl Fn(usize) -> u64,
     ) -> PauseWindow {
         let new = num_gc.saturating_sub(previous);
         let count = new.min(PAUSE_RING_LEN as u64);
-        let mut window = PauseWindow { count, missed: new - count, ..PauseWindow::default() };
+        let mut window =
+            PauseWindow { count, missed: new - count, since, ..PauseWindow::default() };
         for cycle in num_gc - count + 1..=num_gc {
             let pause = pause_ns(((cycle - 1) % PAUSE_RING_LEN as u64) as usize);
             window.sum_ns = window.sum_ns.saturating_add(pause);
@@ -63,7 +97,11 @@ mod tests {
     fn window_of_new_cycles() {
         let ring = ring(&[(2, 5), (3, 10), (4, 30), (5, 20)]);
         let window = PauseWindow::between(2, 5, &ring);
-        assert_eq!(window, PauseWindow { count: 3, sum_ns: 60, max_ns: 30, avg_ns: 20, missed: 0 });
+        let since = WindowStart::PreviousBody;
+        assert_eq!(
+            window,
+            PauseWindow { count: 3, sum_ns: 60, max_ns: 30, avg_ns: 20, missed: 0, since }
+        );
         assert_eq!(PauseWindow::between(5, 5, &ring), PauseWindow::default());
     }
 

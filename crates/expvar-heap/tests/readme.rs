@@ -30,6 +30,8 @@ fn readme_field_tables_match_the_code() {
                         Pause::Count => "GC cycles that ended since the previous body, in the ring",
                         Pause::Max => "the longest of their pauses",
                         Pause::Missed => "cycles no longer in the ring (only when not 0)",
+                        Pause::Since =>
+                            "where the window starts: `process_start`, `previous_body` or `restart`",
                         Pause::Sum => "their pauses added up",
                     }
                 ),

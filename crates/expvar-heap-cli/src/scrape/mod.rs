@@ -26,7 +26,7 @@ use reqwest::Client;
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
-use crate::args::ScrapeArgs;
+use crate::args::{FirstWindow, ScrapeArgs};
 use crate::engine::{Engine, EngineSource};
 use targets::{Target, Tls};
 
@@ -109,6 +109,7 @@ pub fn run(args: ScrapeArgs) -> Result<ExitCode> {
                 period: args.period,
                 timeout,
                 max_body_bytes: args.max_body_bytes,
+                baseline_pending: args.first_window == FirstWindow::FirstScrape,
                 count: args.count,
                 output: output.clone(),
                 tally: tally.clone(),
@@ -249,6 +250,9 @@ struct Job {
     period: Duration,
     timeout: Duration,
     max_body_bytes: usize,
+    /// `--first-window first-scrape`, until a scrape gave a usable body: that body's events
+    /// get no pause window, and the windows start at it.
+    baseline_pending: bool,
     count: Option<u64>,
     output: Arc<Output>,
     tally: Arc<Tally>,
@@ -305,11 +309,13 @@ impl Job {
                     &self.target.options,
                 )
             }
-            Ok(body) => match self.engine.push(&body, time) {
+            Ok(body) => match self.push(&body, time) {
                 Ok(events) => {
                     // A 200 answer that is no expvar body (a proxy's page) fails too.
                     if unusable(&events) {
                         self.tally.failed.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        self.baseline_pending = false;
                     }
                     events
                 }
@@ -322,6 +328,22 @@ impl Job {
         };
         self.tally.events.fetch_add(events.len() as u64, Ordering::Relaxed);
         events.iter().map(|event| format!("{}\n", event.json)).collect()
+    }
+}
+
+impl Job {
+    /// The events of a body the target answered: the first usable one is the baseline of the
+    /// windows when `--first-window first-scrape` asks so.
+    fn push(
+        &mut self,
+        body: &[u8],
+        time: CollectionTime,
+    ) -> Result<Vec<expvar_heap::Event>, expvar_heap_wasmtime::CallError> {
+        if self.baseline_pending {
+            self.engine.push_as_baseline(body, time)
+        } else {
+            self.engine.push(body, time)
+        }
     }
 }
 
