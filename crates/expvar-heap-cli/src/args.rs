@@ -124,7 +124,9 @@ pub struct ScrapeArgs {
     #[arg(long = "header", value_name = "NAME: VALUE")]
     pub headers: Vec<String>,
 
-    /// A PEM file of CA certificates to trust besides the system's.
+    /// A PEM file of CA certificates to trust besides the system's. A certificate in it that is
+    /// exactly the one a target presents is trusted as it is: a self-signed certificate (as
+    /// `openssl req -x509` makes it) works so.
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
 

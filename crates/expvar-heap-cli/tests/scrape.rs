@@ -453,7 +453,11 @@ fn tls_with_a_private_ca_and_mutual_tls() {
     let untrusted = scrape(&["--period", "100ms", "--count", "1", &url]);
     assert_eq!(
         message(&events(&untrusted)[0]),
-        Some("TLS: invalid peer certificate: UnknownIssuer")
+        Some(
+            "TLS: the target's certificate is not signed by a CA this machine trusts: pass its \
+             CA, or the certificate itself when it is self-signed, with --ca-cert (or ca_cert in \
+             the targets file)"
+        )
     );
     let insecure = scrape(&["--period", "100ms", "--count", "1", "--insecure-skip-verify", &url]);
     assert_eq!(message(&events(&insecure)[0]), None);
@@ -474,7 +478,74 @@ fn tls_with_a_private_ca_and_mutual_tls() {
     let output = scrape(&with_cert);
     assert_eq!(message(&events(&output)[0]), None, "{}", stderr(&output));
     let output = scrape(&[&ca[..], &[url.as_str()]].concat());
-    assert!(message(&events(&output)[0]).is_some(), "a scrape without a client certificate passed");
+    assert_eq!(
+        message(&events(&output)[0]),
+        Some(
+            "the target closed the connection without answering (a target that requires a \
+             client certificate does so: pass --client-cert and --client-key)"
+        )
+    );
+}
+
+/// A self-signed certificate as `openssl req -x509` makes it (CA:TRUE, and the server's own):
+/// trusted when `--ca-cert` is that very certificate, refused when it is another one.
+#[test]
+fn a_self_signed_certificate_given_with_ca_cert_is_trusted() {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SanType};
+    let dir = temp_dir("self-signed");
+    for name in ["server", "other"] {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.subject_alt_names = vec![SanType::IpAddress([127, 0, 0, 1].into())];
+        let cert = params.self_signed(&key).unwrap();
+        std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
+        std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
+    }
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_owned();
+    let tls = ["-tls-cert", &path("server.pem"), "-tls-key", &path("server.key")];
+    let Some(service) = Service::start(&tls) else { return };
+    let url = format!("https://{}", service.address);
+    let pinned = scrape(&["--count", "1", "--ca-cert", &path("server.pem"), &url]);
+    assert!(pinned.status.success(), "{}", stderr(&pinned));
+    let event = &events(&pinned)[0];
+    assert_eq!(message(event), None, "{event}");
+    assert!(event["golang"]["heap"]["allocations"]["active"]["bytes"].is_u64());
+
+    let other = scrape(&["--count", "1", "--ca-cert", &path("other.pem"), &url]);
+    assert_eq!(other.status.code(), Some(3), "{}", stderr(&other));
+    // webpki refuses a CA certificate as a server's before it looks for its issuer.
+    assert_eq!(
+        message(&events(&other)[0]),
+        Some(
+            "TLS: the target presents a CA certificate as its own (as `openssl req -x509` makes \
+             them): pass that very certificate with --ca-cert (or ca_cert in the targets file) to \
+             trust it"
+        )
+    );
+}
+
+/// The wrong scheme for the port, both ways: a sentence that says which one to use.
+#[test]
+fn the_wrong_scheme_says_which_to_use() {
+    let pki = Pki::new();
+    let tls = ["-tls-cert", &pki.path("server.pem"), "-tls-key", &pki.path("server.key")];
+    let Some(plain) = Service::start(&[]) else { return };
+    let output = scrape(&["--count", "1", &format!("https://{}", plain.address)]);
+    assert_eq!(
+        message(&events(&output)[0]),
+        Some("TLS: the target did not answer in TLS (a plain HTTP port?): use http://")
+    );
+    let secure = Service::start(&tls).unwrap();
+    let output = scrape(&["--count", "1", &format!("http://{}", secure.address)]);
+    let event = &events(&output)[0];
+    assert_eq!(
+        message(event),
+        Some("HTTP 400 Bad Request: the target serves HTTPS on this port: use https://")
+    );
+    // Go's own page is kept, as every error page is.
+    let page = event["event"]["original"].as_str().unwrap();
+    assert!(page.contains("Client sent an HTTP request to an HTTPS server"), "{page}");
 }
 
 /// SIGTERM mid-run: the scrapes in flight finish, the output ends with whole lines, the summary

@@ -38,7 +38,20 @@ pub async fn fetch(
         Auth::Bearer(token) => request.bearer_auth(token),
     };
     let failed = |message: String| Failure { message, body: Vec::new() };
-    let mut response = request.send().await.map_err(|e| failed(describe(&e, timeout)))?;
+    let mut response = request.send().await.map_err(|e| {
+        let mut message = describe(&e, timeout);
+        if message.ends_with("without answering")
+            && target.url.scheme() == "https"
+            && target.tls.client_cert.is_none()
+        {
+            // What Go's TLS server does to a client without a certificate when it requires one.
+            message.push_str(
+                " (a target that requires a client certificate does so: pass --client-cert and \
+                 --client-key)",
+            );
+        }
+        failed(message)
+    })?;
     let status = response.status();
     let limit = if status.is_success() { max_body_bytes } else { KEPT_BYTES };
     let mut body = Vec::new();
@@ -62,7 +75,11 @@ pub async fn fetch(
         }
     }
     if !status.is_success() {
-        return Err(Failure { message: http_status(status), body });
+        let mut message = http_status(status);
+        if status == StatusCode::BAD_REQUEST && target.url.scheme() == "http" && speaks_tls(&body) {
+            message.push_str(": the target serves HTTPS on this port: use https://");
+        }
+        return Err(Failure { message, body });
     }
     if over {
         body.truncate(KEPT_BYTES);
@@ -82,6 +99,19 @@ fn tls_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rus
     }
     let inner = error.downcast_ref::<std::io::Error>()?.get_ref()?;
     tls_error(inner)
+}
+
+/// Whether a 400 page is a TLS server's answer to plain HTTP: Go's `net/http` writes "Client sent
+/// an HTTP request to an HTTPS server." (`server.go`, `conn.serve`, on a `tls.RecordHeaderError`
+/// that looks like HTTP), nginx "The plain HTTP request was sent to HTTPS port".
+fn speaks_tls(page: &[u8]) -> bool {
+    let page = String::from_utf8_lossy(page);
+    [
+        "Client sent an HTTP request to an HTTPS server",
+        "The plain HTTP request was sent to HTTPS port",
+    ]
+    .iter()
+    .any(|says| page.contains(says))
 }
 
 fn http_status(status: StatusCode) -> String {
@@ -104,7 +134,12 @@ pub fn describe(error: &reqwest::Error, timeout: Duration) -> String {
     let mut deepest = None;
     while let Some(cause) = source {
         if let Some(tls) = tls_error(cause) {
-            return format!("TLS: {tls}");
+            return super::tls::describe(tls);
+        }
+        if cause.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_canceled) {
+            // hyper's dispatcher saw the connection end before an answer (the TLS alert that
+            // may have ended it stays inside hyper).
+            return "the target closed the connection without answering".to_owned();
         }
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
             match io.kind() {

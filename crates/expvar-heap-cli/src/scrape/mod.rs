@@ -12,6 +12,7 @@
 
 mod fetch;
 mod targets;
+mod tls;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -200,41 +201,10 @@ fn clients(targets: &[Target], timeout: Duration) -> Result<BTreeMap<Tls, Client
             continue;
         }
         let tls = &target.tls;
-        let mut builder = Client::builder()
-            .use_rustls_tls()
+        let builder = Client::builder()
+            .use_preconfigured_tls(tls::client_config(tls)?)
             .connect_timeout(timeout)
-            .user_agent(concat!("expvar-heap/", env!("CARGO_PKG_VERSION")))
-            .danger_accept_invalid_certs(tls.insecure_skip_verify);
-        if let Some(path) = &tls.ca_cert {
-            let pem = std::fs::read(path)
-                .with_context(|| format!("cannot read the CA certificate {}", path.display()))?;
-            for cert in reqwest::Certificate::from_pem_bundle(&pem)
-                .with_context(|| format!("{} holds no PEM certificate", path.display()))?
-            {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
-        match (&tls.client_cert, &tls.client_key) {
-            (Some(cert), Some(key)) => {
-                let mut pem = std::fs::read(cert).with_context(|| {
-                    format!("cannot read the client certificate {}", cert.display())
-                })?;
-                pem.extend(
-                    std::fs::read(key)
-                        .with_context(|| format!("cannot read the client key {}", key.display()))?,
-                );
-                let identity = reqwest::Identity::from_pem(&pem).with_context(|| {
-                    format!(
-                        "{} and {} are no PEM certificate and key",
-                        cert.display(),
-                        key.display()
-                    )
-                })?;
-                builder = builder.identity(identity);
-            }
-            (None, None) => {}
-            _ => bail!("--client-cert and --client-key go together"),
-        }
+            .user_agent(concat!("expvar-heap/", env!("CARGO_PKG_VERSION")));
         clients.insert(tls.clone(), builder.build().context("cannot set up HTTP")?);
     }
     Ok(clients)
