@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::processor;
-use expvar_heap::templates::{Target, TemplateKind, templates};
+use expvar_heap::templates::{self, Target, TemplateKind};
 use expvar_heap::{CollectionTime, Collector, Datasets, Options, ValidOptions};
 use expvar_heap_test_support::conformance::elastic_fields;
 use expvar_heap_test_support::fixtures::{self, BLESS_TIME};
@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 #[test]
 fn templates_match_their_golden_files() {
     for target in Target::ALL {
-        for template in templates(target) {
+        for template in templates::templates(target) {
             let path = template_path(target.name(), &template.path());
             let golden = std::fs::read_to_string(&path)
                 .unwrap_or_else(|e| panic!("{}: {e} (run `cargo xtask bless`)", path.display()));
@@ -30,51 +30,213 @@ fn templates_match_their_golden_files() {
 #[test]
 fn index_templates_have_the_documented_shape() {
     for target in Target::ALL {
-        let all = templates(target);
-        let components: Vec<&str> = all
-            .iter()
-            .filter(|t| t.kind == TemplateKind::Component)
-            .map(|t| t.name.as_str())
-            .collect();
+        let all = templates::templates(target);
         let index: Vec<_> = all.iter().filter(|t| t.kind == TemplateKind::Index).collect();
         assert_eq!(index.len(), 2);
+        // Installed in order: every component template before the index templates.
+        let first_index = all.iter().position(|t| t.kind == TemplateKind::Index).unwrap();
+        assert!(all[first_index..].iter().all(|t| t.kind == TemplateKind::Index));
         for (template, dataset) in index.iter().zip(["golang.heap", "golang.expvar"]) {
             let body = template.body.as_object().unwrap();
             let keys: BTreeSet<&str> = body.keys().map(String::as_str).collect();
-            let expected =
-                ["_meta", "composed_of", "data_stream", "index_patterns", "priority", "template"];
-            assert_eq!(keys, expected.into_iter().collect(), "{}", template.name);
+            let mut expected = BTreeSet::from([
+                "_meta",
+                "composed_of",
+                "data_stream",
+                "index_patterns",
+                "priority",
+            ]);
+            if target == Target::Elasticsearch {
+                expected.insert("ignore_missing_component_templates");
+            }
+            // No `template` of its own: it would override the users' @custom templates.
+            assert_eq!(keys, expected, "{}", template.name);
             assert_eq!(body["index_patterns"], json!([format!("logs-{dataset}-*")]));
             assert_eq!(body["data_stream"], json!({}));
-            assert!(body["template"]["mappings"]["properties"].is_object());
             let priority = body["priority"].as_u64().unwrap();
             assert!(
                 100 < priority && priority < 200,
                 "between logs (100) and the integration (200)"
             );
-            for part in body["composed_of"].as_array().unwrap() {
-                assert!(components.contains(&part.as_str().unwrap()), "{part} is not made");
-            }
+            assert!(body["_meta"]["retention"].as_str().unwrap().contains("logs-"));
             // The text is valid JSON that reads back the same.
             assert_eq!(serde_json::from_str::<Value>(&template.to_json()).unwrap(), template.body);
         }
     }
 }
 
-/// Every mapping of a target's templates, envelope and dataset, as one `properties` object.
-fn merged_properties(target: Target, dataset: &str) -> Map<String, Value> {
-    let mut merged = Map::new();
-    for template in templates(target) {
-        let applies = match template.kind {
-            TemplateKind::Component => true,
-            TemplateKind::Index => template.name.ends_with(dataset),
-        };
-        if applies {
-            let properties = &template.body["template"]["mappings"]["properties"];
-            merge(&mut merged, properties.as_object().unwrap());
+/// The built-in component templates of Elasticsearch, as its reference lists them under "Create
+/// or update a component template" (`docs/reference/indices/put-component-template.asciidoc`,
+/// named so from 8.11 by elasticsearch#99975, which kept the older `logs-mappings` names too).
+const ELASTICSEARCH_DOCUMENTED_BUILT_INS: [&str; 7] = [
+    "logs@mappings",
+    "logs@settings",
+    "metrics@mappings",
+    "metrics@settings",
+    "metrics@tsdb-settings",
+    "synthetics@mapping",
+    "synthetics@settings",
+];
+
+/// Stand-ins for the built-ins, with what matters here: `logs@settings` names the lifecycle
+/// policy (`index.lifecycle.name`, `logs@lifecycle` in current versions; StackTemplateRegistry
+/// names it `LOGS_ILM_POLICY_NAME`), `logs@mappings` types `data_stream.*` as constant keywords.
+fn elasticsearch_built_ins() -> Vec<(String, Value)> {
+    ELASTICSEARCH_DOCUMENTED_BUILT_INS
+        .iter()
+        .map(|name| {
+            let body = match *name {
+                "logs@settings" => json!({ "template": { "settings": {
+                    "index": { "lifecycle": { "name": "logs@lifecycle" } } } } }),
+                "logs@mappings" => json!({ "template": { "mappings": { "properties": {
+                    "data_stream": { "properties": { "type": { "type": "constant_keyword" } } },
+                    "message": { "type": "match_only_text" } } } } }),
+                _ => json!({ "template": {} }),
+            };
+            ((*name).to_owned(), body)
+        })
+        .collect()
+}
+
+/// What a new backing index of `dataset`'s data stream gets, composed as Elasticsearch and
+/// OpenSearch compose it (Elasticsearch's reference, "Index templates": the component templates
+/// of `composed_of` merged in their order, a later one overriding an earlier one, then the index
+/// template's own `template`; `PUT _index_template` refuses a template that composes a missing
+/// component unless `ignore_missing_component_templates` names it): its settings, flattened
+/// (`index.` added where a key lacks it, as Elasticsearch normalizes them), and its mappings.
+/// `installed` are the component templates in the cluster besides ours.
+fn compose(
+    target: Target,
+    dataset: &str,
+    installed: &[(String, Value)],
+) -> Result<Composed, String> {
+    let all = templates::templates(target);
+    let index = all
+        .iter()
+        .find(|t| t.kind == TemplateKind::Index && t.name.ends_with(dataset))
+        .unwrap_or_else(|| panic!("no index template for {dataset}"));
+    let components: Vec<(String, Value)> = all
+        .iter()
+        .filter(|t| t.kind == TemplateKind::Component)
+        .map(|t| (t.name.clone(), t.body.clone()))
+        .chain(installed.iter().cloned())
+        .collect();
+    let optional = index.body["ignore_missing_component_templates"].as_array().cloned();
+    let mut settings = Map::new();
+    let mut properties = Map::new();
+    let mut apply = |template: &Value| {
+        if let Some(more) = template["settings"].as_object() {
+            flatten_settings(more, "", &mut settings);
+        }
+        if let Some(more) = template["mappings"]["properties"].as_object() {
+            merge(&mut properties, more);
+        }
+    };
+    for name in index.body["composed_of"].as_array().unwrap() {
+        let name = name.as_str().unwrap();
+        match components.iter().rev().find(|(n, _)| n == name) {
+            Some((_, body)) => apply(&body["template"]),
+            None if optional.iter().flatten().any(|o| o == name) => {}
+            None => return Err(format!("{} composes {name}, which does not exist", index.name)),
         }
     }
-    merged
+    apply(&index.body["template"]);
+    Ok(Composed { settings, properties })
+}
+
+/// A composed index's settings (flattened) and mappings (`properties`).
+#[derive(Debug)]
+struct Composed {
+    settings: Map<String, Value>,
+    properties: Map<String, Value>,
+}
+
+fn flatten_settings(from: &Map<String, Value>, prefix: &str, into: &mut Map<String, Value>) {
+    for (key, value) in from {
+        let key = format!("{prefix}{key}");
+        match value {
+            Value::Object(inner) => flatten_settings(inner, &format!("{key}."), into),
+            _ => {
+                let key = if key.starts_with("index.") { key } else { format!("index.{key}") };
+                into.insert(key, value.clone());
+            }
+        }
+    }
+}
+
+/// Every mapping a data stream of `dataset` gets from a target's templates (with the built-ins of
+/// Elasticsearch), as one `properties` object.
+fn merged_properties(target: Target, dataset: &str) -> Map<String, Value> {
+    let installed = match target {
+        Target::Elasticsearch => elasticsearch_built_ins(),
+        Target::OpenSearch => Vec::new(),
+    };
+    compose(target, dataset, &installed).unwrap().properties
+}
+
+/// The envelope's mappings alone.
+fn envelope_properties(target: Target) -> Map<String, Value> {
+    let all = templates::templates(target);
+    let envelope = all.iter().find(|t| t.name == templates::ENVELOPE_TEMPLATE).unwrap();
+    envelope.body["template"]["mappings"]["properties"].as_object().unwrap().clone()
+}
+
+/// The index templates compose only what exists where they go: Elasticsearch's documented
+/// built-ins (whose `logs@settings` brings the lifecycle policy, so the backing indices roll
+/// over), ours, and the users' `@custom` templates, which may be missing. OpenSearch has no
+/// built-ins, and its templates compose only ours.
+#[test]
+fn the_composed_templates_exist_where_they_go() {
+    for name in templates::ELASTICSEARCH_BUILT_INS {
+        assert!(ELASTICSEARCH_DOCUMENTED_BUILT_INS.contains(&name), "{name} is no built-in");
+    }
+    for dataset in ["golang.heap", "golang.expvar"] {
+        let Composed { settings, properties } =
+            compose(Target::Elasticsearch, dataset, &elasticsearch_built_ins()).unwrap();
+        assert_eq!(settings["index.lifecycle.name"], "logs@lifecycle", "{dataset}");
+        // logs@mappings first, ours after it: our types win where both map a field.
+        assert!(properties.contains_key("message"));
+        assert_eq!(properties["data_stream"]["properties"]["type"]["type"], "constant_keyword");
+        assert!(properties["golang"]["properties"].get(&dataset[7..]).is_some());
+        // Without the built-ins (an Elasticsearch before 8.11), the template is refused.
+        let refused = compose(Target::Elasticsearch, dataset, &[]).unwrap_err();
+        assert!(refused.ends_with("composes logs@mappings, which does not exist"), "{refused}");
+
+        let settings = compose(Target::OpenSearch, dataset, &[]).unwrap().settings;
+        assert!(settings.is_empty(), "OpenSearch: {settings:?}");
+    }
+}
+
+/// The users' `logs@custom` and `logs-<dataset>@custom` come last: they set the retention (a
+/// lifecycle policy of their own), any other setting, extra fields, and even retype ours.
+#[test]
+fn user_custom_templates_are_honoured() {
+    let mut installed = elasticsearch_built_ins();
+    installed.push((
+        "logs@custom".to_owned(),
+        json!({ "template": { "settings": { "index.lifecycle.name": "all-logs" } } }),
+    ));
+    installed.push((
+        "logs-golang.heap@custom".to_owned(),
+        json!({ "template": {
+            "settings": { "lifecycle": { "name": "golang-heap-30d" }, "number_of_replicas": 0 },
+            "mappings": { "properties": {
+                "labels": { "properties": { "team": { "type": "keyword" } } },
+                "golang": { "properties": { "heap": { "properties": {
+                    "cmdline": { "type": "text" } } } } } } },
+        } }),
+    ));
+    let Composed { settings, properties } =
+        compose(Target::Elasticsearch, "golang.heap", &installed).unwrap();
+    assert_eq!(settings["index.lifecycle.name"], "golang-heap-30d");
+    assert_eq!(settings["index.number_of_replicas"], 0);
+    assert_eq!(properties["labels"]["properties"]["team"]["type"], "keyword");
+    let heap = &properties["golang"]["properties"]["heap"]["properties"];
+    assert_eq!(heap["cmdline"]["type"], "text", "the user's type wins");
+    assert_eq!(heap["gc"]["properties"]["pause"]["properties"]["since"]["type"], "keyword");
+    // The other data stream gets logs@custom only.
+    let settings = compose(Target::Elasticsearch, "golang.expvar", &installed).unwrap().settings;
+    assert_eq!(settings["index.lifecycle.name"], "all-logs");
 }
 
 fn merge(into: &mut Map<String, Value>, from: &Map<String, Value>) {
@@ -224,7 +386,7 @@ fn types_are_elastics() {
             );
         }
     }
-    let envelope = merged_properties(Target::Elasticsearch, "none");
+    let envelope = envelope_properties(Target::Elasticsearch);
     for theirs in elastic_fields("heap/base-fields.yml") {
         if theirs.name == "input.type" {
             continue; // Filebeat's, not in our events

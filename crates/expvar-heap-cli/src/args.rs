@@ -50,11 +50,14 @@ pub enum Command {
 
     /// Print the index templates that type every field before the first event arrives.
     ///
-    /// For Elasticsearch 8.8+ or OpenSearch 2.7+ without Elastic's golang integration: one
-    /// component template (the envelope) and one index template per data stream
-    /// (logs-golang.heap-*, logs-golang.expvar-*), made from the same field table as the events.
-    /// Install the component template first. Without --out or --only, prints them as Kibana Dev
-    /// Tools requests (`PUT <path>` and the body), ready to paste.
+    /// For Elasticsearch 8.11+ or OpenSearch 2.7+ without Elastic's golang integration: component
+    /// templates (the envelope, and each data stream's fields), then one index template per data
+    /// stream (logs-golang.heap-*, logs-golang.expvar-*) made of them. In Elasticsearch they also
+    /// compose the built-in logs@mappings and logs@settings (whose lifecycle policy rolls the
+    /// data streams over) and, when they exist, your own logs@custom and
+    /// logs-golang.heap@custom / logs-golang.expvar@custom, last: set retention there. Install
+    /// them in the order printed. Without --out or --only, prints them as Kibana Dev Tools
+    /// requests (`PUT <path>` and the body), ready to paste.
     Templates(TemplatesArgs),
 
     /// Poll Go services' /debug/vars and write their events to stdout (NDJSON), live.

@@ -302,7 +302,9 @@ fn templates_are_printed_written_and_picked_out() {
     let golden =
         |target: &str, path: &str| std::fs::read_to_string(template_path(target, path)).unwrap();
     let paths = [
-        "_component_template/expvar-heap@envelope",
+        "_component_template/expvar-heap-envelope",
+        "_component_template/expvar-heap-logs-golang.heap-fields",
+        "_component_template/expvar-heap-logs-golang.expvar-fields",
         "_index_template/expvar-heap-logs-golang.heap",
         "_index_template/expvar-heap-logs-golang.expvar",
     ];
@@ -311,8 +313,8 @@ fn templates_are_printed_written_and_picked_out() {
         paths.iter().map(|p| format!("PUT {p}\n{}\n", golden("elasticsearch", p))).collect();
     assert_eq!(printed, expected);
 
-    let only = expvar_heap(&["templates", "--target", "opensearch", "--only", paths[1]], b"");
-    assert_eq!(stdout(&only), golden("opensearch", paths[1]));
+    let only = expvar_heap(&["templates", "--target", "opensearch", "--only", paths[3]], b"");
+    assert_eq!(stdout(&only), golden("opensearch", paths[3]));
 
     let dir = std::env::temp_dir().join(format!("expvar-heap-templates-{}", std::process::id()));
     let out =

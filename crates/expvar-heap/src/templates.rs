@@ -1,13 +1,24 @@
-//! Index templates for Elasticsearch 8 and OpenSearch 2, made from the field table: what a user
-//! without Elastic's golang integration installs so that every field is typed as the integration
-//! types it, before the first event arrives.
+//! Index templates for Elasticsearch 8.11+ and OpenSearch 2.7+, made from the field table: what a
+//! user without Elastic's golang integration installs so that every field is typed as the
+//! integration types it, before the first event arrives.
 //!
-//! For each target: one component template with the envelope (`@timestamp`, `data_stream.*`,
-//! `ecs`, `error`, `event`, `service`, `tags`, typed as ECS types them), and one composable index
-//! template per data stream (`logs-golang.heap-*`, `logs-golang.expvar-*`) with `data_stream`
-//! enabled and the dataset's own fields. `golang.expvar.custom` is one `flattened` field
-//! (`flat_object` in OpenSearch): whatever a program publishes, it can neither conflict with an
-//! earlier type nor add fields.
+//! For each target, component templates: one with the envelope (`@timestamp`, `data_stream.*`,
+//! `ecs`, `error`, `event`, `service`, `tags`, typed as ECS types them) and one per data stream
+//! with its own fields; then one composable index template per data stream
+//! (`logs-golang.heap-*`, `logs-golang.expvar-*`) with `data_stream` enabled, made of them.
+//! `golang.expvar.custom` is one `flattened` field (`flat_object` in OpenSearch): whatever a
+//! program publishes, it can neither conflict with an earlier type nor add fields.
+//!
+//! In Elasticsearch, an index template of a higher priority replaces the built-in `logs` one for
+//! its pattern, with everything it composes. So ours compose what Fleet composes for an
+//! integration's `logs` data stream: the built-in `logs@mappings` and `logs@settings` first (the
+//! settings carry the lifecycle policy, so the backing indices roll over), then ours, then the
+//! users' own `logs@custom` and `logs-<dataset>@custom`, which may be missing
+//! (`ignore_missing_component_templates`) and, coming last, override everything before them
+//! (retention, replicas, extra mappings). The index template itself holds nothing else, so that
+//! nothing overrides the `@custom` templates. OpenSearch has no built-in templates and no
+//! `ignore_missing_component_templates`: its retention comes from an ISM policy, which attaches
+//! itself to new indices by its own `ism_template`; the templates' `_meta` says so.
 
 use serde_json::{Map, Value, json};
 
@@ -18,8 +29,9 @@ use crate::read::MAX_NESTING;
 /// Where the templates go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
-    /// Elasticsearch 8.8 or later (`time_series_metric` on an ordinary index is accepted, as a
-    /// no-op, from 8.8).
+    /// Elasticsearch 8.11 or later (`logs@mappings` and `logs@settings` have these names from
+    /// 8.11, elasticsearch#99975; `time_series_metric` on an ordinary index is accepted, as a
+    /// no-op, from 8.8; `ignore_missing_component_templates` from 8.7).
     Elasticsearch,
     /// OpenSearch 2.7 or later (`flat_object` came in 2.7).
     OpenSearch,
@@ -88,7 +100,15 @@ impl Template {
 }
 
 /// The name of the envelope's component template.
-pub const ENVELOPE_TEMPLATE: &str = "expvar-heap@envelope";
+pub const ENVELOPE_TEMPLATE: &str = "expvar-heap-envelope";
+
+/// The built-in component templates of Elasticsearch that the index templates compose, first: as
+/// Fleet composes them for an integration's `logs` data stream.
+pub const ELASTICSEARCH_BUILT_INS: [&str; 2] = ["logs@mappings", "logs@settings"];
+
+/// The component template users own for every `logs-*-*` data stream (the built-in `logs` index
+/// template composes it too); composed when it exists.
+pub const LOGS_CUSTOM_TEMPLATE: &str = "logs@custom";
 
 /// The priority of the index templates: above Elasticsearch's built-in `logs` template (100),
 /// below the templates of Elastic's golang integration (200), which win where it is installed.
@@ -101,8 +121,21 @@ const KEYWORD_IGNORE_ABOVE: u64 = 1024;
 /// index, not rejected; Lucene refuses terms over 32,766 bytes).
 const CUSTOM_IGNORE_ABOVE: u64 = 8191;
 
-/// Every template for `target`, the component template first (install them in this order).
+/// The name of a dataset's own component template (its fields).
+pub fn fields_template(dataset: Dataset) -> String {
+    format!("expvar-heap-logs-{}-fields", dataset.name())
+}
+
+/// The name of the component template users own for a dataset's data streams, as Fleet names it
+/// for an integration's (`logs-golang.heap@custom`); composed when it exists.
+pub fn custom_template(dataset: Dataset) -> String {
+    format!("logs-{}@custom", dataset.name())
+}
+
+/// Every template for `target`, in the order to install them: the component templates, then the
+/// index templates that compose them.
 pub fn templates(target: Target) -> Vec<Template> {
+    let datasets = [(Dataset::Heap, HEAP_FIELDS), (Dataset::Expvar, EXPVAR_FIELDS)];
     let mut all = vec![Template {
         kind: TemplateKind::Component,
         name: ENVELOPE_TEMPLATE.to_owned(),
@@ -111,22 +144,64 @@ pub fn templates(target: Target) -> Vec<Template> {
             "_meta": meta("the envelope of every expvar-heap event (ECS types)"),
         }),
     }];
-    for (dataset, fields) in [(Dataset::Heap, HEAP_FIELDS), (Dataset::Expvar, EXPVAR_FIELDS)] {
-        let name = dataset.name();
+    for (dataset, fields) in datasets {
         all.push(Template {
-            kind: TemplateKind::Index,
-            name: format!("expvar-heap-logs-{name}"),
+            kind: TemplateKind::Component,
+            name: fields_template(dataset),
             body: json!({
-                "index_patterns": [format!("logs-{name}-*")],
-                "data_stream": {},
-                "priority": PRIORITY,
-                "composed_of": [ENVELOPE_TEMPLATE],
                 "template": { "mappings": { "properties": dataset_properties(target, fields) } },
-                "_meta": meta(&format!("the {name} events of expvar-heap")),
+                "_meta": meta(&format!("the fields of the {} events of expvar-heap", dataset.name())),
             }),
         });
     }
+    for (dataset, _) in datasets {
+        let name = dataset.name();
+        let ours = [ENVELOPE_TEMPLATE.to_owned(), fields_template(dataset)];
+        let mut body = Map::new();
+        body.insert("index_patterns".into(), json!([format!("logs-{name}-*")]));
+        body.insert("data_stream".into(), json!({}));
+        body.insert("priority".into(), PRIORITY.into());
+        match target {
+            Target::Elasticsearch => {
+                let custom = [LOGS_CUSTOM_TEMPLATE.to_owned(), custom_template(dataset)];
+                let composed: Vec<String> = ELASTICSEARCH_BUILT_INS
+                    .iter()
+                    .map(|name| (*name).to_owned())
+                    .chain(ours)
+                    .chain(custom.clone())
+                    .collect();
+                body.insert("composed_of".into(), json!(composed));
+                body.insert("ignore_missing_component_templates".into(), json!(custom));
+                let retention = format!(
+                    "the lifecycle policy of logs@settings (rollover); set retention or any other \
+                     setting in the component template {}",
+                    custom_template(dataset)
+                );
+                body.insert("_meta".into(), meta_with(name, &retention));
+            }
+            Target::OpenSearch => {
+                body.insert("composed_of".into(), json!(ours));
+                let retention = format!(
+                    "none by default; attach an ISM policy whose ism_template.index_patterns is \
+                     [\"logs-{name}-*\"], and OpenSearch applies it to each new backing index"
+                );
+                body.insert("_meta".into(), meta_with(name, &retention));
+            }
+        }
+        all.push(Template {
+            kind: TemplateKind::Index,
+            name: format!("expvar-heap-logs-{name}"),
+            body: Value::Object(body),
+        });
+    }
     all
+}
+
+/// The `_meta` of a dataset's index template: what it is, and how retention is set.
+fn meta_with(dataset: &str, retention: &str) -> Value {
+    let mut meta = meta(&format!("the {dataset} events of expvar-heap"));
+    meta["retention"] = retention.into();
+    meta
 }
 
 fn meta(description: &str) -> Value {
