@@ -149,31 +149,19 @@ fn target(
     let at = |path: &Option<PathBuf>| path.as_ref().map(|p| base.map_or(p.clone(), |b| b.join(p)));
     let or = |own: &Option<PathBuf>, default: &Option<PathBuf>| at(own).or_else(|| default.clone());
 
-    let username = entry.username.clone().or_else(|| defaults.username.clone());
-    let password_file = or(&entry.password_file, &defaults.password_file);
-    let bearer_file = or(&entry.bearer_token_file, &defaults.bearer_token_file);
-    if password_file.is_some() && username.is_none() && userinfo.is_none() {
-        bail!(
-            "{address}: --password-file needs --username (the basic auth user) or a user in the URL"
-        );
-    }
-    let auth = if let Some((user, password)) = userinfo {
-        Auth::Basic { username: user, password }
-    } else if let Some(file) = bearer_file {
-        Auth::Bearer(read_secret(&file, "bearer token")?)
-    } else if let Some(username) = username {
-        let password = match password_file {
-            Some(file) => read_secret(&file, "password")?,
-            None => std::env::var(PASSWORD_ENV).map_err(|_| {
-                anyhow::anyhow!(
-                    "{}: --username needs --password-file or the {PASSWORD_ENV} environment variable",
-                    address
-                )
-            })?,
-        };
-        Auth::Basic { username, password }
-    } else {
-        Auth::None
+    let own = Credentials {
+        username: entry.username.clone(),
+        password_file: at(&entry.password_file),
+        bearer_token_file: at(&entry.bearer_token_file),
+    };
+    let command_line = Credentials {
+        username: defaults.username.clone(),
+        password_file: defaults.password_file.clone(),
+        bearer_token_file: defaults.bearer_token_file.clone(),
+    };
+    let auth = match userinfo {
+        Some((username, password)) => Auth::Basic { username, password },
+        None => own.over(command_line).auth(&address)?,
     };
 
     let mut headers = defaults.headers.clone();
@@ -201,6 +189,68 @@ fn target(
                 .unwrap_or(false),
         },
     })
+}
+
+/// The credentials a target entry or the command line names (paths already resolved).
+#[derive(Clone, Debug, Default)]
+struct Credentials {
+    username: Option<String>,
+    password_file: Option<PathBuf>,
+    bearer_token_file: Option<PathBuf>,
+}
+
+impl Credentials {
+    /// An entry's own credentials, of whatever kind, win over every credential of the command
+    /// line: a bearer token of its own is used alone; a user or password file of its own is basic
+    /// auth, which takes only the part it lacks from the command line (`--username` for
+    /// per-target password files, say), never its bearer token. An entry with none of its own
+    /// takes the command line's.
+    fn over(self, command_line: Credentials) -> Credentials {
+        if self.bearer_token_file.is_some() {
+            self
+        } else if self.username.is_some() || self.password_file.is_some() {
+            Credentials {
+                username: self.username.or(command_line.username),
+                password_file: self.password_file.or(command_line.password_file),
+                bearer_token_file: None,
+            }
+        } else {
+            command_line
+        }
+    }
+
+    /// How a target with these credentials (and no userinfo) authenticates; the secrets are
+    /// read here.
+    fn auth(self, address: &str) -> Result<Auth> {
+        match self {
+            Credentials { username: Some(_), bearer_token_file: Some(_), .. } => {
+                bail!("{address}: both a user and a bearer token file are given: choose one")
+            }
+            Credentials { bearer_token_file: Some(file), password_file: None, .. } => {
+                Ok(Auth::Bearer(read_secret(&file, "bearer token")?))
+            }
+            Credentials { bearer_token_file: Some(_), password_file: Some(_), .. } => bail!(
+                "{address}: both a password file and a bearer token file are given: choose one"
+            ),
+            Credentials { username: Some(username), password_file, .. } => {
+                let password = match password_file {
+                    Some(file) => read_secret(&file, "password")?,
+                    None => std::env::var(PASSWORD_ENV).map_err(|_| {
+                        anyhow::anyhow!(
+                            "{address}: --username needs --password-file or the {PASSWORD_ENV} environment variable"
+                        )
+                    })?,
+                };
+                Ok(Auth::Basic { username, password })
+            }
+            Credentials { username: None, password_file: Some(_), .. } => bail!(
+                "{address}: --password-file needs --username (the basic auth user) or a user in the URL"
+            ),
+            Credentials { username: None, password_file: None, bearer_token_file: None } => {
+                Ok(Auth::None)
+            }
+        }
+    }
 }
 
 /// A target URL taken apart.
@@ -303,6 +353,87 @@ mod tests {
         for target in &file.targets {
             assert!(parse_url(&target.url).is_ok(), "{}", target.url);
         }
+    }
+
+    /// What a target resolves to, from a targets file entry of `entry` TOML and command-line
+    /// flags, as (kind, user or token, password); secrets are files in a fresh folder.
+    fn auth_of(entry: &str, flags: &[&str]) -> Result<(String, String, String)> {
+        use clap::Parser;
+        let dir = std::env::temp_dir().join(format!(
+            "expvar-heap-credentials-{}-{}",
+            std::process::id(),
+            flags.len()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, secret) in [("cli-pass", "cli-secret"), ("own-pass", "own-secret")] {
+            std::fs::write(dir.join(name), secret).unwrap();
+        }
+        for (name, secret) in [("cli-token", "cli-bearer"), ("own-token", "own-bearer")] {
+            std::fs::write(dir.join(name), secret).unwrap();
+        }
+        let file = dir.join("targets.toml");
+        std::fs::write(&file, format!("[[targets]]\nurl = \"http://127.0.0.1:9\"\n{entry}\n"))
+            .unwrap();
+        let mut argv = vec!["expvar-heap".to_owned(), "scrape".to_owned()];
+        for flag in flags {
+            argv.push(flag.replace("DIR", dir.to_str().unwrap()));
+        }
+        argv.extend(["--targets".to_owned(), file.to_str().unwrap().to_owned()]);
+        let crate::args::Command::Scrape(args) = crate::args::Cli::parse_from(argv).command else {
+            unreachable!()
+        };
+        let auth = resolve(&args)?.remove(0).auth;
+        Ok(match auth {
+            Auth::None => ("none".into(), String::new(), String::new()),
+            Auth::Basic { username, password } => ("basic".into(), username, password),
+            Auth::Bearer(token) => ("bearer".into(), token, String::new()),
+        })
+    }
+
+    fn triple(kind: &str, who: &str, secret: &str) -> (String, String, String) {
+        (kind.to_owned(), who.to_owned(), secret.to_owned())
+    }
+
+    /// An entry's own credentials win over the command line's, of any kind (each combination
+    /// that can conflict); the command line's fill in what an entry lacks, or serve an entry with
+    /// none. Paths of the entry are relative to the targets file.
+    #[test]
+    fn an_entrys_own_credentials_win() {
+        let cli_bearer = ["--bearer-token-file", "DIR/cli-token"];
+        let cli_basic = ["--username", "cli-user", "--password-file", "DIR/cli-pass"];
+        let own_basic = "username = \"own-user\"\npassword_file = \"own-pass\"";
+        let own_bearer = "bearer_token_file = \"own-token\"";
+        assert_eq!(
+            auth_of(own_basic, &cli_bearer).unwrap(),
+            triple("basic", "own-user", "own-secret")
+        );
+        assert_eq!(auth_of(own_bearer, &cli_basic).unwrap(), triple("bearer", "own-bearer", ""));
+        assert_eq!(
+            auth_of(own_basic, &cli_basic).unwrap(),
+            triple("basic", "own-user", "own-secret")
+        );
+        assert_eq!(auth_of(own_bearer, &cli_bearer).unwrap(), triple("bearer", "own-bearer", ""));
+        // Part of basic auth of its own: the rest from the command line, never its bearer.
+        let own_password = "password_file = \"own-pass\"";
+        assert_eq!(
+            auth_of(own_password, &cli_basic).unwrap(),
+            triple("basic", "cli-user", "own-secret")
+        );
+        let own_user = "username = \"own-user\"";
+        assert_eq!(
+            auth_of(own_user, &cli_basic).unwrap(),
+            triple("basic", "own-user", "cli-secret")
+        );
+        let err = format!("{:#}", auth_of(own_user, &cli_bearer).unwrap_err());
+        assert!(err.contains("--username needs --password-file"), "{err}");
+        // None of its own: the command line's.
+        assert_eq!(auth_of("", &cli_bearer).unwrap(), triple("bearer", "cli-bearer", ""));
+        assert_eq!(auth_of("", &cli_basic).unwrap(), triple("basic", "cli-user", "cli-secret"));
+        assert_eq!(auth_of("", &[]).unwrap(), triple("none", "", ""));
+        // Two kinds in one entry are refused.
+        let both = format!("{own_user}\n{own_bearer}");
+        let err = format!("{:#}", auth_of(&both, &[]).unwrap_err());
+        assert!(err.contains("both a user and a bearer token file"), "{err}");
     }
 
     #[test]
