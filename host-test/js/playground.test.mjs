@@ -86,6 +86,21 @@ test('a broken body becomes an error event with its message', async () => {
   await page.close();
 });
 
+test('a custom variable named error is no error event, and the page keeps rendering', async () => {
+  const { page, problems } = await openPage();
+  await page.selectOption('#datasets', 'all');
+  await page.fill('#text', '{"error":{"message":"x"},"memstats":{"NumForcedGC":1}}');
+  await page.waitForFunction(() => document.querySelectorAll('.event pre').length === 2);
+  const titles = await page.$$eval('.event h3', (hs) => hs.map((h) => h.textContent));
+  // The heap event has no figure of its own (an error event); the expvar one is no error.
+  assert.deepEqual(titles, ['#1 golang.heap (error event)', '#2 golang.expvar']);
+  const expvar = await page.textContent('.event:nth-child(2) pre');
+  assert.ok(compact(expvar).includes('"custom":{"error":{"message":"x"}}'), expvar);
+  assert.equal(await page.textContent('#summary'), '(2, 1 with error.message)');
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
 test('a sequence draws every chart panel', async () => {
   const { page } = await openPage();
   await page.selectOption('#sample', { label: 'Go 1.22, hundreds of forced GCs (4 scrapes, the ring wraps)' });

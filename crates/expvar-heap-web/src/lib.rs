@@ -5,13 +5,44 @@
 use expvar_heap::{CollectionTime, Collector, Options};
 use wasm_bindgen::prelude::wasm_bindgen;
 
+/// One event, with what the page shows of it without reading its text: the page never guesses
+/// from the JSON (a custom variable may be named `error` and hold a `message`).
+#[wasm_bindgen]
+pub struct PlaygroundEvent {
+    json: String,
+    has_error: bool,
+    dataset: &'static str,
+}
+
+#[wasm_bindgen]
+impl PlaygroundEvent {
+    /// The event's JSON text: show it as it is, since `JSON.parse` would round integers above
+    /// 2^53.
+    #[wasm_bindgen(getter)]
+    pub fn json(&self) -> String {
+        self.json.clone()
+    }
+
+    /// Whether the event has a top-level `error.message`.
+    #[wasm_bindgen(getter, js_name = hasError)]
+    pub fn has_error(&self) -> bool {
+        self.has_error
+    }
+
+    /// Its dataset: `golang.heap` or `golang.expvar`.
+    #[wasm_bindgen(getter)]
+    pub fn dataset(&self) -> String {
+        self.dataset.to_owned()
+    }
+}
+
 /// The events of every body in `text`, taken as successive scrapes of one process (so heap
 /// events carry the pause window), in order: one per dataset per body, heap first.
 ///
 /// `tags` is a comma-separated list (what an empty one means is the core's rule,
-/// [`Options::tags_for`]); `datasets` is `heap`, `expvar` or `all`; `now_ms` (JavaScript's `Date.now()`) is every body's collection time. Each event is JSON
-/// text: show it as it is, since `JSON.parse` would round integers above 2^53. Fails, with a
-/// sentence, only for options Elasticsearch would refuse.
+/// [`Options::tags_for`]); `datasets` is `heap`, `expvar` or `all`; `now_ms` (JavaScript's
+/// `Date.now()`) is every body's collection time. Fails, with a sentence, only for options
+/// Elasticsearch would refuse.
 #[wasm_bindgen]
 pub fn process(
     text: &str,
@@ -20,7 +51,7 @@ pub fn process(
     preserve_original: bool,
     datasets: &str,
     now_ms: f64,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<PlaygroundEvent>, String> {
     let options = Options {
         namespace: namespace.to_owned(),
         tags: tags.split(',').map(|tag| tag.trim().to_owned()).collect(),
@@ -28,12 +59,21 @@ pub fn process(
         datasets: datasets.parse().map_err(|e: expvar_heap::OptionsError| e.to_string())?,
         ..Options::default()
     };
-    let mut collector = Collector::new(options.validate().map_err(|e| e.to_string())?);
+    let options = options.validate().map_err(|e| e.to_string())?;
+    let datasets = options.datasets;
+    let mut collector = Collector::new(options);
     let time = CollectionTime::from_unix_millis(now_ms.max(0.0) as u64);
     Ok(expvar_heap::split_bodies(text)
         .into_iter()
-        .flat_map(|body| collector.push(body.as_bytes(), time))
-        .map(|event| event.json)
+        .flat_map(|body| {
+            // One event per dataset of the options, in their order.
+            let events = collector.push(body.as_bytes(), time);
+            events.into_iter().zip(datasets.iter()).map(|(event, dataset)| PlaygroundEvent {
+                json: event.json,
+                has_error: event.has_error,
+                dataset: dataset.name(),
+            })
+        })
         .collect())
 }
 
@@ -49,12 +89,33 @@ mod tests {
 
     #[test]
     fn a_pasted_sequence_becomes_its_events() {
-        let body = |n: u32| format!("{{\n\"memstats\": {{\"NumGC\":{n},\"HeapInuse\":1}}\n}}\n");
+        let body = |n: u32| format!("{{\n\"memstats\": {{\"NumGC\":{n},\"HeapInuse\":1,\"Sys\":2}}\n}}\n");
         let text = format!("{}{}not json\n", body(1), body(2));
         let events = process(&text, "default", "a, b", false, "all", 1_767_225_600_000.0).unwrap();
         assert_eq!(events.len(), 6);
-        assert!(events[0].contains(r#""tags":["a","b"]"#), "{}", events[0]);
-        assert!(events[5].contains(r#""message":"body is not valid JSON"#), "{}", events[5]);
-        assert!(process("{}", "Bad-NS", "", false, "heap", 0.0).unwrap_err().contains("namespace"));
+        assert!(events[0].json.contains(r#""tags":["a","b"]"#), "{}", events[0].json);
+        let datasets: Vec<&str> = events.iter().map(|e| e.dataset).collect();
+        assert_eq!(datasets, ["golang.heap", "golang.expvar"].repeat(3));
+        let errors: Vec<bool> = events.iter().map(|e| e.has_error).collect();
+        assert_eq!(errors, [false, false, false, false, true, true]);
+        assert!(
+            events[5].json.contains(r#""message":"body is not valid JSON"#),
+            "{}",
+            events[5].json
+        );
+        assert!(
+            process("{}", "Bad-NS", "", false, "heap", 0.0).err().unwrap().contains("namespace")
+        );
+    }
+
+    /// A custom variable named `error` holding a `message` makes no error event.
+    #[test]
+    fn a_custom_error_variable_is_no_error() {
+        let text = r#"{"error":{"message":"x"},"memstats":{"NumForcedGC":1}}"#;
+        let events = process(text, "default", "", false, "expvar", 0.0).unwrap();
+        assert_eq!(events.len(), 1);
+        assert!(!events[0].has_error);
+        assert!(events[0].json.contains(r#""custom":{"error":{"message":"x"}}"#));
+        assert_eq!(events[0].dataset, "golang.expvar");
     }
 }

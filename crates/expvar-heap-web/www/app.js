@@ -33,16 +33,15 @@ function indentJson(text) {
   return out;
 }
 
-function datasetOf(event) {
-  return /"data_stream":\{"dataset":"([^"]+)"/.exec(event)?.[1] ?? 'event';
-}
-
 function render() {
   const started = performance.now();
   let events;
   try {
+    // Typed events: the text, whether it has error.message, its dataset (the page never reads
+    // these from the text, where a custom variable may look like them).
     events = process($('text').value, $('namespace').value, $('tags').value,
-      $('preserve').checked, $('datasets').value, Date.now());
+      $('preserve').checked, $('datasets').value, Date.now())
+      .map((e) => ({ json: e.json, hasError: e.hasError, dataset: e.dataset }));
   } catch (error) {
     $('status').textContent = String(error);
     $('status').className = 'error';
@@ -57,26 +56,26 @@ function render() {
     const box = document.createElement('article');
     box.className = 'event';
     const title = document.createElement('h3');
-    title.textContent = `#${i + 1} ${datasetOf(event)}`;
+    title.textContent = `#${i + 1} ${event.dataset}`;
     box.append(title);
-    if (event.includes('"error":{"message":')) {
+    if (event.hasError) {
       errors++;
       box.classList.add('error');
       title.textContent += ' (error event)';
       const message = document.createElement('p');
       message.className = 'message';
-      message.textContent = JSON.parse(event).error.message; // a string: parsing is exact here
+      message.textContent = JSON.parse(event.json).error.message; // a string: parsing is exact here
       box.append(message);
     }
     const pre = document.createElement('pre');
-    pre.textContent = indentJson(event);
+    pre.textContent = indentJson(event.json);
     box.append(pre);
     list.append(box);
   });
   $('summary').textContent = events.length ? `(${events.length}, ${errors} with error.message)` : '';
   $('status').className = '';
   $('status').textContent = events.length ? `transformed in ${took.toFixed(1)} ms` : 'paste a body to begin';
-  drawCharts(events.filter((e) => datasetOf(e) === 'golang.heap'));
+  drawCharts(events.filter((e) => e.dataset === 'golang.heap').map((e) => e.json));
 }
 
 // Charts: numbers for drawing only (precision beyond 2^53 does not matter on a chart).
@@ -212,11 +211,11 @@ async function main() {
   for (const id of ['text', 'namespace', 'tags']) $(id).addEventListener('input', soon);
   for (const id of ['datasets', 'preserve']) $(id).addEventListener('change', render);
   $('copy').addEventListener('click', async () => {
-    await navigator.clipboard.writeText(lastEvents.map((e) => e + '\n').join(''));
+    await navigator.clipboard.writeText(lastEvents.map((e) => e.json + '\n').join(''));
     $('status').textContent = `copied ${lastEvents.length} events`;
   });
   $('download').addEventListener('click', () => {
-    const blob = new Blob(lastEvents.map((e) => e + '\n'), { type: 'application/x-ndjson' });
+    const blob = new Blob(lastEvents.map((e) => e.json + '\n'), { type: 'application/x-ndjson' });
     const a = Object.assign(document.createElement('a'), { href: URL.createObjectURL(blob), download: 'golang-events.ndjson' });
     a.click();
     URL.revokeObjectURL(a.href);
