@@ -89,7 +89,8 @@ mod tests {
 
     #[test]
     fn a_pasted_sequence_becomes_its_events() {
-        let body = |n: u32| format!("{{\n\"memstats\": {{\"NumGC\":{n},\"HeapInuse\":1,\"Sys\":2}}\n}}\n");
+        let body =
+            |n: u32| format!("{{\n\"memstats\": {{\"NumGC\":{n},\"HeapInuse\":1,\"Sys\":2}}\n}}\n");
         let text = format!("{}{}not json\n", body(1), body(2));
         let events = process(&text, "default", "a, b", false, "all", 1_767_225_600_000.0).unwrap();
         assert_eq!(events.len(), 6);
