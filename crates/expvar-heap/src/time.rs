@@ -105,15 +105,44 @@ mod tests {
         CollectionTime { seconds, nanoseconds }.to_rfc3339_millis()
     }
 
-    /// The digits written one by one agree with the formatter's padding everywhere, across the
-    /// switch to a five-digit year.
+    /// The date of a day since 1970-01-01, counted apart from `civil_from_days`: whole 400-year
+    /// Gregorian cycles (146,097 days each), then year by year and month by month.
+    fn reference_date(days: u64) -> (u64, u64, u64) {
+        let leap =
+            |y: u64| y.is_multiple_of(4) && (!y.is_multiple_of(100) || y.is_multiple_of(400));
+        let mut year = 1970 + days / 146_097 * 400;
+        let mut rest = days % 146_097;
+        loop {
+            let length = if leap(year) { 366 } else { 365 };
+            if rest < length {
+                break;
+            }
+            rest -= length;
+            year += 1;
+        }
+        let february = if leap(year) { 29 } else { 28 };
+        let mut month = 1;
+        for length in [31, february, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] {
+            if rest < length {
+                break;
+            }
+            rest -= length;
+            month += 1;
+        }
+        (year, month, rest + 1)
+    }
+
+    /// The text agrees with a date counted apart and the formatter's padding everywhere, across
+    /// the switch to a five-digit year, up to the last second a u64 holds.
     #[test]
     fn writes_what_the_formatter_writes() {
+        assert_eq!(reference_date(0), (1970, 1, 1));
+        assert_eq!(reference_date(11_016), (2000, 2, 29));
         let mut seconds = 0u64;
         loop {
             for nanoseconds in [0, 7_000_000, 999_999_999, 1_500_000_000] {
                 let time = CollectionTime { seconds, nanoseconds };
-                let (year, month, day) = civil_from_days(seconds / 86_400);
+                let (year, month, day) = reference_date(seconds / 86_400);
                 let s = seconds % 86_400;
                 let millis = nanoseconds.min(999_999_999) / 1_000_000;
                 let expected = format!(

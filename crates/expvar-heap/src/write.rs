@@ -292,8 +292,34 @@ mod tests {
 
     #[test]
     fn floats_are_shortest_exact() {
-        let mut out = String::new();
-        write_float(&mut out, 0.00011999823966691628);
-        assert_eq!(out.parse::<f64>().unwrap(), 0.00011999823966691628);
+        /// The significant digits of a float's text: no sign, point, exponent or outer zeros.
+        fn digits(text: &str) -> String {
+            let mantissa = text.split(['e', 'E']).next().unwrap();
+            let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+            digits.trim_matches('0').to_owned()
+        }
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut floats =
+            vec![0.00011999823966691628, 0.0, -0.0, 100.0, 0.1, 1e21, 5e-324, f64::MAX];
+        while floats.len() < 20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let f = f64::from_bits(state);
+            if f.is_finite() {
+                floats.push(f);
+            }
+        }
+        for f in floats {
+            let mut out = String::new();
+            write_float(&mut out, f);
+            // Exact: it reads back as the same double.
+            assert_eq!(out.parse::<f64>().unwrap().to_bits(), f.to_bits(), "{out}");
+            // Shortest: as many digits as the shortest text that reads back (Rust's `{:e}`
+            // writes one; where two are as short, they may differ in the last digit).
+            assert_eq!(digits(&out).len(), digits(&format!("{f:e}")).len(), "{out} for {f:e}");
+            // A float, never an integer's text.
+            assert!(out.contains(['.', 'e']), "{out}");
+        }
     }
 }
