@@ -38,20 +38,7 @@ pub async fn fetch(
         Auth::Bearer(token) => request.bearer_auth(token),
     };
     let failed = |message: String| Failure { message, body: Vec::new() };
-    let mut response = request.send().await.map_err(|e| {
-        let mut message = describe(&e, timeout);
-        if message.ends_with("without answering")
-            && target.url.scheme() == "https"
-            && target.tls.client_cert.is_none()
-        {
-            // What Go's TLS server does to a client without a certificate when it requires one.
-            message.push_str(
-                " (a target that requires a client certificate does so: pass --client-cert and \
-                 --client-key)",
-            );
-        }
-        failed(message)
-    })?;
+    let mut response = request.send().await.map_err(|e| failed(describe(&e, timeout, target)))?;
     let status = response.status();
     let limit = if status.is_success() { max_body_bytes } else { KEPT_BYTES };
     let mut body = Vec::new();
@@ -68,7 +55,7 @@ pub async fn fetch(
             }
             Ok(None) => break,
             Err(e) => {
-                let message = describe(&e, timeout);
+                let message = describe(&e, timeout, target);
                 body.truncate(KEPT_BYTES);
                 return Err(Failure { message, body });
             }
@@ -123,25 +110,39 @@ fn http_status(status: StatusCode) -> String {
 
 /// One line for a failed request. The URL is never part of it (the caller's address is the
 /// event's `service.address`), and credentials never reach it.
-pub fn describe(error: &reqwest::Error, timeout: Duration) -> String {
+pub fn describe(error: &reqwest::Error, timeout: Duration, target: &Target) -> String {
     if error.is_timeout() {
         return format!("timeout after {}", humantime::format_duration(timeout));
     }
     if error.is_redirect() {
         return "too many redirects (a redirect loop?)".to_owned();
     }
+    let client_cert = target.tls.client_cert.is_some();
     let mut source = error.source();
     let mut deepest = None;
     while let Some(cause) = source {
         if let Some(tls) = tls_error(cause) {
-            return super::tls::describe(tls);
+            return super::tls::describe(tls, client_cert);
         }
         if cause.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_canceled) {
             // hyper's dispatcher saw the connection end before an answer (the TLS alert that
-            // may have ended it stays inside hyper).
-            return "the target closed the connection without answering".to_owned();
+            // may have ended it stays inside hyper). Go's TLS server does so to a client without
+            // a certificate when it requires one.
+            let mut message = "the target closed the connection without answering".to_owned();
+            if target.url.scheme() == "https" && !client_cert {
+                message.push_str(
+                    " (a target that requires a client certificate does so: pass --client-cert \
+                     and --client-key)",
+                );
+            }
+            return message;
         }
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            // rustls reports an alert from the peer, once the handshake is done, as the text
+            // of an io::Error ("received fatal alert: BadCertificate").
+            if let Some(alert) = super::tls::alert_in(&io.to_string()) {
+                return super::tls::alert_received(alert, client_cert);
+            }
             match io.kind() {
                 std::io::ErrorKind::ConnectionRefused => return "connection refused".to_owned(),
                 std::io::ErrorKind::ConnectionReset => {

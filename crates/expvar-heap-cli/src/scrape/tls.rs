@@ -197,7 +197,8 @@ impl ServerCertVerifier for Unverified {
 const CA_HINT: &str = "--ca-cert (or ca_cert in the targets file)";
 
 /// One sentence for a TLS failure, with what to do about it; never rustls's debug text.
-pub fn describe(error: &rustls::Error) -> String {
+/// `client_cert`: whether the target has a client certificate to present.
+pub fn describe(error: &rustls::Error, client_cert: bool) -> String {
     use rustls::Error as E;
     let sentence = match error {
         E::InvalidCertificate(why) => return certificate(why),
@@ -205,7 +206,7 @@ pub fn describe(error: &rustls::Error) -> String {
         E::InvalidMessage(_) => {
             "the target did not answer in TLS (a plain HTTP port?): use http://".to_owned()
         }
-        E::AlertReceived(alert) => return alert_received(*alert),
+        E::AlertReceived(alert) => return alert_received(*alert, client_cert),
         E::NoCertificatesPresented => "the target presented no certificate".to_owned(),
         E::PeerIncompatible(_) => {
             "the target offers no TLS version or cipher suite in common (TLS 1.2 or 1.3 with \
@@ -257,13 +258,56 @@ fn certificate(why: &CertificateError) -> String {
     format!("TLS: {sentence}")
 }
 
-fn alert_received(alert: AlertDescription) -> String {
+/// The alert named in rustls's text of an alert from the peer (`received fatal alert:
+/// BadCertificate`, rustls's `Display` of `Error::AlertReceived`, which names the alert as its
+/// `Debug` does), for the alerts that [`alert_received`] words.
+pub fn alert_in(text: &str) -> Option<AlertDescription> {
     use AlertDescription as A;
+    let name = text.strip_prefix("received fatal alert: ")?;
+    [
+        A::CertificateRequired,
+        A::BadCertificate,
+        A::UnknownCA,
+        A::CertificateUnknown,
+        A::UnsupportedCertificate,
+        A::CertificateExpired,
+        A::CertificateRevoked,
+        A::AccessDenied,
+        A::ProtocolVersion,
+        A::HandshakeFailure,
+        A::InsufficientSecurity,
+        A::UnrecognisedName,
+    ]
+    .into_iter()
+    .find(|alert| format!("{alert:?}") == name)
+}
+
+/// One sentence for an alert the target sent. `client_cert`: whether we had a client
+/// certificate to present (a target that requires one sends `bad_certificate` or
+/// `certificate_required` when none came).
+pub fn alert_received(alert: AlertDescription, client_cert: bool) -> String {
+    use AlertDescription as A;
+    let refused_ours = matches!(
+        alert,
+        A::BadCertificate
+            | A::UnknownCA
+            | A::CertificateUnknown
+            | A::UnsupportedCertificate
+            | A::CertificateRequired
+            | A::AccessDenied
+    );
     let sentence = match alert {
+        _ if refused_ours && !client_cert => {
+            "the target requires a client certificate: pass --client-cert and --client-key"
+        }
         A::CertificateRequired => {
             "the target asks for a client certificate: pass --client-cert and --client-key"
         }
-        A::BadCertificate | A::UnknownCA | A::CertificateUnknown | A::UnsupportedCertificate => {
+        A::BadCertificate
+        | A::UnknownCA
+        | A::CertificateUnknown
+        | A::UnsupportedCertificate
+        | A::AccessDenied => {
             "the target refused our client certificate (--client-cert): is it signed by a CA the \
              target trusts?"
         }
@@ -273,7 +317,30 @@ fn alert_received(alert: AlertDescription) -> String {
             "the target refused the handshake: no TLS version or cipher suite in common"
         }
         A::UnrecognisedName => "the target does not serve the host name in the URL",
-        _ => "the target ended the TLS handshake with an alert",
+        _ => "the target ended the TLS connection with an alert",
     };
     format!("TLS: {sentence}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alerts_are_read_from_rustls_text_and_worded() {
+        let alert = rustls::Error::AlertReceived(AlertDescription::BadCertificate).to_string();
+        assert_eq!(alert, "received fatal alert: BadCertificate");
+        assert_eq!(alert_in(&alert), Some(AlertDescription::BadCertificate));
+        assert_eq!(alert_in("received fatal alert: DecodeError"), None);
+        assert_eq!(alert_in("connection reset"), None);
+        assert_eq!(
+            alert_received(AlertDescription::BadCertificate, false),
+            "TLS: the target requires a client certificate: pass --client-cert and --client-key"
+        );
+        assert!(alert_received(AlertDescription::BadCertificate, true).contains("refused our"));
+        // rustls's debug text never reaches a sentence.
+        let unknown =
+            describe(&rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer), false);
+        assert!(!unknown.contains("UnknownIssuer"), "{unknown}");
+    }
 }
