@@ -312,7 +312,6 @@ fn top_level<'a>(c: &mut Cursor<'a>, want: Want) -> Parsed<Result<Body<'a>, &'st
                     }
                     Cow::Owned(raw) => Cow::Owned(String::from_utf8(raw).unwrap_or_default()),
                 };
-                body.custom.retain(|(known, _)| *known != name);
                 body.custom.push((name, value));
             }
             _ => drop(c.skip_value()?),
@@ -322,6 +321,7 @@ fn top_level<'a>(c: &mut Cursor<'a>, want: Want) -> Parsed<Result<Body<'a>, &'st
         }
         more = c.next_or_close(b'}', "expected ',' or '}' after an object member")?;
     }
+    keep_last_of_each_name(&mut body.custom);
     Ok(Ok(body))
 }
 
@@ -489,6 +489,23 @@ fn pause_ring<'a>(
     Ok(usable.then_some(PauseRing::Decoded(ring)))
 }
 
+/// A name published twice keeps its last value, as a JSON object's later member overrides an
+/// earlier one (and serde_json's map does); the variables keep the order of their last
+/// occurrences. One pass from the end with a set of the names seen: a body with tens of thousands
+/// of variables costs n log n, not n^2.
+fn keep_last_of_each_name(custom: &mut Vec<(Cow<'_, str>, Custom<'_>)>) {
+    if custom.len() < 2 {
+        return;
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut keep: Vec<bool> =
+        custom.iter().rev().map(|(name, _)| seen.insert(name.as_ref())).collect();
+    drop(seen);
+    keep.reverse();
+    let mut kept = keep.into_iter();
+    custom.retain(|_| kept.next().unwrap_or(true));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -593,6 +610,22 @@ mod tests {
             }
         }
         assert!(checked > 1000);
+    }
+
+    /// A name published twice keeps its last value, at the place of its last occurrence.
+    #[test]
+    fn a_name_published_twice_keeps_its_last_value() {
+        let body = br#"{"a":1,"b":2,"a":{"x":3},"c":4,"b":5,"memstats":{}}"#;
+        let read = read_body(body, Want { custom: true, pauses: false, embedded: false }).unwrap();
+        let custom: Vec<(&str, &str)> = read
+            .custom
+            .iter()
+            .map(|(name, value)| match value {
+                Custom::Json(json) => (name.as_ref(), *json),
+                Custom::TooDeep => (name.as_ref(), "too deep"),
+            })
+            .collect();
+        assert_eq!(custom, [("a", r#"{"x":3}"#), ("c", "4"), ("b", "5")]);
     }
 
     /// A custom variable is kept exactly when serde_json can decode it, judged by the reader's
