@@ -794,6 +794,64 @@ fn faults_of_the_target_become_error_events() {
     assert_eq!(message(&scrape_one(&dead, &[])), Some("connection refused"));
 }
 
+/// A 200 answer with `body` as JSON, and the connection closed.
+fn answer_json(mut stream: TcpStream, body: &[u8]) {
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body));
+}
+
+/// Milliseconds into the day of an event's `@timestamp`.
+fn millis_of_day(event: &Value) -> u64 {
+    let text = event["@timestamp"].as_str().unwrap();
+    let (hms, millis) = (&text[11..19], &text[20..23]);
+    let seconds: Vec<u64> = hms.split(':').map(|n| n.parse().unwrap()).collect();
+    (seconds[0] * 3600 + seconds[1] * 60 + seconds[2]) * 1000 + millis.parse::<u64>().unwrap()
+}
+
+/// A target whose body takes long to transform (100,000 custom variables, with both datasets:
+/// over a second each) delays no other target's scrapes: a normal target's scrapes stay on their
+/// ticks, one period apart, and all their events come.
+#[test]
+fn a_body_slow_to_transform_delays_no_other_target() {
+    static SLOW: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    static FAST: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    SLOW.get_or_init(|| {
+        let mut body = String::from("{");
+        for i in 0..100_000 {
+            body.push_str(&format!(
+                r#""v{i:06}":{{"a":[{i},2.5,"x"],"b":"yyyyyyyyyyyyyyyyyyyy"}},"#
+            ));
+        }
+        body.push_str(r#""cmdline":["./slow"],"memstats":{"NumGC":1,"HeapInuse":5,"Sys":1}}"#);
+        body.into_bytes()
+    });
+    FAST.get_or_init(|| std::fs::read(root().join("fixtures/go1.19/idle/01.json")).unwrap());
+    let (slow, _) = fault_server(|s, _| answer_json(s, SLOW.get().unwrap()));
+    let (fast, _) = fault_server(|s, _| answer_json(s, FAST.get().unwrap()));
+    let (slow, fast) = (format!("http://{slow}"), format!("http://{fast}"));
+    let output = scrape(&["--period", "400ms", "--count", "6", "--dataset", "all", &slow, &fast]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let events = events(&output);
+    let of = |url: &str| -> Vec<&Value> {
+        events
+            .iter()
+            .filter(|e| {
+                e["service"]["address"] == url && e["data_stream"]["dataset"] == "golang.heap"
+            })
+            .collect()
+    };
+    let (slow_events, fast_events) = (of(&slow), of(&fast));
+    assert_eq!(fast_events.len(), 6, "{}", stderr(&output));
+    assert_eq!(slow_events.len(), 6, "{}", stderr(&output));
+    for pair in fast_events.windows(2) {
+        let apart = (millis_of_day(pair[1]) + 86_400_000 - millis_of_day(pair[0])) % 86_400_000;
+        assert!(apart < 600, "the normal target's scrapes came {apart} ms apart (period 400 ms)");
+    }
+}
+
 fn temp_dir(name: &str) -> PathBuf {
     let dir =
         std::env::temp_dir().join(format!("expvar-heap-scrape-{name}-{}", std::process::id()));

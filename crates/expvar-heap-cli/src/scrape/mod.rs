@@ -9,6 +9,13 @@
 //! once), then ticks at a fixed rate (no drift).
 //! Each target is its own task: a slow target delays no other, and one target never has two
 //! scrapes in flight; a tick that comes while its scrape still runs is skipped and counted.
+//!
+//! Transforming: the scrapes hand their bodies to one thread, which owns every target's
+//! collector and transforms the bodies in the order they came (the component's one instance runs
+//! one call at a time anyway), then writes their events. A body that takes long to transform so
+//! delays other targets' events, never their scrapes: each target's schedule (and `@timestamp`)
+//! stays on its ticks. A target may have a few bodies waiting ([`Backlog`]); past that, its own
+//! ticks wait and are skipped.
 
 mod fetch;
 mod targets;
@@ -18,13 +25,13 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use expvar_heap::CollectionTime;
 use reqwest::Client;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::time::MissedTickBehavior;
 
 use crate::args::{FirstWindow, ScrapeArgs};
@@ -92,30 +99,45 @@ pub fn run(args: ScrapeArgs) -> Result<ExitCode> {
         .context("cannot start the scheduler")?;
     let started = Instant::now();
     let count = targets.len();
+    let (stop, stopped) = watch::channel(false);
+    let mut collectors = Vec::new();
+    for target in &targets {
+        collectors.push(Collecting {
+            engine: source.collector(&target.options)?,
+            options: target.options.clone(),
+            baseline_pending: args.first_window == FirstWindow::FirstScrape,
+        });
+    }
+    let (to_transform, bodies) = mpsc::channel::<Fetched>();
+    let transformer = {
+        let (output, tally, stop) = (output.clone(), tally.clone(), stop.clone());
+        std::thread::Builder::new()
+            .name("transform".into())
+            .spawn(move || transform_bodies(collectors, bodies, &output, &tally, &stop))
+            .context("cannot start the transform thread")?
+    };
     runtime.block_on(async {
-        let (stop, stopped) = watch::channel(false);
         let signals = tokio::spawn(wait_for_signal(stop.clone(), args.quiet));
         let start = tokio::time::Instant::now();
         let mut tasks = Vec::new();
         let fleet = targets.len() > 1;
-        for target in targets {
-            let engine = source.collector(&target.options)?;
+        for (index, target) in targets.into_iter().enumerate() {
             let address = target.options.service_address.as_deref().unwrap_or("");
             let offset = if fleet { offset(address, args.period) } else { Duration::ZERO };
             let job = Job {
+                index,
                 offset,
                 client: clients[&target.tls].clone(),
                 target,
-                engine,
                 period: args.period,
                 timeout,
                 max_body_bytes: args.max_body_bytes,
-                baseline_pending: args.first_window == FirstWindow::FirstScrape,
                 count: args.count,
-                output: output.clone(),
                 tally: tally.clone(),
+                backlog: Arc::new(Backlog::default()),
+                to_transform: to_transform.clone(),
             };
-            tasks.push(tokio::spawn(job.run(start, stopped.clone(), stop.clone())));
+            tasks.push(tokio::spawn(job.run(start, stopped.clone())));
         }
         for task in tasks {
             task.await.context("a target's task failed")?;
@@ -123,6 +145,9 @@ pub fn run(args: ScrapeArgs) -> Result<ExitCode> {
         signals.abort();
         anyhow::Ok(())
     })?;
+    // Every scrape is handed over: the thread writes what is left, then ends.
+    drop(to_transform);
+    transformer.join().map_err(|_| anyhow::anyhow!("the transform thread failed"))?;
     if !args.quiet {
         eprintln!(
             "expvar-heap: {count} targets, {} scrapes ({} failed), {} events, {} ticks skipped, {} in {:.1?}",
@@ -210,31 +235,25 @@ fn clients(targets: &[Target], timeout: Duration) -> Result<BTreeMap<Tls, Client
     Ok(clients)
 }
 
-/// One target's schedule and state.
+/// One target's schedule: its scrapes, handed to the transform thread.
 struct Job {
+    /// Its place among the targets (its collector's, in the transform thread).
+    index: usize,
     /// When, inside the period, this target is scraped.
     offset: Duration,
     client: Client,
     target: Target,
-    engine: Engine,
     period: Duration,
     timeout: Duration,
     max_body_bytes: usize,
-    /// `--first-window first-scrape`, until a scrape gave a usable body: that body's events
-    /// get no pause window, and the windows start at it.
-    baseline_pending: bool,
     count: Option<u64>,
-    output: Arc<Output>,
     tally: Arc<Tally>,
+    backlog: Arc<Backlog>,
+    to_transform: mpsc::Sender<Fetched>,
 }
 
 impl Job {
-    async fn run(
-        mut self,
-        start: tokio::time::Instant,
-        mut stopped: watch::Receiver<bool>,
-        stop: watch::Sender<bool>,
-    ) {
+    async fn run(self, start: tokio::time::Instant, mut stopped: watch::Receiver<bool>) {
         let offset = self.offset;
         let mut ticks = tokio::time::interval_at(start + offset, self.period);
         ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -253,66 +272,148 @@ impl Job {
             next = tick + self.period;
             // `@timestamp` is when the scrape started.
             let time = CollectionTime::from_system_time(SystemTime::now());
-            let lines = self.scrape(time).await;
-            if !self.output.write(&lines) {
-                let _ = stop.send(true);
-                return;
+            let fetched =
+                fetch::fetch(&self.client, &self.target, self.timeout, self.max_body_bytes).await;
+            self.tally.scrapes.fetch_add(1, Ordering::Relaxed);
+            let bytes = fetched.as_ref().map_or_else(|f| f.body.len(), Vec::len);
+            // A target whose bodies wait too long already waits here, and its ticks are skipped.
+            let place = self.backlog.enter(bytes).await;
+            let handed = Fetched { target: self.index, time, fetched, _place: place };
+            if self.to_transform.send(handed).is_err() {
+                return; // the transform thread stopped (the output broke)
             }
             done += 1;
         }
     }
+}
 
-    /// One scrape's events, as NDJSON lines.
-    async fn scrape(&mut self, time: CollectionTime) -> String {
-        let fetched =
-            fetch::fetch(&self.client, &self.target, self.timeout, self.max_body_bytes).await;
-        self.tally.scrapes.fetch_add(1, Ordering::Relaxed);
-        let events = match fetched {
-            // A failed scrape is an event, and leaves the collector as it was: the next good
-            // body counts from the last good one.
-            Err(failure) => {
-                self.tally.failed.fetch_add(1, Ordering::Relaxed);
-                expvar_heap::error_events(
-                    &failure.message,
-                    &failure.body,
-                    time,
-                    &self.target.options,
-                )
+/// A scrape, handed to the transform thread.
+struct Fetched {
+    target: usize,
+    time: CollectionTime,
+    fetched: Result<Vec<u8>, fetch::Failure>,
+    /// Its place in its target's backlog, left once its events are written.
+    _place: Place,
+}
+
+/// The bodies of one target that wait for the transform thread (or are in it): at most
+/// [`Backlog::MAX_BODIES`], and [`Backlog::MAX_BYTES`] together unless there is only one, so
+/// that a target whose bodies come faster than they are transformed cannot fill the memory.
+#[derive(Default)]
+struct Backlog {
+    /// Bodies and their bytes.
+    waiting: Mutex<(usize, usize)>,
+    left: Notify,
+}
+
+impl Backlog {
+    const MAX_BODIES: usize = 8;
+    const MAX_BYTES: usize = 16 << 20;
+
+    /// Waits until a body of `bytes` may join, and joins.
+    async fn enter(self: &Arc<Backlog>, bytes: usize) -> Place {
+        loop {
+            let left = self.left.notified();
+            {
+                let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+                let (bodies, total) = *waiting;
+                if bodies == 0 || (bodies < Self::MAX_BODIES && total + bytes <= Self::MAX_BYTES) {
+                    *waiting = (bodies + 1, total + bytes);
+                    return Place { backlog: self.clone(), bytes };
+                }
             }
-            Ok(body) => match self.push(&body, time) {
-                Ok(events) => {
-                    // A 200 answer that is no expvar body (a proxy's page) fails too.
-                    if unusable(&events) {
-                        self.tally.failed.fetch_add(1, Ordering::Relaxed);
-                    } else {
-                        self.baseline_pending = false;
-                    }
-                    events
-                }
-                Err(e) => {
-                    self.tally.failed.fetch_add(1, Ordering::Relaxed);
-                    let message = format!("the transform failed on this body: {e}");
-                    expvar_heap::error_events(&message, &body, time, &self.target.options)
-                }
-            },
-        };
-        self.tally.events.fetch_add(events.len() as u64, Ordering::Relaxed);
-        events.iter().map(|event| format!("{}\n", event.json)).collect()
+            left.await;
+        }
     }
 }
 
-impl Job {
-    /// The events of a body the target answered: the first usable one is the baseline of the
-    /// windows when `--first-window first-scrape` asks so.
-    fn push(
+/// A body's place in its target's backlog: left when dropped.
+struct Place {
+    backlog: Arc<Backlog>,
+    bytes: usize,
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        let mut waiting = self.backlog.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        waiting.0 -= 1;
+        waiting.1 -= self.bytes;
+        drop(waiting);
+        self.backlog.left.notify_waiters();
+    }
+}
+
+/// One target's collector, in the transform thread.
+struct Collecting {
+    engine: Engine,
+    options: expvar_heap::ValidOptions,
+    /// `--first-window first-scrape`, until a scrape gave a usable body: that body's events
+    /// get no pause window, and the windows start at it.
+    baseline_pending: bool,
+}
+
+/// The transform thread: each scrape's events, in the order the scrapes were handed over,
+/// written whole; stops the run when the output breaks.
+fn transform_bodies(
+    mut collectors: Vec<Collecting>,
+    bodies: mpsc::Receiver<Fetched>,
+    output: &Output,
+    tally: &Tally,
+    stop: &watch::Sender<bool>,
+) {
+    for Fetched { target, time, fetched, _place } in bodies {
+        let events = collectors[target].events(time, fetched, tally);
+        tally.events.fetch_add(events.len() as u64, Ordering::Relaxed);
+        let lines: String = events.iter().map(|event| format!("{}\n", event.json)).collect();
+        if !output.write(&lines) {
+            let _ = stop.send(true);
+            return;
+        }
+    }
+}
+
+impl Collecting {
+    /// One scrape's events.
+    fn events(
         &mut self,
-        body: &[u8],
         time: CollectionTime,
-    ) -> Result<Vec<expvar_heap::Event>, expvar_heap_wasmtime::CallError> {
-        if self.baseline_pending {
-            self.engine.push_as_baseline(body, time)
+        fetched: Result<Vec<u8>, fetch::Failure>,
+        tally: &Tally,
+    ) -> Vec<expvar_heap::Event> {
+        let body = match fetched {
+            // A failed scrape is an event, and leaves the collector as it was: the next good
+            // body counts from the last good one.
+            Err(failure) => {
+                tally.failed.fetch_add(1, Ordering::Relaxed);
+                return expvar_heap::error_events(
+                    &failure.message,
+                    &failure.body,
+                    time,
+                    &self.options,
+                );
+            }
+            Ok(body) => body,
+        };
+        let pushed = if self.baseline_pending {
+            self.engine.push_as_baseline(&body, time)
         } else {
-            self.engine.push(body, time)
+            self.engine.push(&body, time)
+        };
+        match pushed {
+            Ok(events) => {
+                // A 200 answer that is no expvar body (a proxy's page) fails too.
+                if unusable(&events) {
+                    tally.failed.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    self.baseline_pending = false;
+                }
+                events
+            }
+            Err(e) => {
+                tally.failed.fetch_add(1, Ordering::Relaxed);
+                let message = format!("the transform failed on this body: {e}");
+                expvar_heap::error_events(&message, &body, time, &self.options)
+            }
         }
     }
 }
