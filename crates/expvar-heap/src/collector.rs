@@ -32,7 +32,7 @@ use crate::valid::ValidOptions;
 ///   uses that as the previous `NumGC`.
 /// - A body without a usable `NumGC` or `PauseNs` gets no pause fields and leaves the state as it was.
 ///
-/// Each window says where it starts in `golang.heap.gc.pause.since` ([`crate::WindowStart`]):
+/// Each window says where it starts in `golang.heap.gc.pause.since`:
 /// `process_start` on a first body, `restart` after a restart, `previous_body` otherwise.
 ///
 /// A host that cannot keep a collector between bodies (a pooled plugin) carries its
@@ -206,56 +206,76 @@ impl Collector {
 
     /// The events of the next body of the process (one per dataset of the options, heap first).
     pub fn push(&mut self, body: &[u8], time: CollectionTime) -> Vec<Event> {
-        let want = Want { custom: self.options.datasets.expvar, pauses: true, embedded: false };
-        match read_body(body, want) {
-            Ok(read) => {
-                let pauses = self.advance(&read);
-                event::build_all(body, Ok(&read), time, &self.options, pauses)
-            }
-            Err(why) => event::build_all(body, Err(&why.to_string()), time, &self.options, None),
-        }
+        events(body, Framing::Body, time, &self.options, Some(&mut self.state))
     }
 
     /// [`Collector::push`] of [`crate::record_body`]: the body a log shipper's record carries,
     /// or the record itself, which is read once when it is the body (as it is, most often).
     pub fn push_record(&mut self, record: &[u8], time: CollectionTime) -> Vec<Event> {
-        let want = Want { custom: self.options.datasets.expvar, pauses: true, embedded: true };
-        match read_body(record, want) {
-            Ok(read) => match embedded_body(record, &read) {
-                None => {
-                    let pauses = self.advance(&read);
-                    event::build_all(record, Ok(&read), time, &self.options, pauses)
-                }
-                Some(body) => self.push(&body, time),
-            },
-            Err(why) => event::build_all(record, Err(&why.to_string()), time, &self.options, None),
-        }
+        events(record, Framing::Record, time, &self.options, Some(&mut self.state))
     }
+}
 
-    /// The window of this body, moving the state on to it.
-    fn advance(&mut self, read: &Body<'_>) -> Option<PauseWindow> {
-        let next = CollectorState::of(read)?;
-        let pause_ns = read.pause_ns.as_ref()?;
-        use WindowStart::{PreviousBody, ProcessStart, Restart};
-        let (since, previous) = match (read.last_num_gc, self.state) {
-            // The poller that annotated the body knows the previous NumGC.
-            (Some(previous), _) if previous <= next.num_gc => (PreviousBody, previous),
-            (Some(_), _) => (Restart, 0),
-            (None, Some(state)) => {
-                let pause_end = read.pause_end.as_ref().map(|ring| |index| ring.get(index));
-                if state.restarted_before(&next, pause_end) {
-                    (Restart, 0)
-                } else {
-                    (PreviousBody, state.num_gc)
-                }
-            }
-            (None, None) => (ProcessStart, 0), // the first body
-        };
-        self.state = Some(next);
-        Some(PauseWindow::between_entries(since, previous, next.num_gc, |index| {
-            pause_ns.get(index)
-        }))
+/// What an input to the transform is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// A `/debug/vars` body.
+    Body,
+    /// A log shipper's record, which may carry the body as a string ([`crate::record_body`]).
+    Record,
+}
+
+/// The one path from an input to its events, for the stateless transform (`state` is `None`) and
+/// a collector (its state, moved on to this body): the input is read once for what the events
+/// need (the pause figures only for a collector; where a body string is, only for a record), a
+/// record that carries the body as a string has that body read instead, and the events are built
+/// from the read, or from why it failed.
+pub(crate) fn events(
+    input: &[u8],
+    framing: Framing,
+    time: CollectionTime,
+    options: &ValidOptions,
+    state: Option<&mut Option<CollectorState>>,
+) -> Vec<Event> {
+    let want = Want {
+        custom: options.datasets.expvar,
+        pauses: state.is_some(),
+        embedded: framing == Framing::Record,
+    };
+    let read = match read_body(input, want) {
+        Ok(read) => read,
+        Err(why) => return event::build_all(input, Err(&why.to_string()), time, options, None),
+    };
+    if framing == Framing::Record
+        && let Some(body) = embedded_body(input, &read)
+    {
+        return events(&body, Framing::Body, time, options, state);
     }
+    let pauses = state.and_then(|state| advance(state, &read));
+    event::build_all(input, Ok(&read), time, options, pauses)
+}
+
+/// The window of a body read as `read`, moving the state on to it.
+fn advance(state: &mut Option<CollectorState>, read: &Body<'_>) -> Option<PauseWindow> {
+    let next = CollectorState::of(read)?;
+    let pause_ns = read.pause_ns.as_ref()?;
+    use WindowStart::{PreviousBody, ProcessStart, Restart};
+    let (since, previous) = match (read.last_num_gc, *state) {
+        // The poller that annotated the body knows the previous NumGC.
+        (Some(previous), _) if previous <= next.num_gc => (PreviousBody, previous),
+        (Some(_), _) => (Restart, 0),
+        (None, Some(state)) => {
+            let pause_end = read.pause_end.as_ref().map(|ring| |index| ring.get(index));
+            if state.restarted_before(&next, pause_end) {
+                (Restart, 0)
+            } else {
+                (PreviousBody, state.num_gc)
+            }
+        }
+        (None, None) => (ProcessStart, 0), // the first body
+    };
+    *state = Some(next);
+    Some(PauseWindow::between_entries(since, previous, next.num_gc, |index| pause_ns.get(index)))
 }
 
 #[cfg(test)]

@@ -156,7 +156,7 @@ pub enum Source {
     Pause(Pause),
 }
 
-/// The figures of a [`crate::PauseWindow`].
+/// The figures of a collector's pause window.
 #[derive(Clone, Copy, Debug)]
 pub enum Pause {
     Avg,
@@ -164,7 +164,7 @@ pub enum Pause {
     Max,
     /// Written only when not zero.
     Missed,
-    /// Where the window starts ([`crate::WindowStart`]), a keyword.
+    /// Where the window starts (`process_start`, `previous_body` or `restart`), a keyword.
     Since,
     Sum,
 }

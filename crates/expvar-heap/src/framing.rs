@@ -6,7 +6,10 @@ use std::borrow::Cow;
 
 use crate::read::{Body, Want, read_body};
 
-pub use crate::read::BODY_STRING_KEYS;
+/// The keys under which a log shipper's record carries a raw body as a string: `log` (Fluent Bit's
+/// tail input), `message` (Elastic's pipeline tests, many shippers), `exec` (Fluent Bit's exec
+/// input without a parser). The reader notes where the first of them is while it reads a record.
+pub const BODY_STRING_KEYS: [&str; 3] = ["log", "message", "exec"];
 
 /// The `/debug/vars` body inside a log shipper's record. A record that is the body itself (it has
 /// `memstats`), or that is not a JSON object with a string under one of [`BODY_STRING_KEYS`], is

@@ -56,6 +56,7 @@ mod time;
 mod valid;
 mod write;
 
+use collector::Framing;
 pub use collector::{Collector, CollectorState};
 pub use event::Event;
 pub use fields::PAUSE_RING_LEN;
@@ -64,7 +65,6 @@ pub use options::{
     DEFAULT_ECS_VERSION, DEFAULT_NAMESPACE, Dataset, Datasets, MAX_NAMESPACE_BYTES, Options,
     OptionsError, PRESERVE_ORIGINAL_TAG,
 };
-pub use pause::{PauseWindow, WindowStart};
 pub use read::{MAX_NESTING, ReadError};
 pub use time::CollectionTime;
 pub use valid::ValidOptions;
@@ -73,24 +73,13 @@ pub use valid::ValidOptions;
 /// bodies of a process through a [`Collector`]): one per dataset selected in
 /// [`Options::datasets`], heap first. Any body, however broken, yields its events.
 pub fn transform(body: &[u8], time: CollectionTime, options: &ValidOptions) -> Vec<Event> {
-    let want = read::Want { custom: options.datasets.expvar, pauses: false, embedded: false };
-    match read::read_body(body, want) {
-        Ok(read) => event::build_all(body, Ok(&read), time, options, None),
-        Err(why) => event::build_all(body, Err(&why.to_string()), time, options, None),
-    }
+    collector::events(body, Framing::Body, time, options, None)
 }
 
 /// [`transform`] of [`record_body`]: the events of the body a log shipper's record carries, or of
 /// the record itself, which is read once when it is the body (as it is, most often).
 pub fn transform_record(record: &[u8], time: CollectionTime, options: &ValidOptions) -> Vec<Event> {
-    let want = read::Want { custom: options.datasets.expvar, pauses: false, embedded: true };
-    match read::read_body(record, want) {
-        Ok(read) => match framing::embedded_body(record, &read) {
-            None => event::build_all(record, Ok(&read), time, options, None),
-            Some(body) => transform(&body, time, options),
-        },
-        Err(why) => event::build_all(record, Err(&why.to_string()), time, options, None),
-    }
+    collector::events(record, Framing::Record, time, options, None)
 }
 
 /// The events of a body that was never read (one over a host's size limit, one a host could not

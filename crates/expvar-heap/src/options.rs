@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::valid::ValidOptions;
+
 /// The `ecs.version` Elastic's golang integration 1.6.0 writes.
 pub const DEFAULT_ECS_VERSION: &str = "8.11.0";
 /// The data stream namespace Elastic Agent uses unless told otherwise.
@@ -149,7 +151,16 @@ impl Options {
 
 /// What [`Options::validate`] checks: Elasticsearch's data stream naming rules and the
 /// transform's needs.
-pub(crate) fn check(options: &Options) -> Result<(), OptionsError> {
+impl Options {
+    /// Checks the options against Elasticsearch's data stream naming rules and the transform's
+    /// needs, once: what every transform then takes is the [`ValidOptions`] this returns.
+    pub fn validate(self) -> Result<ValidOptions, OptionsError> {
+        check(&self)?;
+        Ok(ValidOptions::from_checked(self))
+    }
+}
+
+fn check(options: &Options) -> Result<(), OptionsError> {
     validate_namespace(&options.namespace)?;
     if !options.datasets.heap && !options.datasets.expvar {
         return Err(OptionsError("no dataset selected: choose heap, expvar or both".to_owned()));

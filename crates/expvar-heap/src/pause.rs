@@ -6,7 +6,7 @@ use crate::fields::PAUSE_RING_LEN;
 /// Where a pause window starts, written as `golang.heap.gc.pause.since` so that a chart or a
 /// query can tell a window of one collection interval from one that spans the process's life.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum WindowStart {
+pub(crate) enum WindowStart {
     /// `previous_body`: the cycles that ended since the previous body of the same process (or
     /// since the `last_num_gc` a poller wrote into the body).
     #[default]
@@ -22,7 +22,7 @@ pub enum WindowStart {
 
 impl WindowStart {
     /// The keyword written into `golang.heap.gc.pause.since`.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             WindowStart::PreviousBody => "previous_body",
             WindowStart::ProcessStart => "process_start",
@@ -33,32 +33,26 @@ impl WindowStart {
 
 /// The GC cycles that ended between two bodies of one process, read from the `PauseNs` ring.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PauseWindow {
+pub(crate) struct PauseWindow {
     /// Cycles whose pause is in the ring (at most 256).
-    pub count: u64,
+    pub(crate) count: u64,
     /// Their pauses added up, in ns.
-    pub sum_ns: u64,
+    pub(crate) sum_ns: u64,
     /// The longest of them, in ns (0 when there were none).
-    pub max_ns: u64,
+    pub(crate) max_ns: u64,
     /// `sum_ns / count`, rounded down (0 when there were none).
-    pub avg_ns: u64,
+    pub(crate) avg_ns: u64,
     /// Cycles of the window that the ring no longer holds (more than 256 ended since the last body).
-    pub missed: u64,
+    pub(crate) missed: u64,
     /// Where the window starts.
-    pub since: WindowStart,
+    pub(crate) since: WindowStart,
 }
 
 impl PauseWindow {
-    /// The window of cycles `previous + 1 ..= num_gc` (1-based, as Go counts them). Cycle `n`'s pause
-    /// is at `PauseNs[(n - 1) % 256]`; only the last 256 cycles are still there.
-    pub fn between(previous: u64, num_gc: u64, pause_ns: &[u64; PAUSE_RING_LEN]) -> PauseWindow {
-        PauseWindow::between_entries(WindowStart::PreviousBody, previous, num_gc, |index| {
-            pause_ns[index]
-        })
-    }
-
-    /// [`PauseWindow::between`] with the ring's entries given by index (0 to 255), each asked
-    /// for once, only when in the window.
+    /// The window of cycles `previous + 1 ..= num_gc` (1-based, as Go counts them), starting at
+    /// `since`. Cycle `n`'s pause is at `PauseNs[(n - 1) % 256]`, given by `pause_ns` (0 to 255),
+    /// asked for each entry once, only when in the window; only the last 256 cycles are still
+    /// there.
     pub(crate) fn between_entries(
         since: WindowStart,
         previous: u64,
@@ -93,16 +87,22 @@ mod tests {
         ring
     }
 
+    /// The window of `previous + 1 ..= num_gc` over `ring`, from the previous body.
+    fn between(previous: u64, num_gc: u64, ring: &[u64; PAUSE_RING_LEN]) -> PauseWindow {
+        let since = WindowStart::PreviousBody;
+        PauseWindow::between_entries(since, previous, num_gc, |index| ring[index])
+    }
+
     #[test]
     fn window_of_new_cycles() {
         let ring = ring(&[(2, 5), (3, 10), (4, 30), (5, 20)]);
-        let window = PauseWindow::between(2, 5, &ring);
+        let window = between(2, 5, &ring);
         let since = WindowStart::PreviousBody;
         assert_eq!(
             window,
             PauseWindow { count: 3, sum_ns: 60, max_ns: 30, avg_ns: 20, missed: 0, since }
         );
-        assert_eq!(PauseWindow::between(5, 5, &ring), PauseWindow::default());
+        assert_eq!(between(5, 5, &ring), PauseWindow::default());
     }
 
     #[test]
@@ -110,7 +110,7 @@ mod tests {
         // 600 cycles; the ring holds the last 256, each pause equal to its cycle number.
         let first_held = 600 - RING + 1;
         let ring = ring(&(first_held..=600).map(|c| (c, c)).collect::<Vec<_>>());
-        let window = PauseWindow::between(40, 600, &ring);
+        let window = between(40, 600, &ring);
         assert_eq!(window.count, RING);
         assert_eq!(window.missed, 560 - RING);
         assert_eq!(window.sum_ns, (first_held..=600).sum::<u64>());

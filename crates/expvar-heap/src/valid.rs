@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use crate::options::{Dataset, Options, OptionsError, check};
+use crate::options::{Dataset, Options, OptionsError};
 use crate::write::{EventWriter, Value};
 
 /// [`Options`] that passed [`Options::validate`]: what the transform and the collector take, so
@@ -60,20 +60,16 @@ impl Envelope {
     }
 }
 
-impl Options {
-    /// Checks the options against Elasticsearch's data stream naming rules and the transform's
-    /// needs, once: what every transform then takes is the [`ValidOptions`] this returns.
-    pub fn validate(self) -> Result<ValidOptions, OptionsError> {
-        check(&self)?;
-        Ok(ValidOptions {
-            heap: self.datasets.heap.then(|| Envelope::new(&self, Dataset::Heap)),
-            expvar: self.datasets.expvar.then(|| Envelope::new(&self, Dataset::Expvar)),
-            options: self,
-        })
-    }
-}
-
 impl ValidOptions {
+    /// Options that `Options::validate` checked, with their envelopes written once.
+    pub(crate) fn from_checked(options: Options) -> ValidOptions {
+        ValidOptions {
+            heap: options.datasets.heap.then(|| Envelope::new(&options, Dataset::Heap)),
+            expvar: options.datasets.expvar.then(|| Envelope::new(&options, Dataset::Expvar)),
+            options,
+        }
+    }
+
     /// The options themselves.
     pub fn options(&self) -> &Options {
         &self.options

@@ -18,6 +18,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use crate::fields::{Kind, PAUSE_RING_LEN, Stat};
+use crate::framing::BODY_STRING_KEYS;
 
 mod check;
 pub(crate) mod cursor;
@@ -32,11 +33,6 @@ use crate::scan::digit_run;
 /// limit, which the expvar event's custom variables are decoded with. A custom variable nested
 /// deeper is left out and named; the rest of the body is read as usual.
 pub const MAX_NESTING: usize = 128;
-
-/// The keys under which a log shipper's record carries a raw body as a string: `log` (Fluent Bit's
-/// tail input), `message` (Elastic's pipeline tests, many shippers), `exec` (Fluent Bit's exec
-/// input without a parser).
-pub const BODY_STRING_KEYS: [&str; 3] = ["log", "message", "exec"];
 
 /// `PauseNs`, as a word.
 const PAUSE_NS: u64 = u64::from_le_bytes(*b"PauseNs\0");
