@@ -145,11 +145,6 @@ pub struct ScrapeArgs {
     #[arg(long)]
     pub insecure_skip_verify: bool,
 
-    /// A larger body is not transformed: the scrape becomes an error event keeping its first
-    /// 64 KiB, and the rest is not read.
-    #[arg(long, default_value_t = DEFAULT_MAX_BODY_BYTES, value_name = "BYTES")]
-    pub max_body_bytes: usize,
-
     /// Where a target's first pause window starts. first-scrape: the first good scrape of a
     /// target is the baseline (its event has no golang.heap.gc.pause.* but the cumulative
     /// total.ns), so every window is one period's. process-start: the first event also gets the
@@ -161,6 +156,18 @@ pub struct ScrapeArgs {
 
     #[command(flatten)]
     pub engine: EngineArgs,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// What `transform` and `scrape` share: the body size limit and quiet.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// A larger body (for transform: or input, unless --lines) is not transformed: it becomes an
+    /// error event keeping its first 64 KiB; scrape reads no further.
+    #[arg(long, default_value_t = DEFAULT_MAX_BODY_BYTES, value_name = "BYTES")]
+    pub max_body_bytes: usize,
 
     /// Print no summary (nor notice) on stderr.
     #[arg(long, short)]
@@ -288,17 +295,11 @@ pub struct TransformArgs {
     #[arg(long)]
     pub lines: bool,
 
-    /// A larger body (or input, unless --lines) is not transformed: it becomes an error event
-    /// keeping its first 64 KiB (at most).
-    #[arg(long, default_value_t = DEFAULT_MAX_BODY_BYTES, value_name = "BYTES")]
-    pub max_body_bytes: usize,
-
     #[command(flatten)]
     pub engine: EngineArgs,
 
-    /// Print no summary (nor notice) on stderr.
-    #[arg(long, short)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 impl TransformArgs {

@@ -5,13 +5,16 @@
 //! - `engine`: the embedded component, another one, or the native library;
 //! - `run`: the transform command itself (inputs, oversize bodies, traps, the summary);
 //! - `scrape`: the live agent (schedule, HTTP, TLS, credentials);
-//! - `templates`: the index templates command.
+//! - `templates`: the index templates command;
+//! - `unread`: what becomes of a body that is not transformed (too large, or trapped on), for
+//!   both commands.
 
 mod args;
 mod engine;
 mod run;
 mod scrape;
 mod templates;
+mod unread;
 
 use std::process::ExitCode;
 

@@ -12,9 +12,7 @@ use expvar_heap_wasmtime::CallError;
 
 use crate::args::TransformArgs;
 use crate::engine::{Engine, EngineSource};
-
-/// How much of a body over `--max-body-bytes` is kept in its error event's `event.original`.
-const OVERSIZE_KEPT_BYTES: usize = 64 << 10;
+use crate::unread;
 
 /// Counts for the closing summary.
 #[derive(Default)]
@@ -27,7 +25,7 @@ struct Tally {
 
 pub fn transform(args: TransformArgs) -> Result<ExitCode> {
     let options = args.options()?;
-    let mut engine = EngineSource::open(&args.engine, args.quiet)?.collector(&options)?;
+    let mut engine = EngineSource::open(&args.engine, args.run.quiet)?.collector(&options)?;
 
     let started = Instant::now();
     let stdout = io::stdout();
@@ -68,7 +66,7 @@ pub fn transform(args: TransformArgs) -> Result<ExitCode> {
     if let Err(e) = out.flush() {
         return Ok(write_failed(&e));
     }
-    if !args.quiet {
+    if !args.run.quiet {
         eprintln!(
             "expvar-heap: {} bodies -> {} events ({} with error.message) {} in {:.1?}",
             tally.bodies,
@@ -104,7 +102,7 @@ fn bodies<'a>(content: &'a [u8], args: &TransformArgs) -> Vec<&'a [u8]> {
             .collect();
     }
     let split = match std::str::from_utf8(content) {
-        Ok(text) if content.len() <= args.max_body_bytes => expvar_heap::split_bodies(text),
+        Ok(text) if content.len() <= args.run.max_body_bytes => expvar_heap::split_bodies(text),
         _ => Vec::new(),
     };
     if split.is_empty() {
@@ -124,24 +122,21 @@ fn transform_one(
     name: &str,
     tally: &mut Tally,
 ) -> Result<Vec<Event>> {
-    if body.len() > args.max_body_bytes {
-        let kept = &body[..body.len().min(OVERSIZE_KEPT_BYTES)];
-        let message = format!(
-            "body not read: it is over the limit of {} bytes (--max-body-bytes); event.original keeps its first {} bytes",
-            args.max_body_bytes,
-            kept.len()
-        );
+    let limit = args.run.max_body_bytes;
+    if body.len() > limit {
+        let kept = unread::kept(body);
+        let message = unread::over_limit(limit, kept.len());
         return Ok(expvar_heap::error_events(&message, kept, time, options));
     }
     match engine.push(body, time) {
         Ok(events) => Ok(events),
         Err(CallError::Options(why)) => bail!(why),
-        Err(CallError::Trap(trap)) => {
+        Err(error @ CallError::Trap(_)) => {
             eprintln!(
-                "expvar-heap: {name}: the component failed on a body ({trap:#}); it is kept in an error event"
+                "expvar-heap: {name}: the component failed on a body ({error}); it is kept in an error event"
             );
             tally.failures += 1;
-            let message = format!("the transform failed on this body: {trap:#}");
+            let message = unread::transform_failed(&error);
             Ok(expvar_heap::error_events(&message, body, time, options))
         }
     }
@@ -159,7 +154,7 @@ fn read_input(input: &Path, args: &TransformArgs) -> Result<Vec<u8>> {
     if args.lines {
         reader.read_to_end(&mut content)?;
     } else {
-        reader.take(args.max_body_bytes as u64 + 1).read_to_end(&mut content)?;
+        reader.take(args.run.max_body_bytes as u64 + 1).read_to_end(&mut content)?;
     }
     Ok(content)
 }

@@ -125,8 +125,8 @@ fn a_body_over_the_size_limit_becomes_an_error_event() {
     // What was kept, as it was: the limit and one byte, which told that the body was over it.
     assert_eq!(
         message,
-        "body not read: it is over the limit of 1000 bytes (--max-body-bytes); event.original \
-         keeps its first 1001 bytes"
+        "body over the size limit of 1000 bytes (--max-body-bytes); event.original keeps its \
+         first 1001 bytes"
     );
     let body = std::fs::read_to_string(root_fixture("go1.19/idle/02.json")).unwrap();
     assert_eq!(event["event"]["original"], body[..1001]);
@@ -182,6 +182,29 @@ fn bad_options_and_a_broken_component_are_clear_errors() {
         stderr(&output)
     );
     assert!(stdout(&output).is_empty());
+}
+
+/// A body the component traps on (here: past a 1 ms deadline) is kept in an error event that
+/// says, in a few words, what stopped it; the whole trap goes to stderr, and the status is 1.
+#[test]
+fn a_trap_is_an_error_event_that_says_what_stopped_it() {
+    let mut body = String::from("{");
+    for i in 0..12_000 {
+        body.push_str(&format!(r#""v{i:05}":{{"a":[{i},2.5,"x"],"b":"yyyy"}},"#));
+    }
+    body.push_str(r#""memstats":{"NumGC":1}}"#);
+    let output =
+        expvar_heap(&["transform", "--dataset", "all", "--call-timeout", "1ms"], body.as_bytes());
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("wasm backtrace"), "{}", stderr(&output));
+    for line in stdout(&output).lines() {
+        let event: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(
+            event["error"]["message"],
+            "the component trapped on this body: wasm trap: interrupt (it ran past --call-timeout)"
+        );
+        assert_eq!(event["event"]["original"], body.as_str());
+    }
 }
 
 #[test]

@@ -8,9 +8,7 @@ use reqwest::{Client, StatusCode};
 
 use super::targets::{Auth, Target};
 
-/// How much of a body that is not used (an error page, a body over the limit) is kept in the
-/// error event's `event.original`.
-pub const KEPT_BYTES: usize = 64 << 10;
+use crate::unread::{self, KEPT_BYTES};
 
 /// Why a scrape gave no body to transform.
 #[derive(Debug)]
@@ -70,9 +68,7 @@ pub async fn fetch(
     }
     if over {
         body.truncate(KEPT_BYTES);
-        let message = format!(
-            "body over the size limit of {max_body_bytes} bytes (--max-body-bytes); event.original keeps its first {KEPT_BYTES} bytes"
-        );
+        let message = unread::over_limit(max_body_bytes, body.len());
         return Err(Failure { message, body });
     }
     Ok(body)

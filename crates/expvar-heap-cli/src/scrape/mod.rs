@@ -73,9 +73,9 @@ pub fn run(args: ScrapeArgs) -> Result<ExitCode> {
     }
     let timeout = args.timeout.unwrap_or_else(|| default_timeout(args.period));
     let targets = targets::resolve(&args)?;
-    let source = EngineSource::open(&args.engine, args.quiet)?;
+    let source = EngineSource::open(&args.engine, args.run.quiet)?;
     let unverified = |t: &targets::Target| t.tls.insecure_skip_verify && t.url.scheme() == "https";
-    if !args.quiet && targets.iter().any(unverified) {
+    if !args.run.quiet && targets.iter().any(unverified) {
         eprintln!(
             "expvar-heap: warning: TLS certificates are not verified (--insecure-skip-verify): anyone on the path can read and change what is scraped"
         );
@@ -117,7 +117,7 @@ pub fn run(args: ScrapeArgs) -> Result<ExitCode> {
             .context("cannot start the transform thread")?
     };
     runtime.block_on(async {
-        let signals = tokio::spawn(wait_for_signal(stop.clone(), args.quiet));
+        let signals = tokio::spawn(wait_for_signal(stop.clone(), args.run.quiet));
         let start = tokio::time::Instant::now();
         let mut tasks = Vec::new();
         let fleet = targets.len() > 1;
@@ -131,7 +131,7 @@ pub fn run(args: ScrapeArgs) -> Result<ExitCode> {
                 target,
                 period: args.period,
                 timeout,
-                max_body_bytes: args.max_body_bytes,
+                max_body_bytes: args.run.max_body_bytes,
                 count: args.count,
                 tally: tally.clone(),
                 backlog: Arc::new(Backlog::default()),
@@ -148,7 +148,7 @@ pub fn run(args: ScrapeArgs) -> Result<ExitCode> {
     // Every scrape is handed over: the thread writes what is left, then ends.
     drop(to_transform);
     transformer.join().map_err(|_| anyhow::anyhow!("the transform thread failed"))?;
-    if !args.quiet {
+    if !args.run.quiet {
         eprintln!(
             "expvar-heap: {count} targets, {} scrapes ({} failed), {} events, {} ticks skipped, {} in {:.1?}",
             tally.scrapes.load(Ordering::Relaxed),
@@ -411,7 +411,7 @@ impl Collecting {
             }
             Err(e) => {
                 tally.failed.fetch_add(1, Ordering::Relaxed);
-                let message = format!("the transform failed on this body: {e}");
+                let message = crate::unread::transform_failed(&e);
                 expvar_heap::error_events(&message, &body, time, &self.options)
             }
         }
