@@ -1,14 +1,14 @@
 //! `cargo xtask <command>`: the builds cargo alone cannot express. Run `cargo xtask help`.
 //!
-//! One module a job: `wasm` (the WebAssembly builds and their import checks), `hosts` (every
+//! One module a job: `wasm` (the WebAssembly builds and their import checks), `test` (every
 //! test), `dist`, `playground` (the browser playground's site), `serve`, `bless`.
 
 mod bless;
 mod dist;
 mod fuzz;
-mod hosts;
 mod playground;
 mod serve;
+mod test;
 mod wasm;
 
 use std::process::Command;
@@ -52,7 +52,7 @@ fn main() -> Result<()> {
     match command.as_str() {
         "build" => wasm::build().map(drop),
         "demo" => demo(),
-        "test" => hosts::test(),
+        "test" => test::test(),
         "bench" => bench(),
         "dist" => dist::dist(),
         "fuzz" => {

@@ -18,33 +18,33 @@ static EMBEDDED_COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/com
 static EMBEDDED_PRECOMPILED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/component.cwasm"));
 
 /// A collector for one process, in the component or native.
-pub enum Engine {
+pub enum ProcessCollector {
     Component(ComponentCollector),
     Native(Collector),
 }
 
 /// What makes the collectors: the component, loaded once (every collector of a run lives in its
 /// one instance), or the native library.
-pub enum EngineSource {
+pub enum Engine {
     Component(Processor),
     Native,
 }
 
-impl EngineSource {
+impl Engine {
     /// The engine the flags ask for. A program built without a component runs natively, and says
     /// so on stderr unless `quiet`.
-    pub fn open(args: &EngineArgs, quiet: bool) -> Result<EngineSource> {
+    pub fn open(args: &EngineArgs, quiet: bool) -> Result<Engine> {
         Ok(if args.native {
-            EngineSource::Native
+            Engine::Native
         } else if let Some(path) = &args.component {
-            EngineSource::Component(Processor::load(path, args.limits())?)
+            Engine::Component(Processor::load(path, args.limits())?)
         } else if EMBEDDED_COMPONENT.is_empty() {
             if !quiet {
                 eprintln!(
                     "expvar-heap: this build embeds no component (build it with `cargo xtask build` first); running the library natively"
                 );
             }
-            EngineSource::Native
+            Engine::Native
         } else {
             // SAFETY: `build.rs` embeds, unchanged, what `expvar_heap_wasmtime::precompile` wrote
             // for `EMBEDDED_COMPONENT` (or nothing); from_precompiled compiles the component
@@ -52,33 +52,35 @@ impl EngineSource {
             let (processor, _) = unsafe {
                 Processor::from_precompiled(EMBEDDED_PRECOMPILED, EMBEDDED_COMPONENT, args.limits())
             }?;
-            EngineSource::Component(processor)
+            Engine::Component(processor)
         })
     }
 
     /// A collector for one process.
-    pub fn collector(&self, options: &ValidOptions) -> Result<Engine> {
+    pub fn collector(&self, options: &ValidOptions) -> Result<ProcessCollector> {
         Ok(match self {
-            EngineSource::Component(processor) => Engine::Component(processor.collector(options)?),
-            EngineSource::Native => Engine::Native(Collector::new(options.clone())),
+            Engine::Component(processor) => {
+                ProcessCollector::Component(processor.collector(options)?)
+            }
+            Engine::Native => ProcessCollector::Native(Collector::new(options.clone())),
         })
     }
 
     /// How the events are made, for the summary.
     pub fn how(&self) -> &'static str {
         match self {
-            EngineSource::Component(_) => "in the component",
-            EngineSource::Native => "natively",
+            Engine::Component(_) => "in the component",
+            Engine::Native => "natively",
         }
     }
 }
 
-impl Engine {
+impl ProcessCollector {
     /// The events of the next body.
     pub fn push(&mut self, body: &[u8], time: CollectionTime) -> Result<Vec<Event>, CallError> {
         match self {
-            Engine::Component(collector) => collector.push(body, time),
-            Engine::Native(collector) => Ok(collector.push(body, time)),
+            ProcessCollector::Component(collector) => collector.push(body, time),
+            ProcessCollector::Native(collector) => Ok(collector.push(body, time)),
         }
     }
 
@@ -91,11 +93,11 @@ impl Engine {
         time: CollectionTime,
     ) -> Result<Vec<Event>, CallError> {
         match self {
-            Engine::Component(collector) => {
+            ProcessCollector::Component(collector) => {
                 collector.push(body, time)?;
                 collector.processor().transform(body, time, &collector.options())
             }
-            Engine::Native(collector) => {
+            ProcessCollector::Native(collector) => {
                 collector.push(body, time);
                 Ok(expvar_heap::transform(body, time, collector.options()))
             }
@@ -105,8 +107,8 @@ impl Engine {
     /// How the events are made, for the summary.
     pub fn how(&self) -> &'static str {
         match self {
-            Engine::Component(_) => "in the component",
-            Engine::Native(_) => "natively",
+            ProcessCollector::Component(_) => "in the component",
+            ProcessCollector::Native(_) => "natively",
         }
     }
 }

@@ -11,7 +11,7 @@ use expvar_heap::{CollectionTime, Event, ValidOptions};
 use expvar_heap_wasmtime::CallError;
 
 use crate::args::TransformArgs;
-use crate::engine::{Engine, EngineSource};
+use crate::engine::{Engine, ProcessCollector};
 use crate::unread;
 
 /// Counts for the closing summary.
@@ -25,7 +25,7 @@ struct Tally {
 
 pub fn transform(args: TransformArgs) -> Result<ExitCode> {
     let options = args.options()?;
-    let mut engine = EngineSource::open(&args.engine, args.run.quiet)?.collector(&options)?;
+    let mut collector = Engine::open(&args.engine, args.run.quiet)?.collector(&options)?;
 
     let started = Instant::now();
     let stdout = io::stdout();
@@ -52,7 +52,7 @@ pub fn transform(args: TransformArgs) -> Result<ExitCode> {
             let time =
                 args.time.unwrap_or_else(|| CollectionTime::from_system_time(SystemTime::now()));
             let events =
-                transform_one(&mut engine, body, time, &options, &args, &name, &mut tally)?;
+                transform_one(&mut collector, body, time, &options, &args, &name, &mut tally)?;
             tally.bodies += 1;
             tally.events += events.len();
             tally.with_errors += events.iter().filter(|event| event.has_error).count();
@@ -72,7 +72,7 @@ pub fn transform(args: TransformArgs) -> Result<ExitCode> {
             tally.bodies,
             tally.events,
             tally.with_errors,
-            engine.how(),
+            collector.how(),
             started.elapsed()
         );
     }
@@ -114,7 +114,7 @@ fn bodies<'a>(content: &'a [u8], args: &TransformArgs) -> Vec<&'a [u8]> {
 /// One body's events. A body over the size limit, or one the component traps on, still yields
 /// error events (made by the library), so no body is lost.
 fn transform_one(
-    engine: &mut Engine,
+    collector: &mut ProcessCollector,
     body: &[u8],
     time: CollectionTime,
     options: &ValidOptions,
@@ -128,7 +128,7 @@ fn transform_one(
         let message = unread::over_limit(limit, kept.len());
         return Ok(expvar_heap::error_events(&message, kept, time, options));
     }
-    match engine.push(body, time) {
+    match collector.push(body, time) {
         Ok(events) => Ok(events),
         Err(CallError::Options(why)) => bail!(why),
         Err(error @ CallError::Trap(_)) => {

@@ -125,12 +125,15 @@ pub unsafe extern "C" fn expvar_heap_filter(
     record: *const u8,
     record_len: u32,
 ) -> *const u8 {
-    // SAFETY: soundness rests on the caller's promise above: a non-null pointer is Fluent Bit's
-    // copy of `len` bytes in this module's memory, which it frees only after the call returns.
-    // The slices are used only during the call: the tag is copied into the map's key and the
-    // event into the module's own buffer, so nothing borrowed outlives it.
     let slice = |ptr: *const u8, len: u32| {
-        (!ptr.is_null()).then(|| unsafe { std::slice::from_raw_parts(ptr, len as usize) })
+        (!ptr.is_null()).then(|| {
+            // SAFETY: soundness rests on the caller's promise above: a non-null pointer is Fluent
+            // Bit's copy of `len` bytes in this module's memory, which it frees only after the
+            // call returns. The slices are used only during the call: the tag is copied into the
+            // map's key and the event into the module's own buffer, so nothing borrowed
+            // outlives it.
+            unsafe { std::slice::from_raw_parts(ptr, len as usize) }
+        })
     };
     let (tag_bytes, record_bytes) = (slice(tag, tag_len), slice(record, record_len));
     let time = CollectionTime { seconds: u64::from(time_sec), nanoseconds: time_nsec };

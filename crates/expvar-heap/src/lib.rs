@@ -43,6 +43,8 @@
 //! The WebAssembly builds are what the speed work aims at: `cargo xtask bench` counts the
 //! instructions they execute per byte of real bodies, and a test holds those counts under bounds.
 
+#![forbid(unsafe_code)]
+
 mod collector;
 mod event;
 pub mod fields;

@@ -4,7 +4,7 @@
 
 /// The bytes that end a run of plain string content: the quote, the backslash, control characters.
 /// (Also the bytes that JSON requires escaped when writing a string.)
-pub(crate) static STRING_STOP: [bool; 256] = {
+pub(crate) static MUST_ESCAPE: [bool; 256] = {
     let mut stop = [false; 256];
     let mut b = 0;
     while b < 0x20 {
@@ -47,7 +47,7 @@ fn first_zero_byte(x: u64) -> u64 {
 /// Marks (high bits) the bytes of `word` that end plain string content for the writer: the quote,
 /// the backslash, control characters. Only the lowest mark is exact.
 #[inline(always)]
-fn escape_stops(word: u64) -> u64 {
+fn bytes_to_escape(word: u64) -> u64 {
     let quote = first_zero_byte(word ^ 0x2222_2222_2222_2222);
     let backslash = first_zero_byte(word ^ 0x5C5C_5C5C_5C5C_5C5C);
     let control = word.wrapping_sub(0x2020_2020_2020_2020) & !word & HIGH;
@@ -58,25 +58,25 @@ fn escape_stops(word: u64) -> u64 {
 /// quote, the backslash, control characters and non-ASCII bytes (checked as UTF-8 one sequence
 /// at a time). Only the lowest mark is exact.
 #[inline(always)]
-pub(crate) fn string_stops(word: u64) -> u64 {
+pub(crate) fn bytes_to_inspect(word: u64) -> u64 {
     let quote = first_zero_byte(word ^ 0x2222_2222_2222_2222);
     let backslash = first_zero_byte(word ^ 0x5C5C_5C5C_5C5C_5C5C);
     // A byte below 0x20 borrows (its high bit comes on); a byte of 0x80 and up has it already.
     (quote | backslash | word.wrapping_sub(0x2020_2020_2020_2020) | word) & HIGH
 }
 
-/// The offset of the first byte of `bytes` that ends plain string content (see [`STRING_STOP`]),
+/// The offset of the first byte of `bytes` that ends plain string content (see [`MUST_ESCAPE`]),
 /// looking at eight bytes at a time.
-pub(crate) fn string_stop(bytes: &[u8]) -> Option<usize> {
+pub(crate) fn first_to_escape(bytes: &[u8]) -> Option<usize> {
     let mut pos = 0;
     while let Some(chunk) = bytes.get(pos..pos + 8) {
-        let stop = escape_stops(u64::from_le_bytes(chunk.try_into().unwrap()));
+        let stop = bytes_to_escape(u64::from_le_bytes(chunk.try_into().unwrap()));
         if stop != 0 {
             return Some(pos + (stop.trailing_zeros() / 8) as usize);
         }
         pos += 8;
     }
-    bytes[pos..].iter().position(|&b| STRING_STOP[b as usize]).map(|n| pos + n)
+    bytes[pos..].iter().position(|&b| MUST_ESCAPE[b as usize]).map(|n| pos + n)
 }
 
 /// The high bit of each byte of `word` that is not an ASCII digit, exactly (no carry between
@@ -136,19 +136,19 @@ mod tests {
     }
 
     #[test]
-    fn string_stop_finds_the_first_quote_backslash_or_control_byte() {
+    fn first_to_escape_finds_the_first_quote_backslash_or_control_byte() {
         for b in 0..=255u8 {
             for position in 0..11 {
                 let mut text = *b"abcdefghijk";
                 text[position] = b;
-                let expected = STRING_STOP[b as usize].then_some(position);
-                assert_eq!(string_stop(&text), expected, "byte {b:#04x} at {position}");
+                let expected = MUST_ESCAPE[b as usize].then_some(position);
+                assert_eq!(first_to_escape(&text), expected, "byte {b:#04x} at {position}");
             }
         }
     }
 
     #[test]
-    fn string_stops_marks_the_first_byte_the_reader_must_look_at() {
+    fn bytes_to_inspect_marks_the_first_byte_the_reader_must_look_at() {
         // Every byte at every place, behind plain content and behind another stop (whose
         // borrow must not move the first mark).
         for b in 0..=255u8 {
@@ -159,7 +159,7 @@ mod tests {
                     if position < 7 {
                         word[position + 1] = filler;
                     }
-                    let stops = string_stops(u64::from_le_bytes(word));
+                    let stops = bytes_to_inspect(u64::from_le_bytes(word));
                     let first = word
                         .iter()
                         .position(|&c| c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c));

@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use crate::scan::string_stop;
+use crate::scan::first_to_escape;
 
 /// A leaf value of an event.
 #[derive(Clone, Copy, Debug)]
@@ -198,7 +198,7 @@ fn same_str(a: &str, b: &str) -> bool {
 /// escaping (a test checks every one), so they are copied as they are.
 #[inline(always)]
 pub fn write_key(out: &mut String, key: &str) {
-    debug_assert!(string_stop(key.as_bytes()).is_none(), "key {key:?} needs escaping");
+    debug_assert!(first_to_escape(key.as_bytes()).is_none(), "key {key:?} needs escaping");
     out.push('"');
     out.push_str(key);
     out.push_str("\":");
@@ -242,7 +242,7 @@ pub fn write_str(out: &mut String, s: &str) {
     out.push('"');
     let bytes = s.as_bytes();
     let mut start = 0;
-    while let Some(offset) = string_stop(&bytes[start..]) {
+    while let Some(offset) = first_to_escape(&bytes[start..]) {
         let i = start + offset;
         out.push_str(&s[start..i]);
         match bytes[i] {

@@ -35,7 +35,7 @@ use tokio::sync::{Notify, watch};
 use tokio::time::MissedTickBehavior;
 
 use crate::args::{FirstWindow, ScrapeArgs};
-use crate::engine::{Engine, EngineSource};
+use crate::engine::{Engine, ProcessCollector};
 use targets::{Target, Tls};
 
 /// What the run counted, for the summary.
@@ -73,7 +73,7 @@ pub fn run(args: ScrapeArgs) -> Result<ExitCode> {
     }
     let timeout = args.timeout.unwrap_or_else(|| default_timeout(args.period));
     let targets = targets::resolve(&args)?;
-    let source = EngineSource::open(&args.engine, args.run.quiet)?;
+    let engine = Engine::open(&args.engine, args.run.quiet)?;
     let unverified = |t: &targets::Target| t.tls.insecure_skip_verify && t.url.scheme() == "https";
     if !args.run.quiet && targets.iter().any(unverified) {
         eprintln!(
@@ -102,8 +102,8 @@ pub fn run(args: ScrapeArgs) -> Result<ExitCode> {
     let (stop, stopped) = watch::channel(false);
     let mut collectors = Vec::new();
     for target in &targets {
-        collectors.push(Collecting {
-            engine: source.collector(&target.options)?,
+        collectors.push(TargetCollector {
+            collector: engine.collector(&target.options)?,
             options: target.options.clone(),
             baseline_pending: args.first_window == FirstWindow::FirstScrape,
         });
@@ -155,7 +155,7 @@ pub fn run(args: ScrapeArgs) -> Result<ExitCode> {
             tally.failed.load(Ordering::Relaxed),
             tally.events.load(Ordering::Relaxed),
             tally.skipped.load(Ordering::Relaxed),
-            source.how(),
+            engine.how(),
             started.elapsed()
         );
     }
@@ -344,8 +344,8 @@ impl Drop for Place {
 }
 
 /// One target's collector, in the transform thread.
-struct Collecting {
-    engine: Engine,
+struct TargetCollector {
+    collector: ProcessCollector,
     options: expvar_heap::ValidOptions,
     /// `--first-window first-scrape`, until a scrape gave a usable body: that body's events
     /// get no pause window, and the windows start at it.
@@ -355,7 +355,7 @@ struct Collecting {
 /// The transform thread: each scrape's events, in the order the scrapes were handed over,
 /// written whole; stops the run when the output breaks.
 fn transform_bodies(
-    mut collectors: Vec<Collecting>,
+    mut collectors: Vec<TargetCollector>,
     bodies: mpsc::Receiver<Fetched>,
     output: &Output,
     tally: &Tally,
@@ -372,7 +372,7 @@ fn transform_bodies(
     }
 }
 
-impl Collecting {
+impl TargetCollector {
     /// One scrape's events.
     fn events(
         &mut self,
@@ -395,9 +395,9 @@ impl Collecting {
             Ok(body) => body,
         };
         let pushed = if self.baseline_pending {
-            self.engine.push_as_baseline(&body, time)
+            self.collector.push_as_baseline(&body, time)
         } else {
-            self.engine.push(&body, time)
+            self.collector.push(&body, time)
         };
         match pushed {
             Ok(events) => {

@@ -6,7 +6,9 @@
 
 use std::borrow::Cow;
 
-use crate::scan::{digit_run, digits_value, leading_digits, load, non_digit_bytes, string_stops};
+use crate::scan::{
+    bytes_to_inspect, digit_run, digits_value, leading_digits, load, non_digit_bytes,
+};
 
 /// Where and why the body stopped being JSON.
 #[derive(Debug)]
@@ -18,7 +20,7 @@ pub(crate) struct SyntaxError {
 pub(crate) type Parsed<T> = Result<T, SyntaxError>;
 
 /// A JSON value as far as a type check needs it: numbers and strings decoded, the rest skipped.
-pub(crate) enum Scalar<'a> {
+pub(crate) enum Value<'a> {
     Uint(u64),
     Int(i64),
     Float(f64),
@@ -138,13 +140,13 @@ impl<'a> Cursor<'a> {
         }
         let start = self.pos + 1;
         let first = load(bytes, start);
-        let stops = string_stops(first);
+        let stops = bytes_to_inspect(first);
         let (len, words) = if stops != 0 {
             let len = (stops.trailing_zeros() / 8) as usize;
             (len, [first & low_bytes(len), 0])
         } else {
             let second = load(bytes, start + 8);
-            let stops = string_stops(second);
+            let stops = bytes_to_inspect(second);
             if stops == 0 {
                 return None;
             }
@@ -174,7 +176,7 @@ impl<'a> Cursor<'a> {
             let start = pos + 1;
             pos = start;
             loop {
-                let stops = string_stops(load(bytes, pos));
+                let stops = bytes_to_inspect(load(bytes, pos));
                 if stops != 0 {
                     pos += (stops.trailing_zeros() / 8) as usize;
                     break;
@@ -238,21 +240,21 @@ impl<'a> Cursor<'a> {
     }
 
     /// Any value at `pos` (whitespace already skipped), decoded as far as a type check needs.
-    pub fn scalar(&mut self) -> Parsed<Scalar<'a>> {
+    pub fn value(&mut self) -> Parsed<Value<'a>> {
         match self.peek() {
-            Some(b'"') => Ok(Scalar::Str(self.string()?)),
+            Some(b'"') => Ok(Value::Str(self.string()?)),
             Some(b'-' | b'0'..=b'9') => self.number(),
             Some(b'{') => {
                 self.skip_value()?;
-                Ok(Scalar::Other("an object"))
+                Ok(Value::Other("an object"))
             }
             Some(b'[') => {
                 self.skip_value()?;
-                Ok(Scalar::Other("an array"))
+                Ok(Value::Other("an array"))
             }
-            Some(b't') => self.literal("true").map(|()| Scalar::Other("a boolean")),
-            Some(b'f') => self.literal("false").map(|()| Scalar::Other("a boolean")),
-            Some(b'n') => self.literal("null").map(|()| Scalar::Null),
+            Some(b't') => self.literal("true").map(|()| Value::Other("a boolean")),
+            Some(b'f') => self.literal("false").map(|()| Value::Other("a boolean")),
+            Some(b'n') => self.literal("null").map(|()| Value::Null),
             _ => Err(self.eof_or("expected a JSON value")),
         }
     }
@@ -534,28 +536,28 @@ impl<'a> Cursor<'a> {
     }
 
     /// A number: exact when it is an integer that fits, else as a float.
-    fn number(&mut self) -> Parsed<Scalar<'a>> {
+    fn number(&mut self) -> Parsed<Value<'a>> {
         let start = self.pos;
         let integer = self.number_end()?;
         let digits = &self.bytes[start..self.pos];
         if integer {
             match digits.split_first() {
                 Some((b'-', magnitude)) => match uint_value(magnitude) {
-                    Some(0) => return Ok(Scalar::Uint(0)), // -0
+                    Some(0) => return Ok(Value::Uint(0)), // -0
                     Some(n) if n <= 1 << 63 => {
-                        return Ok(Scalar::Int(0i64.wrapping_sub_unsigned(n)));
+                        return Ok(Value::Int(0i64.wrapping_sub_unsigned(n)));
                     }
                     _ => {}
                 },
                 _ => {
                     if let Some(n) = uint_value(digits) {
-                        return Ok(Scalar::Uint(n));
+                        return Ok(Value::Uint(n));
                     }
                 }
             }
         }
         // Fractions, exponents and integers beyond 64 bits; the grammar was checked, so it parses.
-        Ok(Scalar::Float(self.text(start, self.pos).parse().unwrap_or(f64::NAN)))
+        Ok(Value::Float(self.text(start, self.pos).parse().unwrap_or(f64::NAN)))
     }
 
     /// Moves past a number, checking RFC 8259's grammar; true when it is a plain integer.
@@ -610,7 +612,7 @@ impl<'a> Cursor<'a> {
         self.pos += 1; // the opening quote
         let mut escaped = false;
         loop {
-            let stops = string_stops(load(self.bytes, self.pos));
+            let stops = bytes_to_inspect(load(self.bytes, self.pos));
             if stops == 0 {
                 self.pos += 8;
                 continue;
@@ -782,7 +784,7 @@ fn key_end(bytes: &[u8], pos: usize) -> Option<usize> {
 fn string_end(bytes: &[u8], mut pos: usize) -> Option<usize> {
     pos += 1;
     loop {
-        let stops = string_stops(load(bytes, pos));
+        let stops = bytes_to_inspect(load(bytes, pos));
         if stops == 0 {
             pos += 8;
             continue;
@@ -918,7 +920,7 @@ fn plain_key_len(bytes: &[u8], at: usize) -> Option<usize> {
     }
     let mut pos = at + 1;
     loop {
-        let stops = string_stops(load(bytes, pos));
+        let stops = bytes_to_inspect(load(bytes, pos));
         if stops != 0 {
             pos += (stops.trailing_zeros() / 8) as usize;
             break;
@@ -996,12 +998,12 @@ mod tests {
             let text = n.to_string();
             assert_eq!(uint_value(text.as_bytes()), Some(n));
             let mut c = Cursor::new(text.as_bytes());
-            assert!(matches!(c.number(), Ok(Scalar::Uint(v)) if v == n));
+            assert!(matches!(c.number(), Ok(Value::Uint(v)) if v == n));
         }
         assert_eq!(uint_value(b"18446744073709551616"), None);
         assert_eq!(uint_value(b"99999999999999999999"), None);
-        assert!(matches!(Cursor::new(b"-9223372036854775808").number(), Ok(Scalar::Int(i64::MIN))));
-        assert!(matches!(Cursor::new(b"-0").number(), Ok(Scalar::Uint(0))));
-        assert!(matches!(Cursor::new(b"-9223372036854775809").number(), Ok(Scalar::Float(_))));
+        assert!(matches!(Cursor::new(b"-9223372036854775808").number(), Ok(Value::Int(i64::MIN))));
+        assert!(matches!(Cursor::new(b"-0").number(), Ok(Value::Uint(0))));
+        assert!(matches!(Cursor::new(b"-9223372036854775809").number(), Ok(Value::Float(_))));
     }
 }

@@ -25,7 +25,7 @@ pub(crate) mod cursor;
 
 pub use check::Number;
 use check::check_number;
-use cursor::{Cursor, Parsed, Scalar, SyntaxError, uint_value};
+use cursor::{Cursor, Parsed, SyntaxError, Value, uint_value};
 
 use crate::scan::digit_run;
 
@@ -258,7 +258,7 @@ fn describe_start(text: &str) -> Option<String> {
 fn top_level<'a>(c: &mut Cursor<'a>, want: Want) -> Parsed<Result<Body<'a>, &'static str>> {
     c.skip_ws();
     if c.peek() != Some(b'{') {
-        return Ok(Err(c.scalar()?.kind()));
+        return Ok(Err(c.value()?.kind()));
     }
     let mut body = Body {
         cmdline: None,
@@ -287,7 +287,7 @@ fn top_level<'a>(c: &mut Cursor<'a>, want: Want) -> Parsed<Result<Body<'a>, &'st
                 body.memstats = memstats(c, want, &mut body)?;
             }
             // An annotation of Elastic's PR #4908 poller, not a variable the program published.
-            b"last_num_gc" if want.pauses => match check_number(c.scalar()?, Kind::Count) {
+            b"last_num_gc" if want.pauses => match check_number(c.value()?, Kind::Count) {
                 Ok(number) => body.last_num_gc = number.and_then(Number::as_u64),
                 Err(why) => body.problems.push(format!("last_num_gc: {why}")),
             },
@@ -326,8 +326,8 @@ fn cmdline<'a>(c: &mut Cursor<'a>, problems: &mut Vec<String>) -> Parsed<Option<
         return Ok(Some(Cmdline::Json(json)));
     }
     if c.peek() != Some(b'[') {
-        let found = c.scalar()?;
-        if !matches!(found, Scalar::Null) {
+        let found = c.value()?;
+        if !matches!(found, Value::Null) {
             let what = found.describe();
             problems.push(format!("cmdline: expected an array of strings, found {what}"));
         }
@@ -338,9 +338,9 @@ fn cmdline<'a>(c: &mut Cursor<'a>, problems: &mut Vec<String>) -> Parsed<Option<
     let mut more = c.open(b']');
     while more {
         c.skip_ws();
-        match c.scalar()? {
-            Scalar::Str(arg) => args.push(arg),
-            Scalar::Null => {}
+        match c.value()? {
+            Value::Str(arg) => args.push(arg),
+            Value::Null => {}
             other => problems
                 .push(format!("cmdline[{index}]: expected a string, found {}", other.describe())),
         }
@@ -352,8 +352,8 @@ fn cmdline<'a>(c: &mut Cursor<'a>, problems: &mut Vec<String>) -> Parsed<Option<
 
 fn memstats<'a>(c: &mut Cursor<'a>, want: Want, body: &mut Body<'a>) -> Parsed<Memstats> {
     if c.peek() != Some(b'{') {
-        return Ok(match c.scalar()? {
-            Scalar::Null => Memstats::Missing,
+        return Ok(match c.value()? {
+            Value::Null => Memstats::Missing,
             other => Memstats::NotAnObject(other.kind()),
         });
     }
@@ -384,7 +384,7 @@ fn memstats<'a>(c: &mut Cursor<'a>, want: Want, body: &mut Body<'a>) -> Parsed<M
                 more = c.next_or_close(b'}', "expected ',' or '}' after an object member")?;
                 continue;
             }
-            values[stat as usize] = match check_number(c.scalar()?, stat.kind()) {
+            values[stat as usize] = match check_number(c.value()?, stat.kind()) {
                 Ok(number) => number,
                 Err(why) => {
                     body.problems.push(format!("memstats.{}: {why}", stat.key()));
@@ -437,8 +437,8 @@ fn pause_ring<'a>(
         }
     };
     if c.peek() != Some(b'[') {
-        let found = c.scalar()?;
-        if !matches!(found, Scalar::Null) {
+        let found = c.value()?;
+        if !matches!(found, Value::Null) {
             let what = found.describe();
             problem(format!(
                 ": expected an array of {PAUSE_RING_LEN} unsigned integers, found {what}"
@@ -463,7 +463,7 @@ fn pause_ring<'a>(
     let mut more = c.open(b']');
     while more {
         c.skip_ws();
-        match check_number(c.scalar()?, Kind::Count) {
+        match check_number(c.value()?, Kind::Count) {
             Ok(Some(Number::Uint(ns))) if len < PAUSE_RING_LEN => ring[len] = ns,
             Ok(_) | Err(_) if len >= PAUSE_RING_LEN => {}
             Ok(_) => {
