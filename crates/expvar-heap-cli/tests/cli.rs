@@ -231,9 +231,10 @@ fn help_explains_every_option() {
     assert!(help.contains("embedded"), "{help}");
 }
 
-/// The README's example sequence of pause windows is what the tool prints for those files.
+/// The example sequence of pause windows in `docs/events.md` is what the tool prints for those
+/// files.
 #[test]
-fn the_readme_pause_example_is_true() {
+fn the_documented_pause_example_is_true() {
     let files = [
         "fixtures/go1.22/gc/01.json",
         "fixtures/go1.22/gc/02.json",
@@ -263,7 +264,7 @@ fn the_readme_pause_example_is_true() {
             format!("| {} | {missed} |", figures.join(" | "))
         })
         .collect();
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(root().join("docs/events.md")).unwrap();
     let table: Vec<String> = readme
         .lines()
         .skip_while(|l| !l.starts_with("| `gc.total.count`"))

@@ -187,8 +187,8 @@ pub enum EsType {
     Long,
     Float,
     Keyword,
-    /// One field for a whole object of any shape: the custom variables (see the README's
-    /// "Shipping to Elasticsearch or OpenSearch" for why).
+    /// One field for a whole object of any shape: the custom variables (see
+    /// `docs/elasticsearch.md` for why).
     Flattened,
 }
 
