@@ -1,0 +1,409 @@
+//! The fast paths for the compact shapes Go writes: the rings (`PauseNs`, `PauseEnd`) and
+//! `BySize` as arrays without spaces, `cmdline` as plain strings, `memstats` keys of plain ASCII.
+//! Each moves past its shape or gives up (`None`) for the general path, which then says what is
+//! wrong, if anything.
+
+use super::Cursor;
+use super::number::uint_value;
+use super::skip::plain_run_end;
+use crate::scan::{
+    bytes_to_inspect, digit_run, digits_value, leading_digits, load, non_digit_bytes,
+};
+
+/// Four `0,` elements, eight bytes: how an idle program's rings are mostly written.
+const FOUR_ZEROS: u64 = u64::from_le_bytes(*b"0,0,0,0,");
+
+impl<'a> Cursor<'a> {
+    /// An object key of at most 16 bytes of plain ASCII (no escape) right followed by its colon,
+    /// as Go writes `memstats`: moves past both and returns the key's length and its bytes as two
+    /// zero-padded little-endian words (compared with known keys without a byte loop); `None`,
+    /// not moving, at anything else.
+    #[inline(always)]
+    pub fn short_key(&mut self) -> Option<(usize, [u64; 2])> {
+        let bytes = self.bytes;
+        if bytes.get(self.pos) != Some(&b'"') {
+            return None;
+        }
+        let start = self.pos + 1;
+        let first = load(bytes, start);
+        let stops = bytes_to_inspect(first);
+        let (len, words) = if stops != 0 {
+            let len = (stops.trailing_zeros() / 8) as usize;
+            (len, [first & low_bytes(len), 0])
+        } else {
+            let second = load(bytes, start + 8);
+            let stops = bytes_to_inspect(second);
+            if stops == 0 {
+                return None;
+            }
+            let len = (stops.trailing_zeros() / 8) as usize;
+            (8 + len, [first, second & low_bytes(len)])
+        };
+        if bytes.get(start + len..start + len + 2) != Some(b"\":") {
+            return None;
+        }
+        self.pos = start + len + 2;
+        Some((len, words))
+    }
+
+    /// At `[`: an array written without spaces of non-empty strings of plain ASCII (no escape,
+    /// no control character): moves past it and returns its text; `None`, not moving, at
+    /// anything else (an empty array included).
+    pub fn compact_plain_strings(&mut self) -> Option<&'a str> {
+        let bytes = self.bytes;
+        if bytes.get(self.pos) != Some(&b'[') {
+            return None;
+        }
+        let mut pos = self.pos + 1;
+        loop {
+            if bytes.get(pos) != Some(&b'"') {
+                return None;
+            }
+            let start = pos + 1;
+            pos = plain_run_end(bytes, start);
+            if pos == start || bytes.get(pos) != Some(&b'"') {
+                return None;
+            }
+            match bytes.get(pos + 1) {
+                Some(b',') => pos += 2,
+                Some(b']') => {
+                    let text = self.text(self.pos, pos + 2);
+                    self.pos = pos + 2;
+                    return Some(text);
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// A plain unsigned integer (`0`, or digits not starting with 0) that fits 64 bits and is
+    /// right followed by `,`, `}` or `]`: moves past it and returns it; `None`, not moving, at
+    /// anything else.
+    #[inline(always)]
+    pub fn plain_uint(&mut self) -> Option<u64> {
+        let word = load(self.bytes, self.pos);
+        let n = leading_digits(word);
+        if n == 0 || (n > 1 && word as u8 == b'0') {
+            return None;
+        }
+        let (end, value) = if n < 8 {
+            (self.pos + n, digits_value(word, n))
+        } else {
+            let end = self.pos + 8 + digit_run(&self.bytes[self.pos + 8..]);
+            (end, uint_value(&self.bytes[self.pos..end])?)
+        };
+        if !matches!(self.bytes.get(end), Some(b',' | b'}' | b']')) {
+            return None;
+        }
+        self.pos = end;
+        Some(value)
+    }
+
+    /// The fast paths of [`Cursor::skip_value`] for what most of a body is: arrays written
+    /// without spaces whose elements are unsigned integers (`PauseNs`, `PauseEnd`) or flat
+    /// objects of them (`BySize`), as Go writes them. Moves past one and returns its depth (1, or
+    /// 2 with objects), or returns `None` with the position unchanged for the general path (which
+    /// then reports any error).
+    pub(super) fn compact_array(&mut self) -> Option<usize> {
+        let start = self.pos;
+        let found = if self.bytes.get(start + 1) == Some(&b'{') {
+            self.compact_object_array().then_some(2)
+        } else {
+            self.compact_uint_array(None).map(|_| 1)
+        };
+        if found.is_none() {
+            self.pos = start;
+        }
+        found
+    }
+
+    /// At `[`: an array of unsigned integers written without spaces (`[0,12,3]`). Moves past it and
+    /// returns how many elements it has, writing where the first ones start (from the `[`) into
+    /// `starts` when given, and leaving those of runs of zeros as they were (`ZERO_ENTRY`); `None`
+    /// (position somewhere inside) at anything else, a number above 2^64-1 included when values
+    /// are kept.
+    pub fn compact_uint_array(&mut self, mut starts: Option<&mut [u16]>) -> Option<usize> {
+        let bytes = self.bytes;
+        let open = self.pos;
+        let mut pos = self.pos + 1;
+        let mut count = 0;
+        if bytes.get(pos) == Some(&b']') {
+            self.pos = pos + 1;
+            return Some(0);
+        }
+        // Where 24 bytes are left: an element and its separator read from three words of one
+        // chunk, with no bounds check per byte or word.
+        while let Some(chunk) = bytes.get(pos..).and_then(<[u8]>::first_chunk::<24>) {
+            let word = |i: usize| u64::from_le_bytes(*chunk[8 * i..].first_chunk().unwrap());
+            let first = word(0);
+            // Four `0,`: kept entries start as zeros (`ZERO_ENTRY`), so only the count moves.
+            if first == FOUR_ZEROS {
+                pos += 8;
+                count += 4;
+                continue;
+            }
+            let mut stops = non_digit_bytes(first);
+            let mut at = 0;
+            while stops == 0 {
+                at += 1;
+                if at == 3 {
+                    return None; // 24 digits: beyond 64 bits, left to the general path
+                }
+                stops = non_digit_bytes(word(at));
+            }
+            let in_word = (stops.trailing_zeros() / 8) as usize;
+            let n = 8 * at + in_word;
+            // No digit, or a leading zero.
+            if n == 0 || (n > 1 && first as u8 == b'0') {
+                return None;
+            }
+            if let Some(starts) = starts.as_deref_mut() {
+                // Kept entries are decoded later, when needed: here only their place, and
+                // that they fit 64 bits (19 digits always do; more, the general path judges).
+                if n > 19 {
+                    return None;
+                }
+                if let Some(slot) = starts.get_mut(count) {
+                    *slot = u16::try_from(pos - open).ok().filter(|&at| at != u16::MAX)?;
+                }
+            }
+            count += 1;
+            pos += n + 1;
+            match (word(at) >> (8 * in_word)) as u8 {
+                b',' => {}
+                b']' => {
+                    self.pos = pos;
+                    return Some(count);
+                }
+                _ => return None,
+            }
+        }
+        // The last bytes of the body.
+        loop {
+            let word = load(bytes, pos);
+            let n = leading_digits(word);
+            if n == 0 || (n > 1 && word as u8 == b'0') {
+                return None;
+            }
+            let mut end = pos + n;
+            if n == 8 {
+                end += digit_run(&bytes[end..]);
+            }
+            if let Some(starts) = starts.as_deref_mut() {
+                if end - pos > 19 {
+                    return None;
+                }
+                if let Some(slot) = starts.get_mut(count) {
+                    *slot = u16::try_from(pos - open).ok().filter(|&at| at != u16::MAX)?;
+                }
+            }
+            count += 1;
+            match bytes.get(end) {
+                Some(b',') => pos = end + 1,
+                Some(b']') => {
+                    self.pos = end + 1;
+                    return Some(count);
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// At `[{`: an array of flat objects whose members are unsigned integers, without spaces
+    /// (`[{"Size":0,"Mallocs":1},{"Size":8,"Mallocs":0}]`), every object with the keys of the
+    /// first in the same order. The first object is checked key by key; the text between the
+    /// numbers of the next ones must be the same bytes (`{"Size":`, `,"Mallocs":`), compared
+    /// eight at a time. False (position somewhere inside) at anything else.
+    fn compact_object_array(&mut self) -> bool {
+        const KEPT: usize = 8;
+        let bytes = self.bytes;
+        // The first object: each member's text before its number, remembered.
+        let mut pos = self.pos + 1;
+        let mut texts = [Fixed::EMPTY; KEPT];
+        let mut members = 0;
+        loop {
+            let start = pos;
+            pos += 1; // the object's `{`, or the `,` before a member
+            let Some(len) = plain_key_len(bytes, pos) else { return false };
+            pos += len;
+            if members == KEPT {
+                return false;
+            }
+            let Some(text) = Fixed::new(&bytes[start..pos]) else { return false };
+            texts[members] = text;
+            members += 1;
+            let Some(end) = plain_uint_end(bytes, pos) else { return false };
+            pos = end;
+            match bytes.get(pos) {
+                Some(b',') => {}
+                Some(b'}') => break,
+                _ => return false,
+            }
+        }
+        // The next objects: the same texts, then each's number.
+        let texts = &texts[..members];
+        loop {
+            // Where 32 bytes are left: a member (its text and a number of up to 7 digits) read
+            // from one chunk; anything else by the member's general check below.
+            if bytes.get(pos + 1) == Some(&b',') {
+                let mut at = pos + 2;
+                let mut all = true;
+                for text in texts {
+                    let Some(chunk) = bytes.get(at..).and_then(<[u8]>::first_chunk::<32>) else {
+                        all = false;
+                        break;
+                    };
+                    let word = |i: usize| u64::from_le_bytes(*chunk[i..].first_chunk().unwrap());
+                    if !text.is_in(word(0), word(8)) {
+                        return false;
+                    }
+                    let number = word(text.len.min(16));
+                    let n = (non_digit_bytes(number).trailing_zeros() / 8) as usize;
+                    if n == 0 || n == 8 || (n > 1 && number as u8 == b'0') {
+                        all = false;
+                        break;
+                    }
+                    at += text.len + n;
+                }
+                if all {
+                    if bytes.get(at) != Some(&b'}') {
+                        return false;
+                    }
+                    pos = at;
+                    continue;
+                }
+            }
+            // At the `}` of an object.
+            match bytes.get(pos + 1) {
+                Some(b',') => pos += 2,
+                Some(b']') => {
+                    self.pos = pos + 2;
+                    return true;
+                }
+                _ => return false,
+            }
+            for text in texts {
+                if !text.is_at(bytes, pos) {
+                    return false;
+                }
+                let Some(end) = plain_uint_end(bytes, pos + text.len) else { return false };
+                pos = end;
+            }
+            if bytes.get(pos) != Some(&b'}') {
+                return false;
+            }
+        }
+    }
+}
+
+/// A mask of the `n` low bytes of a word (`n` below 8).
+#[inline(always)]
+fn low_bytes(n: usize) -> u64 {
+    (1u64 << (8 * n)) - 1
+}
+
+/// Up to sixteen bytes of a body that must recur, as two words and masks to compare them with.
+#[derive(Clone, Copy)]
+struct Fixed {
+    words: [u64; 2],
+    masks: [u64; 2],
+    len: usize,
+}
+
+impl Fixed {
+    const EMPTY: Fixed = Fixed { words: [0; 2], masks: [0; 2], len: 0 };
+
+    fn new(text: &[u8]) -> Option<Fixed> {
+        let len = text.len();
+        if len == 0 || len > 16 {
+            return None;
+        }
+        let mask = |n: usize| if n >= 8 { u64::MAX } else { (1u64 << (8 * n)) - 1 };
+        let masks = [mask(len), mask(len.saturating_sub(8))];
+        let words = [load(text, 0) & masks[0], load(text, 8) & masks[1]];
+        Some(Fixed { words, masks, len })
+    }
+
+    /// Whether the sixteen bytes in `first` and `second` start with these.
+    #[inline(always)]
+    fn is_in(&self, first: u64, second: u64) -> bool {
+        first & self.masks[0] == self.words[0] && second & self.masks[1] == self.words[1]
+    }
+
+    /// Whether the body has these bytes at `at` (past its end it has zero bytes, which no fixed
+    /// text of a body holds).
+    #[inline(always)]
+    fn is_at(&self, bytes: &[u8], at: usize) -> bool {
+        load(bytes, at) & self.masks[0] == self.words[0]
+            && (self.len <= 8 || load(bytes, at + 8) & self.masks[1] == self.words[1])
+    }
+}
+
+/// Where the plain unsigned integer at `at` ends (`0`, or digits not starting with 0), or `None`.
+#[inline(always)]
+fn plain_uint_end(bytes: &[u8], at: usize) -> Option<usize> {
+    let word = load(bytes, at);
+    let n = leading_digits(word);
+    if n == 0 || (n > 1 && word as u8 == b'0') {
+        return None;
+    }
+    if n < 8 {
+        return Some(at + n);
+    }
+    Some(at + 8 + digit_run(&bytes[at + 8..]))
+}
+
+/// At `"`: the length of a key of plain ASCII (no escape, no control or non-ASCII byte) with its
+/// quotes and the colon right after it, or `None`.
+#[inline(always)]
+fn plain_key_len(bytes: &[u8], at: usize) -> Option<usize> {
+    if bytes.get(at) != Some(&b'"') {
+        return None;
+    }
+    let pos = plain_run_end(bytes, at + 1);
+    (bytes.get(pos..pos + 2) == Some(b"\":")).then_some(pos + 2 - at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_paths_take_go_arrays() {
+        let by_size = br#"[{"Size":0,"Mallocs":0,"Frees":0},{"Size":8,"Mallocs":34,"Frees":0},{"Size":16,"Mallocs":179,"Frees":0}],"#;
+        let mut c = Cursor::new(by_size);
+        assert_eq!(c.compact_array(), Some(2));
+        assert_eq!(c.peek(), Some(b','));
+        let ring = b"[0,0,0,0,0,0,0,0,0,0,12,345678901,0,0,1]";
+        // Under 24 bytes from the end, elements are read one by one: a long ring.
+        let ring = [&ring[..], &[b' '; 24]].concat();
+        let mut starts = [u16::MAX; 16];
+        let mut c = Cursor::new(&ring);
+        assert_eq!(c.compact_uint_array(Some(&mut starts)), Some(15));
+        // The first eight zeros, skipped eight bytes at a time, keep their marks.
+        let z = u16::MAX;
+        assert_eq!(starts[..15], [z, z, z, z, z, z, z, z, 17, 19, 21, 24, 34, 36, 38]);
+    }
+
+    #[test]
+    fn compact_paths_leave_the_rest_to_the_general_path() {
+        for text in [
+            &b"[01]"[..],
+            b"[0,]",
+            b"[,0]",
+            b"[1 ,2]",
+            b"[{\"a\":1},{\"b\":1}]",
+            b"[{\"a\":1},{\"a\":01}]",
+            b"[{\"a\":1},{\"a\":1,\"b\":2}]",
+            b"[{\"a\":1}",
+            b"[0,0,0,0,0,0,0,0",
+        ] {
+            assert_eq!(
+                Cursor::new(text).compact_array(),
+                None,
+                "{}",
+                String::from_utf8_lossy(text)
+            );
+        }
+    }
+}

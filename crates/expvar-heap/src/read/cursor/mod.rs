@@ -1,0 +1,209 @@
+//! The JSON cursor: moves over a body's bytes, checking RFC 8259's grammar as it goes (and UTF-8
+//! inside strings, the only place a valid body has non-ASCII bytes), and decodes only the values
+//! asked for. Everything else is skipped in word-at-a-time loops, and nesting is skipped without
+//! recursion, so no body can overflow the stack. By stage:
+//!
+//! - this module: the cursor, its position, whitespace, separators, keys and values;
+//! - `skip`: the grammar, once: where a value, string, number, key or literal ends, or where and
+//!   why the body stops being JSON;
+//! - `compact`: the fast paths for the compact shapes Go writes (the rings, `BySize`, `cmdline`,
+//!   `memstats` keys), each giving up to the general path at anything else;
+//! - `number`: numbers decoded, exactly.
+
+mod compact;
+mod number;
+mod skip;
+
+use std::borrow::Cow;
+
+pub(crate) use number::uint_value;
+pub(crate) use skip::skip;
+use skip::{literal_end, number_end, string_end};
+
+/// Where and why the body stopped being JSON.
+#[derive(Debug)]
+pub(crate) struct SyntaxError {
+    pub what: &'static str,
+    pub pos: usize,
+}
+
+pub(crate) type Parsed<T> = Result<T, SyntaxError>;
+
+/// A JSON value as far as a type check needs it: numbers and strings decoded, the rest skipped.
+pub(crate) enum Value<'a> {
+    Uint(u64),
+    Int(i64),
+    Float(f64),
+    Str(Cow<'a, str>),
+    Null,
+    /// Anything else, named for an error message ("a boolean", "an array", "an object").
+    Other(&'static str),
+}
+
+/// The cursor over a body. It reads bytes, not text: the grammar outside strings is ASCII, and
+/// string content is checked as UTF-8 where it is not ASCII, so a body read to its end without an
+/// error is valid UTF-8 (no pass over the whole body checks it first).
+pub(crate) struct Cursor<'a> {
+    bytes: &'a [u8],
+    pub pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Cursor { bytes, pos: 0 }
+    }
+
+    /// The text between two positions of the cursor, which it has read (so it is UTF-8; an empty
+    /// text if it were not).
+    pub fn text(&self, start: usize, end: usize) -> &'a str {
+        std::str::from_utf8(&self.bytes[start..end]).unwrap_or_default()
+    }
+
+    /// The bytes between two positions of the cursor.
+    pub fn text_bytes(&self, start: usize, end: usize) -> &'a [u8] {
+        &self.bytes[start..end]
+    }
+
+    pub fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    pub fn error(&self, what: &'static str) -> SyntaxError {
+        SyntaxError { what, pos: self.pos }
+    }
+
+    /// `what` went wrong here, or the body ended too soon.
+    pub fn eof_or(&self, what: &'static str) -> SyntaxError {
+        if self.pos >= self.bytes.len() {
+            self.error("unexpected end of the body")
+        } else {
+            self.error(what)
+        }
+    }
+
+    #[inline(always)]
+    pub fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    /// Consumes `byte` after optional whitespace, or fails with `what`.
+    #[inline(always)]
+    fn expect(&mut self, byte: u8, what: &'static str) -> Parsed<()> {
+        if self.peek() != Some(byte) {
+            self.skip_ws();
+            if self.peek() != Some(byte) {
+                return Err(self.eof_or(what));
+            }
+        }
+        self.pos += 1;
+        Ok(())
+    }
+
+    /// After a member or element: true when another follows (`,`), false at the `close` byte.
+    #[inline(always)]
+    pub fn next_or_close(&mut self, close: u8, what: &'static str) -> Parsed<bool> {
+        self.skip_ws();
+        match self.peek() {
+            Some(b',') => {
+                self.pos += 1;
+                Ok(true)
+            }
+            Some(b) if b == close => {
+                self.pos += 1;
+                Ok(false)
+            }
+            _ => Err(self.eof_or(what)),
+        }
+    }
+
+    /// Opens an object or array already seen at `pos`: true when it has a first member.
+    pub fn open(&mut self, close: u8) -> bool {
+        self.pos += 1;
+        self.skip_ws();
+        if self.peek() == Some(close) {
+            self.pos += 1;
+            false
+        } else {
+            true
+        }
+    }
+
+    /// An object key and its colon, as bytes: borrowed from the body unless it has escapes (for
+    /// keys compared with known names, with no check that they are UTF-8 text again).
+    pub fn key_bytes(&mut self) -> Parsed<Cow<'a, [u8]>> {
+        self.skip_ws();
+        if self.peek() != Some(b'"') {
+            return Err(self.eof_or("expected a string as the object key"));
+        }
+        let start = self.pos;
+        let key = if self.skip_string()? {
+            self.pos = start;
+            Cow::Owned(self.string()?.into_owned().into_bytes())
+        } else {
+            Cow::Borrowed(&self.bytes[start + 1..self.pos - 1])
+        };
+        self.expect(b':', "expected ':' after an object key")?;
+        Ok(key)
+    }
+
+    /// Any value at `pos` (whitespace already skipped), decoded as far as a type check needs.
+    pub fn value(&mut self) -> Parsed<Value<'a>> {
+        match self.peek() {
+            Some(b'"') => Ok(Value::Str(self.string()?)),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(b'{') => {
+                self.skip_value()?;
+                Ok(Value::Other("an object"))
+            }
+            Some(b'[') => {
+                self.skip_value()?;
+                Ok(Value::Other("an array"))
+            }
+            Some(b't') => self.literal("true").map(|()| Value::Other("a boolean")),
+            Some(b'f') => self.literal("false").map(|()| Value::Other("a boolean")),
+            Some(b'n') => self.literal("null").map(|()| Value::Null),
+            _ => Err(self.eof_or("expected a JSON value")),
+        }
+    }
+
+    fn literal(&mut self, word: &'static str) -> Parsed<()> {
+        self.pos = literal_end(self.bytes, self.pos, word.as_bytes())?;
+        Ok(())
+    }
+
+    /// Skips one value of any depth, validating it ([`skip`]), and returns how deeply it nests.
+    pub fn skip_value(&mut self) -> Parsed<usize> {
+        let (end, depth) = skip(self.bytes, self.pos)?;
+        self.pos = end;
+        Ok(depth)
+    }
+
+    /// Moves past a number, checking RFC 8259's grammar; true when it is a plain integer.
+    fn number_end(&mut self) -> Parsed<bool> {
+        let (end, integer) = number_end(self.bytes, self.pos)?;
+        self.pos = end;
+        Ok(integer)
+    }
+
+    /// Moves past a string, checking it; returns whether it had escapes.
+    fn skip_string(&mut self) -> Parsed<bool> {
+        let (end, escaped) = string_end(self.bytes, self.pos)?;
+        self.pos = end;
+        Ok(escaped)
+    }
+
+    /// A string, borrowed from the body unless it has escapes.
+    pub fn string(&mut self) -> Parsed<Cow<'a, str>> {
+        let start = self.pos;
+        let escaped = self.skip_string()?;
+        if !escaped {
+            return Ok(Cow::Borrowed(self.text(start + 1, self.pos - 1)));
+        }
+        // The escapes were checked by skip_string; serde_json decodes them (surrogate pairs too).
+        serde_json::from_str::<String>(self.text(start, self.pos))
+            .map(Cow::Owned)
+            .map_err(|_| SyntaxError { what: "invalid \\u escape in a string", pos: start })
+    }
+}
