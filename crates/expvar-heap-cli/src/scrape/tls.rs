@@ -40,8 +40,8 @@ pub fn client_config(tls: &Tls) -> Result<ClientConfig> {
             bail!("{} holds no PEM certificate", path.display());
         }
     }
-    let verifier: Arc<dyn ServerCertVerifier> = if tls.insecure_skip_verify {
-        Arc::new(Unverified { algorithms: provider.signature_verification_algorithms })
+    let trust = if tls.insecure_skip_verify {
+        Trust::Anything
     } else {
         let mut roots = RootCertStore::empty();
         // The system's store as rustls-native-certs finds it (SSL_CERT_FILE and SSL_CERT_DIR
@@ -57,12 +57,10 @@ pub fn client_config(tls: &Tls) -> Result<ClientConfig> {
                     .context("cannot set up TLS verification")?,
             )
         };
-        Arc::new(Verifier {
-            webpki,
-            pinned,
-            algorithms: provider.signature_verification_algorithms,
-        })
+        Trust::Checked { webpki, pinned }
     };
+    let algorithms = provider.signature_verification_algorithms;
+    let verifier: Arc<dyn ServerCertVerifier> = Arc::new(Verifier { trust, algorithms });
     let builder = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .context("cannot set up TLS")?
@@ -95,13 +93,21 @@ pub fn client_config(tls: &Tls) -> Result<ClientConfig> {
     Ok(config)
 }
 
-/// Full checks by webpki, or the exact certificate of `--ca-cert`.
+/// Which server certificates are trusted. Whatever it is, the handshake's signature is checked
+/// against the certificate's key, as TLS requires for the keys to be agreed.
 #[derive(Debug)]
 struct Verifier {
-    webpki: Option<Arc<WebPkiServerVerifier>>,
-    /// The certificates of `--ca-cert`, trusted exactly as they are.
-    pinned: Vec<CertificateDer<'static>>,
+    trust: Trust,
     algorithms: WebPkiSupportedAlgorithms,
+}
+
+#[derive(Debug)]
+enum Trust {
+    /// Full checks by webpki (none when there is no CA at all), or the exact certificate of
+    /// `--ca-cert` (the certificates of that file, trusted exactly as they are).
+    Checked { webpki: Option<Arc<WebPkiServerVerifier>>, pinned: Vec<CertificateDer<'static>> },
+    /// `--insecure-skip-verify`: any certificate.
+    Anything,
 }
 
 impl ServerCertVerifier for Verifier {
@@ -113,10 +119,13 @@ impl ServerCertVerifier for Verifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if self.pinned.iter().any(|pinned| pinned.as_ref() == end_entity.as_ref()) {
+        let Trust::Checked { webpki, pinned } = &self.trust else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        if pinned.iter().any(|pinned| pinned.as_ref() == end_entity.as_ref()) {
             return Ok(ServerCertVerified::assertion());
         }
-        match &self.webpki {
+        match webpki {
             Some(webpki) => webpki.verify_server_cert(
                 end_entity,
                 intermediates,
@@ -126,48 +135,6 @@ impl ServerCertVerifier for Verifier {
             ),
             None => Err(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)),
         }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
-}
-
-/// `--insecure-skip-verify`: any certificate (the handshake's signature is still checked, as
-/// TLS requires for the keys to be agreed).
-#[derive(Debug)]
-struct Unverified {
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for Unverified {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
