@@ -17,8 +17,7 @@ mod skip;
 use std::borrow::Cow;
 
 pub(crate) use number::uint_value;
-pub(crate) use skip::skip;
-use skip::{literal_end, number_end, string_end};
+use skip::{Key, after_ws, key, literal_end, number_end, skip, stop, string_end};
 
 /// Where and why the body stopped being JSON.
 #[derive(Debug)]
@@ -74,31 +73,12 @@ impl<'a> Cursor<'a> {
 
     /// `what` went wrong here, or the body ended too soon.
     pub fn eof_or(&self, what: &'static str) -> SyntaxError {
-        if self.pos >= self.bytes.len() {
-            self.error("unexpected end of the body")
-        } else {
-            self.error(what)
-        }
+        stop(self.bytes, self.pos, what)
     }
 
     #[inline(always)]
     pub fn skip_ws(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
-            self.pos += 1;
-        }
-    }
-
-    /// Consumes `byte` after optional whitespace, or fails with `what`.
-    #[inline(always)]
-    fn expect(&mut self, byte: u8, what: &'static str) -> Parsed<()> {
-        if self.peek() != Some(byte) {
-            self.skip_ws();
-            if self.peek() != Some(byte) {
-                return Err(self.eof_or(what));
-            }
-        }
-        self.pos += 1;
-        Ok(())
+        self.pos = after_ws(self.bytes, self.pos);
     }
 
     /// After a member or element: true when another follows (`,`), false at the `close` byte.
@@ -134,17 +114,14 @@ impl<'a> Cursor<'a> {
     /// keys compared with known names, with no check that they are UTF-8 text again).
     pub fn key_bytes(&mut self) -> Parsed<Cow<'a, [u8]>> {
         self.skip_ws();
-        if self.peek() != Some(b'"') {
-            return Err(self.eof_or("expected a string as the object key"));
-        }
         let start = self.pos;
-        let key = if self.skip_string()? {
-            self.pos = start;
+        let Key { string_end, escaped, colon_end } = key(self.bytes, start)?;
+        let key = if escaped {
             Cow::Owned(self.string()?.into_owned().into_bytes())
         } else {
-            Cow::Borrowed(&self.bytes[start + 1..self.pos - 1])
+            Cow::Borrowed(&self.bytes[start + 1..string_end - 1])
         };
-        self.expect(b':', "expected ':' after an object key")?;
+        self.pos = colon_end;
         Ok(key)
     }
 

@@ -126,14 +126,14 @@ pub(crate) fn skip(bytes: &[u8], mut pos: usize) -> Parsed<(usize, usize)> {
 
 /// `what` went wrong at `pos`, or the body ended there.
 #[cold]
-fn stop(bytes: &[u8], pos: usize, what: &'static str) -> SyntaxError {
+pub(super) fn stop(bytes: &[u8], pos: usize, what: &'static str) -> SyntaxError {
     let what = if pos >= bytes.len() { "unexpected end of the body" } else { what };
     SyntaxError { what, pos }
 }
 
 /// Past any whitespace at `pos`.
 #[inline(always)]
-fn after_ws(bytes: &[u8], mut pos: usize) -> usize {
+pub(super) fn after_ws(bytes: &[u8], mut pos: usize) -> usize {
     while let Some(b' ' | b'\n' | b'\r' | b'\t') = bytes.get(pos) {
         pos += 1;
     }
@@ -143,14 +143,31 @@ fn after_ws(bytes: &[u8], mut pos: usize) -> usize {
 /// At an object key (whitespace before it already skipped): past the key, checked, and its colon.
 #[inline(always)]
 fn key_end(bytes: &[u8], pos: usize) -> Parsed<usize> {
+    Ok(key(bytes, pos)?.colon_end)
+}
+
+/// An object key read by [`key`].
+pub(super) struct Key {
+    /// Past the key's closing quote.
+    pub string_end: usize,
+    /// Whether the key has escapes.
+    pub escaped: bool,
+    /// Past the colon after it.
+    pub colon_end: usize,
+}
+
+/// At an object key (whitespace before it already skipped): the key, checked, and its colon.
+#[inline(always)]
+pub(super) fn key(bytes: &[u8], pos: usize) -> Parsed<Key> {
     if bytes.get(pos) != Some(&b'"') {
         return Err(stop(bytes, pos, "expected a string as the object key"));
     }
-    let pos = after_ws(bytes, string_end(bytes, pos)?.0);
-    if bytes.get(pos) != Some(&b':') {
-        return Err(stop(bytes, pos, "expected ':' after an object key"));
+    let (string_end, escaped) = string_end(bytes, pos)?;
+    let colon = after_ws(bytes, string_end);
+    if bytes.get(colon) != Some(&b':') {
+        return Err(stop(bytes, colon, "expected ':' after an object key"));
     }
-    Ok(pos + 1)
+    Ok(Key { string_end, escaped, colon_end: colon + 1 })
 }
 
 /// From `pos` in a string: the first byte the reader must look at (a quote, a backslash, a
