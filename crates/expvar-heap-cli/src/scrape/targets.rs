@@ -382,7 +382,9 @@ mod tests {
         let crate::args::Command::Scrape(args) = crate::args::Cli::parse_from(argv).command else {
             unreachable!()
         };
-        let auth = resolve(&args)?.remove(0).auth;
+        let resolved = resolve(&args);
+        let _ = std::fs::remove_dir_all(&dir);
+        let auth = resolved?.remove(0).auth;
         Ok(match auth {
             Auth::None => ("none".into(), String::new(), String::new()),
             Auth::Basic { username, password } => ("basic".into(), username, password),
