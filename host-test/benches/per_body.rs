@@ -2,7 +2,8 @@
 //! and in the pipeline modules, against serde_json's validate-and-skip floor. Run it with
 //! `cargo xtask bench` (which builds the WebAssembly first).
 //!
-//! For each fixture body it prints:
+//! For each real Go fixture body, and each body of Elastic's pipeline tests (written with spaces),
+//! it prints:
 //! - µs per body: native, serde_json skipping the body (`IgnoredAny`, the floor), the component
 //!   as shipped (JIT, deadline on) and the Fluent Bit module in wasmi (an interpreter, as Fluent
 //!   Bit's default WAMR build runs it);
@@ -23,6 +24,7 @@ use expvar_heap_host_test::pipelines::{
     FluentBitFilter, Message, RedpandaProcessor, counting_engine, fluent_bit_conf,
 };
 use expvar_heap_redpanda::COLLECTED_AT_META;
+use expvar_heap_test_support::conformance::conformance_dir;
 use expvar_heap_test_support::fixtures::{self, BLESS_TIME};
 use expvar_heap_test_support::{
     FLUENT_BIT_MODULE_FILE, REDPANDA_MODULE_FILE, built_component_path, built_module_path,
@@ -39,15 +41,30 @@ struct Body {
     bytes: Vec<u8>,
 }
 
+/// Every real Go fixture body, then the bodies of Elastic's pipeline tests (real Go bodies
+/// written again with a space after each `:` and `,`).
 fn bodies() -> Vec<Body> {
     let cases = fixtures::cases().unwrap();
     let real = cases.into_iter().filter(|case| case.name().starts_with("go"));
-    real.map(|case| Body {
-        name: case.name(),
-        tag: case.input.parent().unwrap().display().to_string(),
-        bytes: std::fs::read(&case.input).unwrap(),
-    })
-    .collect()
+    let mut bodies: Vec<Body> = real
+        .map(|case| Body {
+            name: case.name(),
+            tag: case.input.parent().unwrap().display().to_string(),
+            bytes: std::fs::read(&case.input).unwrap(),
+        })
+        .collect();
+    for (name, log) in [
+        ("elastic/heap", "test-heap-metrics.log"),
+        ("elastic/expvar", "expvar/test-expvar-metrics.log"),
+    ] {
+        let text = std::fs::read(conformance_dir().join(log)).unwrap();
+        let lines = text.split(|&b| b == b'\n').filter(|line| !line.is_empty());
+        for (i, line) in lines.enumerate() {
+            let name = format!("{name}/{i:02}");
+            bodies.push(Body { name, tag: "elastic".to_owned(), bytes: line.to_vec() });
+        }
+    }
+    bodies
 }
 
 /// Time of one run of `f`: the lowest of five means over runs lasting a fifth of `budget` each,

@@ -1,10 +1,12 @@
 //! `cargo xtask fuzz [SECONDS]`: each coverage-guided fuzz target of `fuzz/` for a bounded time
-//! (cargo fuzz, with the nightly toolchain), its corpus seeded from the fixtures.
+//! (cargo fuzz, with the nightly toolchain), its corpus seeded from the fixtures and Elastic's
+//! pipeline-test bodies.
 
 use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
+use expvar_heap_test_support::conformance::conformance_dir;
 use expvar_heap_test_support::{fixtures, root, target_dir};
 
 /// The targets of `fuzz/fuzz_targets/`.
@@ -49,9 +51,24 @@ pub fn fuzz(seconds: u64) -> Result<()> {
     Ok(())
 }
 
-/// Seeds a corpus with every fixture body and the fuzz regressions (kept inputs are left).
+/// Seeds a corpus with every fixture body, the fuzz regressions and each body of Elastic's
+/// pipeline tests, which are written with spaces between tokens, unlike Go's. Inputs the corpus
+/// kept from earlier runs are left.
 fn seed(corpus: &Path) -> Result<()> {
     std::fs::create_dir_all(corpus)?;
+    let logs = [
+        "test-heap-metrics.log",
+        "expvar/test-expvar-metrics.log",
+        "gc-pause-pr4908/test-heap-metrics.log",
+    ];
+    for log in logs {
+        let path = conformance_dir().join(log);
+        let text = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        for (i, body) in text.split(|&b| b == b'\n').filter(|line| !line.is_empty()).enumerate() {
+            let name = format!("seed-elastic-{}-{i}", log.replace('/', "_"));
+            std::fs::write(corpus.join(name), body)?;
+        }
+    }
     let regressions = root().join("fuzz/regressions");
     let mut inputs: Vec<_> = fixtures::cases()?.into_iter().map(|case| case.input).collect();
     if regressions.is_dir() {

@@ -361,8 +361,15 @@ fn memstats<'a>(c: &mut Cursor<'a>, want: Want, body: &mut Body<'a>) -> Parsed<M
     let mut more = c.open(b'}');
     while more {
         // Go writes `"Key":value` with short keys, no spaces and no escapes: such a key is
-        // compared as two words.
-        let (stat, ring) = match c.short_key() {
+        // compared as two words (after the whitespace of a body written with spaces).
+        let short_key = match c.short_key() {
+            None => {
+                c.skip_ws();
+                c.short_key()
+            }
+            found => found,
+        };
+        let (stat, ring) = match short_key {
             Some((len, words)) => (Stat::from_words(len, words), Ring::from_words(len, words)),
             None => {
                 let key = c.key_bytes()?;

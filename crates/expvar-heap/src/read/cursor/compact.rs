@@ -1,5 +1,6 @@
 //! The fast paths for the compact shapes Go writes: the rings (`PauseNs`, `PauseEnd`) and
-//! `BySize` as arrays without spaces, `cmdline` as plain strings, `memstats` keys of plain ASCII.
+//! `BySize` as arrays without spaces (or with one space between tokens, as Elastic's pipeline
+//! tests write them), `cmdline` as plain strings, `memstats` keys of plain ASCII.
 //! Each moves past its shape or gives up (`None`) for the general path, which then says what is
 //! wrong, if anything.
 
@@ -12,6 +13,11 @@ use crate::scan::{
 
 /// Four `0,` elements, eight bytes: how an idle program's rings are mostly written.
 const FOUR_ZEROS: u64 = u64::from_le_bytes(*b"0,0,0,0,");
+
+/// Four `0, ` elements, twelve bytes, as a word and the low half of the next: the same, with
+/// spaces.
+const FOUR_SPACED_ZEROS: (u64, u32) =
+    (u64::from_le_bytes(*b"0, 0, 0,"), u32::from_le_bytes(*b" 0, "));
 
 impl<'a> Cursor<'a> {
     /// An object key of at most 16 bytes of plain ASCII (no escape) right followed by its colon,
@@ -99,17 +105,18 @@ impl<'a> Cursor<'a> {
         Some(value)
     }
 
-    /// The fast paths of [`Cursor::skip_value`] for what most of a body is: arrays written
-    /// without spaces whose elements are unsigned integers (`PauseNs`, `PauseEnd`) or flat
-    /// objects of them (`BySize`), as Go writes them. Moves past one and returns its depth (1, or
-    /// 2 with objects), or returns `None` with the position unchanged for the general path (which
-    /// then reports any error).
+    /// The fast paths of [`Cursor::skip_value`] for what most of a body is: arrays whose
+    /// elements are unsigned integers (`PauseNs`, `PauseEnd`) or flat objects of them (`BySize`),
+    /// written as Go writes them or with one space after each `[`, `{`, `:` and `,` and before
+    /// each `]` and `}` (as Elastic's pipeline tests write them). Moves past one and returns its
+    /// depth (1, or 2 with objects), or returns `None` with the position unchanged for the general
+    /// path (which then reports any error).
     pub(super) fn compact_array(&mut self) -> Option<usize> {
         let start = self.pos;
-        let found = if self.bytes.get(start + 1) == Some(&b'{') {
-            self.compact_object_array().then_some(2)
-        } else {
-            self.compact_uint_array(None).map(|_| 1)
+        let found = match (self.bytes.get(start + 1), self.bytes.get(start + 2)) {
+            (Some(b'{'), _) => self.compact_object_array::<false>().then_some(2),
+            (Some(b' '), Some(b'{')) => self.compact_object_array::<true>().then_some(2),
+            _ => self.compact_uint_array(None).map(|_| 1),
         };
         if found.is_none() {
             self.pos = start;
@@ -117,15 +124,26 @@ impl<'a> Cursor<'a> {
         found
     }
 
-    /// At `[`: an array of unsigned integers written without spaces (`[0,12,3]`). Moves past it and
-    /// returns how many elements it has, writing where the first ones start (from the `[`) into
-    /// `starts` when given, and leaving those of runs of zeros as they were (`ZERO_ENTRY`); `None`
-    /// (position somewhere inside) at anything else, a number above 2^64-1 included when values
-    /// are kept.
-    pub fn compact_uint_array(&mut self, mut starts: Option<&mut [u16]>) -> Option<usize> {
+    /// At `[`: an array of unsigned integers written without spaces (`[0,12,3]`) or with one
+    /// after `[` and each `,` and one before `]` (`[ 0, 12, 3 ]`). Moves past it and returns how
+    /// many elements it has, writing where the first ones start (from the `[`) into `starts` when
+    /// given, and leaving those of runs of zeros as they were (`ZERO_ENTRY`); `None` (position
+    /// somewhere inside) at anything else, a number above 2^64-1 included when values are kept.
+    pub fn compact_uint_array(&mut self, starts: Option<&mut [u16]>) -> Option<usize> {
+        // The array's spacing, from its first byte: every separator must then be written alike.
+        if self.bytes.get(self.pos + 1) == Some(&b' ') {
+            self.uint_array::<true>(starts)
+        } else {
+            self.uint_array::<false>(starts)
+        }
+    }
+
+    /// [`Cursor::compact_uint_array`], with one space between tokens when `SPACED`.
+    #[inline(always)]
+    fn uint_array<const SPACED: bool>(&mut self, mut starts: Option<&mut [u16]>) -> Option<usize> {
         let bytes = self.bytes;
         let open = self.pos;
-        let mut pos = self.pos + 1;
+        let mut pos = open + 1 + usize::from(SPACED);
         let mut count = 0;
         if bytes.get(pos) == Some(&b']') {
             self.pos = pos + 1;
@@ -136,9 +154,14 @@ impl<'a> Cursor<'a> {
         while let Some(chunk) = bytes.get(pos..).and_then(<[u8]>::first_chunk::<24>) {
             let word = |i: usize| u64::from_le_bytes(*chunk[8 * i..].first_chunk().unwrap());
             let first = word(0);
-            // Four `0,`: kept entries start as zeros (`ZERO_ENTRY`), so only the count moves.
-            if first == FOUR_ZEROS {
-                pos += 8;
+            // Four zeros: kept entries start as zeros (`ZERO_ENTRY`), so only the count moves.
+            let zeros = if SPACED {
+                (first, word(1) as u32) == FOUR_SPACED_ZEROS
+            } else {
+                first == FOUR_ZEROS
+            };
+            if zeros {
+                pos += if SPACED { 12 } else { 8 };
                 count += 4;
                 continue;
             }
@@ -168,14 +191,13 @@ impl<'a> Cursor<'a> {
                 }
             }
             count += 1;
-            pos += n + 1;
-            match (word(at) >> (8 * in_word)) as u8 {
-                b',' => {}
-                b']' => {
-                    self.pos = pos;
+            let stop = (word(at) >> (8 * in_word)) as u8;
+            match after_element::<SPACED>(bytes, pos + n, stop)? {
+                Step::Next(next) => pos = next,
+                Step::Close(end) => {
+                    self.pos = end;
                     return Some(count);
                 }
-                _ => return None,
             }
         }
         // The last bytes of the body.
@@ -198,101 +220,150 @@ impl<'a> Cursor<'a> {
                 }
             }
             count += 1;
-            match bytes.get(end) {
-                Some(b',') => pos = end + 1,
-                Some(b']') => {
-                    self.pos = end + 1;
+            match after_element::<SPACED>(bytes, end, *bytes.get(end)?)? {
+                Step::Next(next) => pos = next,
+                Step::Close(end) => {
+                    self.pos = end;
                     return Some(count);
                 }
-                _ => return None,
             }
         }
     }
 
-    /// At `[{`: an array of flat objects whose members are unsigned integers, without spaces
-    /// (`[{"Size":0,"Mallocs":1},{"Size":8,"Mallocs":0}]`), every object with the keys of the
-    /// first in the same order. The first object is checked key by key; the text between the
-    /// numbers of the next ones must be the same bytes (`{"Size":`, `,"Mallocs":`), compared
-    /// eight at a time. False (position somewhere inside) at anything else.
-    fn compact_object_array(&mut self) -> bool {
+    /// At `[`: an array of flat objects whose members are unsigned integers, written without
+    /// spaces (`[{"Size":0,"Mallocs":1},{"Size":8,"Mallocs":0}]`) or, when `SPACED`, with one
+    /// after each `[`, `{`, `:` and `,` and one before each `}` and `]`; every object with the
+    /// keys of the first in the same order. The first object is checked key by key; the text
+    /// before each number of the next ones must be the same bytes (`,{"Size":`, `,"Mallocs":`),
+    /// compared eight at a time. False (position somewhere inside) at anything else.
+    fn compact_object_array<const SPACED: bool>(&mut self) -> bool {
         const KEPT: usize = 8;
         let bytes = self.bytes;
-        // The first object: each member's text before its number, remembered.
-        let mut pos = self.pos + 1;
+        let gap = usize::from(SPACED);
+        // The space due at `at`, if any.
+        let spaced_at = |at: usize| !SPACED || bytes.get(at) == Some(&b' ');
+        // At `at`, the end of an object: `}`, or ` }`.
+        let closes_at = |at: usize| {
+            if SPACED { bytes.get(at..at + 2) == Some(b" }") } else { bytes.get(at) == Some(&b'}') }
+        };
+        // The first object: the text before each member's number (from the `{` or the `,`: its
+        // key, colon and spaces), remembered.
+        let mut pos = self.pos + 1 + gap;
+        if bytes.get(pos) != Some(&b'{') {
+            return false;
+        }
         let mut texts = [Fixed::EMPTY; KEPT];
         let mut members = 0;
+        let mut start = pos;
+        pos += 1;
         loop {
-            let start = pos;
-            pos += 1; // the object's `{`, or the `,` before a member
-            let Some(len) = plain_key_len(bytes, pos) else { return false };
-            pos += len;
-            if members == KEPT {
+            if !spaced_at(pos) {
                 return false;
             }
+            pos += gap;
+            let Some(len) = plain_key_len(bytes, pos) else { return false };
+            pos += len;
+            if !spaced_at(pos) || members == KEPT {
+                return false;
+            }
+            pos += gap;
             let Some(text) = Fixed::new(&bytes[start..pos]) else { return false };
             texts[members] = text;
             members += 1;
             let Some(end) = plain_uint_end(bytes, pos) else { return false };
+            start = end;
             pos = end;
-            match bytes.get(pos) {
-                Some(b',') => {}
-                Some(b'}') => break,
-                _ => return false,
-            }
-        }
-        // The next objects: the same texts, then each's number.
-        let texts = &texts[..members];
-        loop {
-            // Where 32 bytes are left: a member (its text and a number of up to 7 digits) read
-            // from one chunk; anything else by the member's general check below.
-            if bytes.get(pos + 1) == Some(&b',') {
-                let mut at = pos + 2;
-                let mut all = true;
-                for text in texts {
-                    let Some(chunk) = bytes.get(at..).and_then(<[u8]>::first_chunk::<32>) else {
-                        all = false;
-                        break;
-                    };
-                    let word = |i: usize| u64::from_le_bytes(*chunk[i..].first_chunk().unwrap());
-                    if !text.is_in(word(0), word(8)) {
-                        return false;
-                    }
-                    let number = word(text.len.min(16));
-                    let n = (non_digit_bytes(number).trailing_zeros() / 8) as usize;
-                    if n == 0 || n == 8 || (n > 1 && number as u8 == b'0') {
-                        all = false;
-                        break;
-                    }
-                    at += text.len + n;
-                }
-                if all {
-                    if bytes.get(at) != Some(&b'}') {
-                        return false;
-                    }
-                    pos = at;
-                    continue;
-                }
-            }
-            // At the `}` of an object.
-            match bytes.get(pos + 1) {
-                Some(b',') => pos += 2,
-                Some(b']') => {
-                    self.pos = pos + 2;
-                    return true;
-                }
-                _ => return false,
-            }
-            for text in texts {
-                if !text.is_at(bytes, pos) {
-                    return false;
-                }
-                let Some(end) = plain_uint_end(bytes, pos + text.len) else { return false };
-                pos = end;
-            }
-            if bytes.get(pos) != Some(&b'}') {
+            if bytes.get(pos) == Some(&b',') {
+                pos += 1;
+            } else if closes_at(pos) {
+                pos += 1 + gap;
+                break;
+            } else {
                 return false;
             }
         }
+        // The next objects start with `,`, its space, and the first object's first text.
+        if bytes.get(pos) == Some(&b',') {
+            if !spaced_at(pos + 1) || !texts[0].is_at(bytes, pos + 1 + gap) {
+                return false;
+            }
+            let Some(first) = Fixed::new(&bytes[pos..pos + 1 + gap + texts[0].len]) else {
+                return false;
+            };
+            texts[0] = first;
+        }
+        let texts = &texts[..members];
+        // Past each object's `}`: the next object, or the array's end.
+        loop {
+            if bytes.get(pos) != Some(&b',') {
+                if !spaced_at(pos) || bytes.get(pos + gap) != Some(&b']') {
+                    return false;
+                }
+                self.pos = pos + gap + 1;
+                return true;
+            }
+            // Where 32 bytes are left: a member (its text and a number of up to 7 digits) read
+            // from one chunk; anything else by the member's general check below.
+            let mut at = pos;
+            let mut all = true;
+            for text in texts {
+                let Some(chunk) = bytes.get(at..).and_then(<[u8]>::first_chunk::<32>) else {
+                    all = false;
+                    break;
+                };
+                let word = |i: usize| u64::from_le_bytes(*chunk[i..].first_chunk().unwrap());
+                if !text.is_in(word(0), word(8)) {
+                    return false;
+                }
+                let number = word(text.len.min(16));
+                let n = (non_digit_bytes(number).trailing_zeros() / 8) as usize;
+                if n == 0 || n == 8 || (n > 1 && number as u8 == b'0') {
+                    all = false;
+                    break;
+                }
+                at += text.len + n;
+            }
+            if !all {
+                at = pos;
+                for text in texts {
+                    if !text.is_at(bytes, at) {
+                        return false;
+                    }
+                    let Some(end) = plain_uint_end(bytes, at + text.len) else { return false };
+                    at = end;
+                }
+            }
+            if !closes_at(at) {
+                return false;
+            }
+            pos = at + 1 + gap;
+        }
+    }
+}
+
+/// Where an array's element ends, with its `stop` byte there: the next element, or the array's
+/// end.
+enum Step {
+    Next(usize),
+    Close(usize),
+}
+
+/// After an array's element, at `end` where its `stop` byte is: `,` (and a space when `SPACED`)
+/// before the next element, or `]` (after a space when `SPACED`) closing the array; `None` at
+/// anything else.
+#[inline(always)]
+fn after_element<const SPACED: bool>(bytes: &[u8], end: usize, stop: u8) -> Option<Step> {
+    if !SPACED {
+        return match stop {
+            b',' => Some(Step::Next(end + 1)),
+            b']' => Some(Step::Close(end + 1)),
+            _ => None,
+        };
+    }
+    match (stop, bytes.get(end + 1)) {
+        (b',', Some(b' ')) => Some(Step::Next(end + 2)),
+        (b' ', Some(b']')) => Some(Step::Close(end + 2)),
+        _ => None,
     }
 }
 
@@ -386,6 +457,25 @@ mod tests {
     }
 
     #[test]
+    fn compact_paths_take_arrays_with_one_space_between_tokens() {
+        let by_size = br#"[ { "Size": 0, "Mallocs": 0, "Frees": 0 }, { "Size": 8, "Mallocs": 34, "Frees": 0 }, { "Size": 16, "Mallocs": 1790000000, "Frees": 0 } ], "#;
+        let mut c = Cursor::new(by_size);
+        assert_eq!(c.compact_array(), Some(2));
+        assert_eq!(c.peek(), Some(b','));
+        let ring = b"[ 0, 0, 0, 0, 0, 0, 0, 0, 12, 345678901, 0, 1 ]";
+        let ring = [&ring[..], &[b' '; 24]].concat();
+        let mut starts = [u16::MAX; 16];
+        let mut c = Cursor::new(&ring);
+        assert_eq!(c.compact_uint_array(Some(&mut starts)), Some(12));
+        assert_eq!(c.pos, ring.len() - 24);
+        let z = u16::MAX;
+        assert_eq!(starts[..12], [z, z, z, z, z, z, z, z, 26, 30, 41, 44]);
+        for empty in [&b"[ ]"[..], b"[]"] {
+            assert_eq!(Cursor::new(empty).compact_array(), Some(1));
+        }
+    }
+
+    #[test]
     fn compact_paths_leave_the_rest_to_the_general_path() {
         for text in [
             &b"[01]"[..],
@@ -397,6 +487,16 @@ mod tests {
             b"[{\"a\":1},{\"a\":1,\"b\":2}]",
             b"[{\"a\":1}",
             b"[0,0,0,0,0,0,0,0",
+            b"[ 1,2 ]",
+            b"[1, 2]",
+            b"[ 1, 2]",
+            b"[  1, 2 ]",
+            b"[ 1, 2 , 3 ]",
+            b"[ { \"a\": 1 }, { \"a\": 1 }",
+            b"[ { \"a\": 1 }, { \"a\":1 } ]",
+            b"[ { \"a\": 1 }, { \"a\": 1} ]",
+            b"[ { \"a\": 1 } , { \"a\": 1 } ]",
+            b"[ {\"a\" : 1 } ]",
         ] {
             assert_eq!(
                 Cursor::new(text).compact_array(),
