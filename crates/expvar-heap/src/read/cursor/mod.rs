@@ -178,9 +178,68 @@ impl<'a> Cursor<'a> {
         if !escaped {
             return Ok(Cow::Borrowed(self.text(start + 1, self.pos - 1)));
         }
-        // The escapes were checked by skip_string; serde_json decodes them (surrogate pairs too).
-        serde_json::from_str::<String>(self.text(start, self.pos))
-            .map(Cow::Owned)
-            .map_err(|_| SyntaxError { what: "invalid \\u escape in a string", pos: start })
+        Ok(Cow::Owned(unescape(self.text(start + 1, self.pos - 1))))
+    }
+}
+
+/// A string's content whose escapes [`string_end`] checked, each escape decoded: a surrogate
+/// pair as its character, and a lone surrogate (which JSON's grammar allows and no UTF-8 text can
+/// hold) as U+FFFD.
+fn unescape(content: &str) -> String {
+    let hex = |at: usize| u32::from_str_radix(&content[at..at + 4], 16).unwrap_or(0xFFFD);
+    let mut out = String::with_capacity(content.len());
+    let mut pos = 0;
+    while let Some(found) = content[pos..].find('\\') {
+        let at = pos + found;
+        out.push_str(&content[pos..at]);
+        let (decoded, len) = match content.as_bytes()[at + 1] {
+            b'b' => ('\u{8}', 2),
+            b'f' => ('\u{c}', 2),
+            b'n' => ('\n', 2),
+            b'r' => ('\r', 2),
+            b't' => ('\t', 2),
+            b'u' => {
+                let unit = hex(at + 2);
+                let pair = (0xD800..0xDC00).contains(&unit)
+                    && content[at + 6..].starts_with("\\u")
+                    && (0xDC00..0xE000).contains(&hex(at + 8));
+                if pair {
+                    let code = 0x10000 + ((unit - 0xD800) << 10) + (hex(at + 8) - 0xDC00);
+                    (char::from_u32(code).unwrap_or('\u{FFFD}'), 12)
+                } else {
+                    (char::from_u32(unit).unwrap_or('\u{FFFD}'), 6)
+                }
+            }
+            other => (char::from(other), 2), // `"`, `\\` or `/`
+        };
+        out.push(decoded);
+        pos = at + len;
+    }
+    out.push_str(&content[pos..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_are_decoded_and_a_lone_surrogate_is_a_replacement_character() {
+        for (json, text) in [
+            (r#""plain""#, "plain"),
+            (r#""a\"b\\c\/d\b\f\n\r\t""#, "a\"b\\c/d\u{8}\u{c}\n\r\t"),
+            (r#""\u00e9\u4e2d\ud83d\ude00!""#, "é中😀!"),
+            (r#""\udfdf6c""#, "\u{FFFD}6c"),
+            (r#""\ud83dx\ud83d""#, "\u{FFFD}x\u{FFFD}"),
+            (r#""\ud83d\u0041""#, "\u{FFFD}A"),
+        ] {
+            let mut cursor = Cursor::new(json.as_bytes());
+            assert_eq!(cursor.string().unwrap(), text, "{json}");
+            assert_eq!(cursor.pos, json.len());
+            // serde_json agrees wherever it decodes the string at all.
+            if let Ok(decoded) = serde_json::from_str::<String>(json) {
+                assert_eq!(decoded, text, "{json}");
+            }
+        }
     }
 }
