@@ -117,11 +117,32 @@ test('a sequence draws every chart panel', async () => {
     for (const d of panel.paths) assert.equal((d.match(/[ML]/g) ?? []).length, points, `${panel.title}: ${d}`);
   }
   assert.equal(await page.textContent('#panels .panel:last-child .note'),
-    'The first body’s window (since the process started) is not drawn.');
+    '○ the first window (since the process started) is marked, not drawn');
+  assert.equal(await page.locator('#panels .panel:last-child circle.apart').count(), 1);
+  // Under the pointer: the last body's figures, exactly as its event has them.
+  const area = await page.locator('.panel[data-panel="Heap memory"] rect.hover').boundingBox();
+  await page.mouse.move(area.x + area.width - 2, area.y + area.height / 2, { steps: 4 });
+  const tip = await page.$eval('.panel[data-panel="Heap memory"] .tip', (t) => ({
+    hidden: t.hidden, when: t.querySelector('.when').textContent,
+    inUse: t.querySelector('[data-series="in use"]').dataset.value,
+  }));
+  const last = JSON.parse(readFileSync(join(root, 'fixtures/go1.22/gc/04.expected.ndjson'), 'utf8').split('\n')[0]);
+  assert.deepEqual(tip, { hidden: false, when: 'body 4', inUse: String(last.golang.heap.allocations.active.bytes) });
   const out = join(root, 'target', 'playwright');
   mkdirSync(out, { recursive: true });
   const screenshot = join(out, 'playground.png');
   await page.screenshot({ path: screenshot, fullPage: true });
   console.log(`screenshot: ${screenshot}`);
+  await page.close();
+});
+
+test('a single body draws its point', async () => {
+  const { page, problems } = await openPage();
+  await page.selectOption('#sample', { label: 'Go 1.19, idle program' });
+  await page.waitForSelector('#panels .panel');
+  // One point per series: a dot, not an empty line.
+  const dots = await page.$$eval('.panel[data-panel="Heap memory"] g[data-series]', (gs) => gs.map((g) => [g.dataset.series, g.querySelectorAll('circle').length]));
+  assert.deepEqual(dots, [['in use', 1], ['allocated', 1], ['idle', 1], ['released', 1]]);
+  assert.deepEqual(problems, []);
   await page.close();
 });

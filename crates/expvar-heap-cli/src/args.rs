@@ -27,6 +27,7 @@ curl -s http://127.0.0.1:6060/debug/vars | expvar-heap transform\n  \
 expvar-heap transform --namespace prod --service-address http://10.0.0.5:6060 vars.json\n  \
 expvar-heap transform --lines --preserve-original bodies.ndjson\n  \
 expvar-heap scrape --period 10s http://127.0.0.1:6060\n  \
+expvar-heap watch http://127.0.0.1:6060\n  \
 expvar-heap templates --target opensearch --out templates/"
 )]
 pub struct Cli {
@@ -76,6 +77,40 @@ pub enum Command {
     /// 3 when --count was given and not one scrape of any target gave a usable body (so that
     /// `scrape --count 1 URL` is a health check).
     Scrape(Box<ScrapeArgs>),
+
+    /// Scrape Go services as `scrape` does, and show their heaps live on a local page.
+    ///
+    /// Every option of `scrape` works here, and the events are the same. The page (served by
+    /// this program, at --listen; its URL is printed at start) shows the fleet, one row per target
+    /// (up, failing or restarted; heap in use and its goal; allocation rate; GC cycles per minute;
+    /// the longest pause of the last interval; GC CPU fraction; age of the last good scrape), and
+    /// per target the panels of Elastic's heap dashboard over clock time, with restarts and failed
+    /// scrapes marked and each scrape's figures under the pointer. New scrapes reach open pages at
+    /// once; a page opened later first receives the kept history (--history).
+    ///
+    /// Events are written only to --output FILE (appended), so one process can ship and show.
+    /// The page listens on loopback by default; it shows the targets' command lines and memory
+    /// figures to whoever reaches it, never credentials.
+    #[command(after_help = "Examples:\n  \
+expvar-heap watch http://127.0.0.1:6060                 (then open the URL it prints)\n  \
+expvar-heap watch --period 2s --history 15m --targets fleet.toml --output events.ndjson")]
+    Watch(Box<WatchArgs>),
+}
+
+#[derive(clap::Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub scrape: ScrapeArgs,
+
+    /// Where the page is served, IP:PORT (port 0 picks a free one). Any address but loopback
+    /// shows the targets' command lines and memory figures to whoever can reach it.
+    #[arg(long, default_value = "127.0.0.1:6061", value_name = "IP:PORT")]
+    pub listen: std::net::SocketAddr,
+
+    /// How much of each target's past the page keeps and shows, e.g. 15m or 6h: that many
+    /// scrapes at --period, in the tool and in each open page, so memory stays flat.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub history: Duration,
 }
 
 #[derive(clap::Args)]

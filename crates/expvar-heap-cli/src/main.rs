@@ -5,6 +5,7 @@
 //! - `engine`: the embedded component, another one, or the native library;
 //! - `run`: the transform command itself (inputs, oversize bodies, traps, the summary);
 //! - `scrape`: the live agent (schedule, HTTP, TLS, credentials);
+//! - `watch`: the same agent, and a live page of its targets' heaps;
 //! - `templates`: the index templates command;
 //! - `unread`: what becomes of a body that is not transformed (too large, or trapped on), for
 //!   both commands.
@@ -15,6 +16,7 @@ mod run;
 mod scrape;
 mod templates;
 mod unread;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -27,6 +29,7 @@ fn main() -> ExitCode {
         Command::Transform(args) => run::transform(args),
         Command::Templates(args) => templates::print(args),
         Command::Scrape(args) => scrape::run(*args),
+        Command::Watch(args) => watch::run(*args),
     };
     match result {
         Ok(code) => code,

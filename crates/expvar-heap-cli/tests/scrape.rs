@@ -691,6 +691,57 @@ fn a_targets_file_and_an_output_file() {
     assert!(stderr(&bad).contains("cannot read the targets file"), "{}", stderr(&bad));
 }
 
+#[test]
+fn a_targets_file_edited_during_a_run_adds_and_removes_targets() {
+    let (Some(a), Some(b)) = (Service::start(&[]), Service::start(&[])) else { return };
+    let (a, b) = (format!("http://{}", a.address), format!("http://{}", b.address));
+    let dir = temp_dir("reload");
+    let file = dir.join("targets.json");
+    // Prometheus's file_sd form; the next version of the file is ours, in TOML.
+    std::fs::write(&file, format!("[{{\"targets\": [\"{}\"]}}]", &a["http://".len()..])).unwrap();
+    let (child, mut next) =
+        live_scrape(&["--period", "200ms", "--targets", file.to_str().unwrap()]);
+    let address = |event: &Value| event["service"]["address"].as_str().unwrap_or("").to_owned();
+    assert_eq!(address(&next()), a);
+    // A SIGHUP with the file unchanged changes nothing (and does not end the run).
+    let _ = Command::new("kill").args(["-HUP", &child.id().to_string()]).status();
+    assert_eq!(address(&next()), a);
+
+    // The file edited in place: A out, B in.
+    std::fs::write(&file, format!("[{{\"targets\": [\"{}\"]}}]", &b["http://".len()..])).unwrap();
+    // Within a few seconds B's events come, and after them no more of A's (one in flight may
+    // come first).
+    let mut seen = Vec::new();
+    while seen.iter().filter(|s| **s == b).count() < 3 {
+        seen.push(address(&next()));
+        assert!(seen.len() < 60, "B never scraped: {seen:?}");
+    }
+    let first_b = seen.iter().position(|s| *s == b).unwrap();
+    assert!(seen[first_b..].iter().all(|s| *s == b), "A scraped after B started: {seen:?}");
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let output = child.wait_with_output().unwrap();
+    let errors = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        errors.contains("targets file read again: 1 targets added, 1 removed, 0 kept"),
+        "{errors}"
+    );
+
+    // A file that cannot be used keeps the targets as they were, and says why.
+    std::fs::write(&file, format!("[{{\"targets\": [\"{}\"]}}]", &a["http://".len()..])).unwrap();
+    let (child, mut next) =
+        live_scrape(&["--period", "200ms", "--targets", file.to_str().unwrap()]);
+    assert_eq!(address(&next()), a);
+    std::fs::write(&file, "[{\"targets\": [\"http://not-host-port\"]}]").unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(address(&next()), a);
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let output = child.wait_with_output().unwrap();
+    let errors = String::from_utf8_lossy(&output.stderr);
+    assert!(errors.contains("the targets file changed but cannot be used"), "{errors}");
+    assert!(errors.contains("file_sd target is host:port"), "{errors}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 // ---------------------------------------------------------------------------------------------
 // A misbehaving server
 

@@ -1,6 +1,8 @@
 // The playground: the transform runs in WebAssembly (expvar_heap_web.js, made by wasm-bindgen);
-// this file only reads input, shows the events and draws the charts.
+// this file only reads input, shows the events and draws the charts (with charts.js, which
+// `expvar-heap watch` draws with too).
 import init, { process } from './expvar_heap_web.js';
+import { drawPanels } from './charts.js';
 
 const $ = (id) => document.getElementById(id);
 let lastEvents = [];
@@ -75,110 +77,19 @@ function render() {
   $('summary').textContent = events.length ? `(${events.length}, ${errors} with error.message)` : '';
   $('status').className = '';
   $('status').textContent = events.length ? `transformed in ${took.toFixed(1)} ms` : 'paste a body to begin';
-  drawCharts(events.filter((e) => e.dataset === 'golang.heap').map((e) => e.json));
+  drawCharts(events);
 }
 
-// Charts: numbers for drawing only (precision beyond 2^53 does not matter on a chart).
-const PANELS = [
-  { title: 'Heap memory', unit: 'bytes', series: [
-    ['in use', (h) => h.allocations?.active?.bytes],
-    ['allocated', (h) => h.allocations?.object?.bytes],
-    ['idle', (h) => h.allocations?.idle?.bytes]] },
-  { title: 'System memory', unit: 'bytes', series: [
-    ['total', (h) => h.system?.total?.bytes],
-    ['stack', (h) => h.system?.stack?.bytes],
-    ['released', (h) => h.system?.released?.bytes]] },
-  { title: 'Next GC limit', unit: 'bytes', series: [['next GC', (h) => h.gc?.next_gc_limit]] },
-  { title: 'GC count', unit: 'cycles', series: [['total GCs', (h) => h.gc?.total?.count]],
-    right: ['CPU fraction', (h) => h.gc?.cpu_fraction] },
-  // A window that spans the process's life (since: process_start, the first body's) is no
-  // interval: it would dwarf the others, so it is left out of the chart (the event keeps it).
-  { title: 'GC pauses per interval', unit: 'ns', series: [
-    ['sum', (h) => interval(h)?.sum?.ns],
-    ['max', (h) => interval(h)?.max?.ns],
-    ['avg', (h) => interval(h)?.avg?.ns]],
-    note: 'The first body’s window (since the process started) is not drawn.' },
-];
-
-function interval(heap) {
-  const pause = heap.gc?.pause;
-  return pause?.since === 'process_start' ? undefined : pause;
-}
-const COLORS = ['#0b64dd', '#e0742a', '#2a9d5c', '#8a4fd0'];
-
-function human(value, unit) {
-  if (unit === 'ns') return value >= 1e6 ? `${(value / 1e6).toFixed(2)} ms` : `${(value / 1e3).toFixed(0)} µs`;
-  if (unit !== 'bytes') return value >= 1e6 ? value.toExponential(2) : String(Math.round(value * 1000) / 1000);
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let u = 0;
-  while (value >= 1024 && u < units.length - 1) { value /= 1024; u++; }
-  return `${value.toFixed(value < 10 && u ? 1 : 0)} ${units[u]}`;
-}
-
-function svgEl(name, attrs) {
-  const el = document.createElementNS('http://www.w3.org/2000/svg', name);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
-  return el;
-}
-
-function polyline(values, max, color, box) {
-  const { left, top, width, height } = box;
-  const step = values.length > 1 ? width / (values.length - 1) : 0;
-  let d = '';
-  values.forEach((v, i) => {
-    if (v === undefined) return;
-    const x = left + i * step;
-    const y = top + height - (max > 0 ? (v / max) * height : 0);
-    d += `${d ? 'L' : 'M'}${x.toFixed(1)},${y.toFixed(1)}`;
+// The charts: one point per heap event. Bodies pasted together carry no time of their own (the
+// page gives them all the same one), so they are drawn on the index axis; a failed body is a
+// marked point with no figure.
+function drawCharts(events) {
+  const points = events.filter((e) => e.dataset === 'golang.heap').map((e, i) => {
+    const event = JSON.parse(e.json);
+    const error = e.hasError ? event.error?.message : undefined;
+    return { x: i, label: `body ${i + 1}`, heap: event.golang?.heap, error, restart: event.golang?.heap?.gc?.pause?.since === 'restart' };
   });
-  return svgEl('path', { d, fill: 'none', stroke: color, 'stroke-width': 2, 'data-points': values.length });
-}
-
-function drawCharts(heapEvents) {
-  const heaps = heapEvents.map((e) => JSON.parse(e).golang?.heap ?? {});
-  const panels = $('panels');
-  panels.replaceChildren();
-  if (heaps.length === 0) return;
-  for (const panel of PANELS) {
-    const div = document.createElement('div');
-    div.className = 'panel';
-    const h = document.createElement('h3');
-    h.textContent = panel.title;
-    const svg = svgEl('svg', { viewBox: '0 0 400 180', role: 'img', 'aria-label': panel.title });
-    const box = { left: 62, top: 10, width: 300, height: 140 };
-    const all = panel.series.map(([, get]) => heaps.map(get));
-    const max = Math.max(0, ...all.flat().filter((v) => v !== undefined));
-    svg.append(svgEl('line', { x1: box.left, y1: box.top + box.height, x2: box.left + box.width, y2: box.top + box.height, stroke: '#c5ccd8' }));
-    const label = svgEl('text', { x: 4, y: box.top + 10, 'font-size': 11, fill: '#5d6677' });
-    label.textContent = human(max, panel.unit);
-    svg.append(label);
-    const axis = svgEl('text', { x: box.left, y: 172, 'font-size': 11, fill: '#5d6677' });
-    axis.textContent = `body 1 … ${heaps.length}`;
-    svg.append(axis);
-    const legend = document.createElement('div');
-    legend.className = 'legend';
-    const entries = panel.series.map(([name], i) => [name, all[i], COLORS[i], max]);
-    if (panel.right) {
-      const values = heaps.map(panel.right[1]);
-      const rightMax = Math.max(0, ...values.filter((v) => v !== undefined));
-      entries.push([`${panel.right[0]} (right, max ${human(rightMax, '')})`, values, COLORS[3], rightMax]);
-    }
-    for (const [name, values, color, scale] of entries) {
-      svg.append(polyline(values, scale, color, box));
-      const item = document.createElement('span');
-      item.innerHTML = `<i style="background:${color}"></i>`;
-      item.append(name);
-      legend.append(item);
-    }
-    div.append(h, svg, legend);
-    if (panel.note) {
-      const note = document.createElement('p');
-      note.className = 'note';
-      note.textContent = panel.note;
-      div.append(note);
-    }
-    panels.append(div);
-  }
+  drawPanels($('panels'), points, { axis: 'index' });
 }
 
 async function loadSample(entry) {

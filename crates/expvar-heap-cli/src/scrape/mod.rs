@@ -1,5 +1,6 @@
 //! `expvar-heap scrape`: polls each target on a fixed schedule and writes its events, with one
-//! collector per target, until `--count` scrapes are done or SIGINT/SIGTERM arrives.
+//! collector per target, until `--count` scrapes are done or SIGINT/SIGTERM arrives. `watch` runs
+//! the same fleet and also hands each scrape's events to its page ([`Hub`]).
 //!
 //! - `targets`: the targets, their credentials, headers and TLS;
 //! - `fetch`: one request, its size limit, and the one-line message of each failure.
@@ -36,6 +37,7 @@ use tokio::time::MissedTickBehavior;
 
 use crate::args::{FirstWindow, ScrapeArgs};
 use crate::engine::{Engine, ProcessCollector};
+use crate::watch::Hub;
 use targets::{Target, Tls};
 
 /// What the run counted, for the summary.
@@ -68,6 +70,12 @@ impl Output {
 }
 
 pub fn run(args: ScrapeArgs) -> Result<ExitCode> {
+    fleet(args, None)
+}
+
+/// Scrapes the fleet of `args`; with a `hub` (`watch`), also hands it each scrape's events, and
+/// writes events only to an `--output` file.
+pub fn fleet(args: ScrapeArgs, hub: Option<Arc<Hub>>) -> Result<ExitCode> {
     if args.period.is_zero() {
         bail!("--period must be longer than zero");
     }
@@ -80,7 +88,6 @@ pub fn run(args: ScrapeArgs) -> Result<ExitCode> {
             "expvar-heap: warning: TLS certificates are not verified (--insecure-skip-verify): anyone on the path can read and change what is scraped"
         );
     }
-    let clients = clients(&targets, timeout)?;
     let out: Box<dyn Write + Send> = match &args.output {
         Some(path) => Box::new(
             std::fs::OpenOptions::new()
@@ -89,6 +96,7 @@ pub fn run(args: ScrapeArgs) -> Result<ExitCode> {
                 .open(path)
                 .with_context(|| format!("cannot open {} to append", path.display()))?,
         ),
+        None if hub.is_some() => Box::new(std::io::sink()),
         None => Box::new(std::io::stdout()),
     };
     let output = Arc::new(Output { out: Mutex::new(out), broken: Mutex::new(None) });
@@ -98,55 +106,58 @@ pub fn run(args: ScrapeArgs) -> Result<ExitCode> {
         .build()
         .context("cannot start the scheduler")?;
     let started = Instant::now();
-    let count = targets.len();
-    let (stop, stopped) = watch::channel(false);
-    let mut collectors = Vec::new();
-    for target in &targets {
-        collectors.push(TargetCollector {
-            collector: engine.collector(&target.options)?,
-            options: target.options.clone(),
-            baseline_pending: args.first_window == FirstWindow::FirstScrape,
-        });
-    }
-    let (to_transform, bodies) = mpsc::channel::<Fetched>();
+    let (stop, mut stopped) = watch::channel(false);
+    let (to_transform, messages) = mpsc::channel::<ToTransform>();
     let transformer = {
         let (output, tally, stop) = (output.clone(), tally.clone(), stop.clone());
         std::thread::Builder::new()
             .name("transform".into())
-            .spawn(move || transform_bodies(collectors, bodies, &output, &tally, &stop))
+            .spawn(move || {
+                transform_bodies(messages, &output, hub.as_deref(), &tally, &stop);
+            })
             .context("cannot start the transform thread")?
     };
-    runtime.block_on(async {
+    let count = runtime.block_on(async {
         let signals = tokio::spawn(wait_for_signal(stop.clone(), args.run.quiet));
-        let start = tokio::time::Instant::now();
-        let mut tasks = Vec::new();
-        let fleet = targets.len() > 1;
-        for (index, target) in targets.into_iter().enumerate() {
-            let address = target.options.service_address.as_deref().unwrap_or("");
-            let offset = if fleet { offset(address, args.period) } else { Duration::ZERO };
-            let job = Job {
-                index,
-                offset,
-                client: clients[&target.tls].clone(),
-                target,
-                period: args.period,
-                timeout,
-                max_body_bytes: args.run.max_body_bytes,
-                count: args.count,
-                tally: tally.clone(),
-                backlog: Arc::new(Backlog::default()),
-                to_transform: to_transform.clone(),
+        // A lone target named on the command line is scraped at once; a fleet is spread out.
+        let lone = targets.len() == 1 && args.targets.is_none();
+        let mut fleet = Fleet {
+            args: &args,
+            engine: &engine,
+            timeout,
+            start: tokio::time::Instant::now(),
+            lone,
+            clients: BTreeMap::new(),
+            running: Vec::new(),
+            tasks: tokio::task::JoinSet::new(),
+            next_id: 0,
+            tally: tally.clone(),
+            stopped: stopped.clone(),
+            to_transform,
+        };
+        for target in targets {
+            fleet.add(target, false)?;
+        }
+        let mut changes = TargetsFileChanges::new(args.targets.as_deref())?;
+        loop {
+            let next = tokio::select! {
+                _ = stopped.wait_for(|stop| *stop) => Next::Stop,
+                done = fleet.tasks.join_next() => if done.is_some() { Next::Go } else { Next::Stop },
+                () = changes.next() => Next::Reload,
             };
-            tasks.push(tokio::spawn(job.run(start, stopped.clone())));
+            match next {
+                Next::Stop => break,
+                Next::Go => {}
+                Next::Reload => fleet.reload(),
+            }
         }
-        for task in tasks {
-            task.await.context("a target's task failed")?;
-        }
+        // The scrapes in flight end and are handed over.
+        while fleet.tasks.join_next().await.is_some() {}
         signals.abort();
-        anyhow::Ok(())
+        anyhow::Ok(fleet.running.len())
     })?;
-    // Every scrape is handed over: the thread writes what is left, then ends.
-    drop(to_transform);
+    // Every scrape is handed over (the fleet and its sender are gone): the thread writes what
+    // is left, then ends.
     transformer.join().map_err(|_| anyhow::anyhow!("the transform thread failed"))?;
     if !args.run.quiet {
         eprintln!(
@@ -218,29 +229,196 @@ async fn wait_for_signal(stop: watch::Sender<bool>, quiet: bool) {
     std::process::exit(130);
 }
 
-/// An HTTP client for each distinct TLS setting (most targets share one, and its connections).
-fn clients(targets: &[Target], timeout: Duration) -> Result<BTreeMap<Tls, Client>> {
-    let mut clients = BTreeMap::new();
-    for target in targets {
-        if clients.contains_key(&target.tls) {
-            continue;
+/// An HTTP client for a TLS setting (targets that share one share the client, and its
+/// connections).
+fn client(tls: &Tls, timeout: Duration) -> Result<Client> {
+    Client::builder()
+        .use_preconfigured_tls(tls::client_config(tls)?)
+        .connect_timeout(timeout)
+        .user_agent(concat!("expvar-heap/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .context("cannot set up HTTP")
+}
+
+/// What the run loop does next.
+enum Next {
+    Stop,
+    Go,
+    Reload,
+}
+
+/// The targets being scraped, and what starts and stops them.
+struct Fleet<'a> {
+    args: &'a ScrapeArgs,
+    engine: &'a Engine,
+    timeout: Duration,
+    /// When the run started: every target's ticks keep their offset from it.
+    start: tokio::time::Instant,
+    /// One target named on the command line only: scraped at once, with no offset.
+    lone: bool,
+    clients: BTreeMap<Tls, Client>,
+    running: Vec<Running>,
+    tasks: tokio::task::JoinSet<()>,
+    next_id: u64,
+    tally: Arc<Tally>,
+    stopped: watch::Receiver<bool>,
+    to_transform: mpsc::Sender<ToTransform>,
+}
+
+/// A target being scraped: what it is (to tell whether a targets file read again still names
+/// it) and what stops it.
+struct Running {
+    id: u64,
+    target: Target,
+    stop: watch::Sender<bool>,
+}
+
+impl Fleet<'_> {
+    /// Starts scraping `target`: its collector joins the transform thread, its schedule starts
+    /// at its offset from the run's start, or (`later`, a target added by a targets file read
+    /// again) at its next tick from now.
+    fn add(&mut self, target: Target, later: bool) -> Result<()> {
+        let client = match self.clients.get(&target.tls) {
+            Some(client) => client.clone(),
+            None => {
+                let client = client(&target.tls, self.timeout)?;
+                self.clients.insert(target.tls.clone(), client.clone());
+                client
+            }
+        };
+        let id = self.next_id;
+        self.next_id += 1;
+        let address = target.options.service_address.clone().unwrap_or_default();
+        let collector = Box::new(TargetCollector {
+            collector: self.engine.collector(&target.options)?,
+            options: target.options.clone(),
+            baseline_pending: self.args.first_window == FirstWindow::FirstScrape,
+        });
+        if self
+            .to_transform
+            .send(ToTransform::Add { id, address: address.clone(), collector })
+            .is_err()
+        {
+            bail!("the transform thread stopped");
         }
-        let tls = &target.tls;
-        let builder = Client::builder()
-            .use_preconfigured_tls(tls::client_config(tls)?)
-            .connect_timeout(timeout)
-            .user_agent(concat!("expvar-heap/", env!("CARGO_PKG_VERSION")));
-        clients.insert(tls.clone(), builder.build().context("cannot set up HTTP")?);
+        let period = self.args.period;
+        let offset = if self.lone { Duration::ZERO } else { offset(&address, period) };
+        // Its first tick: the first of its schedule from now on.
+        let mut first = self.start + offset;
+        let now = tokio::time::Instant::now();
+        if later && first < now {
+            let behind = (now - first).as_nanos().div_ceil(period.as_nanos());
+            first += period.mul_f64(behind as f64);
+        }
+        let (stop, stopped) = watch::channel(false);
+        let job = Job {
+            id,
+            client,
+            target: target.clone(),
+            period,
+            timeout: self.timeout,
+            max_body_bytes: self.args.run.max_body_bytes,
+            count: self.args.count,
+            tally: self.tally.clone(),
+            backlog: Arc::new(Backlog::default()),
+            to_transform: self.to_transform.clone(),
+        };
+        self.tasks.spawn(job.run(first, self.stopped.clone(), stopped));
+        self.running.push(Running { id, target, stop });
+        Ok(())
     }
-    Ok(clients)
+
+    /// Reads the targets file again: targets no longer named stop (a scrape in flight is
+    /// dropped), new ones start, and those still named go on with their collector and schedule.
+    /// A file that cannot be used changes nothing.
+    fn reload(&mut self) {
+        let quiet = self.args.run.quiet;
+        let targets = match targets::resolve(self.args) {
+            Ok(targets) => targets,
+            Err(e) => {
+                eprintln!(
+                    "expvar-heap: warning: the targets file changed but cannot be used ({e:#}); the targets stay as they were"
+                );
+                return;
+            }
+        };
+        let before = self.running.len();
+        let (kept, gone): (Vec<Running>, Vec<Running>) =
+            self.running.drain(..).partition(|running| targets.contains(&running.target));
+        self.running = kept;
+        let removed = gone.len();
+        for running in gone {
+            let _ = running.stop.send(true);
+            let _ = self.to_transform.send(ToTransform::Remove { id: running.id });
+        }
+        let mut added = 0;
+        for target in targets {
+            if self.running.iter().any(|running| running.target == target) {
+                continue;
+            }
+            let address = target.options.service_address.clone().unwrap_or_default();
+            match self.add(target, true) {
+                Ok(()) => added += 1,
+                Err(e) => eprintln!("expvar-heap: warning: target {address} not started: {e:#}"),
+            }
+        }
+        if !quiet && (added > 0 || removed > 0) {
+            eprintln!(
+                "expvar-heap: targets file read again: {added} targets added, {removed} removed, {} kept",
+                before - removed
+            );
+        }
+    }
+}
+
+/// When to read the targets file again: at SIGHUP, and when its content changes (looked at
+/// every second). Without a targets file, never.
+struct TargetsFileChanges {
+    file: Option<(std::path::PathBuf, Vec<u8>)>,
+    hangup: Option<tokio::signal::unix::Signal>,
+    poll: tokio::time::Interval,
+}
+
+impl TargetsFileChanges {
+    fn new(path: Option<&std::path::Path>) -> Result<TargetsFileChanges> {
+        let poll = tokio::time::interval(Duration::from_secs(1));
+        let Some(path) = path else {
+            return Ok(TargetsFileChanges { file: None, hangup: None, poll });
+        };
+        let text = std::fs::read(path).unwrap_or_default();
+        let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .context("cannot watch for SIGHUP")?;
+        Ok(TargetsFileChanges { file: Some((path.to_owned(), text)), hangup: Some(hangup), poll })
+    }
+
+    async fn next(&mut self) {
+        let (Some((path, seen)), Some(hangup)) = (&mut self.file, &mut self.hangup) else {
+            return std::future::pending().await;
+        };
+        loop {
+            tokio::select! {
+                _ = hangup.recv() => {
+                    *seen = std::fs::read(&*path).unwrap_or_default();
+                    return;
+                }
+                _ = self.poll.tick() => {
+                    // A file being written may be seen half-way: it is read again at the next
+                    // change, once whole.
+                    let now = std::fs::read(&*path).unwrap_or_default();
+                    if now != *seen {
+                        *seen = now;
+                        return;
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// One target's schedule: its scrapes, handed to the transform thread.
 struct Job {
-    /// Its place among the targets (its collector's, in the transform thread).
-    index: usize,
-    /// When, inside the period, this target is scraped.
-    offset: Duration,
+    /// Its collector's, in the transform thread.
+    id: u64,
     client: Client,
     target: Target,
     period: Duration,
@@ -249,20 +427,27 @@ struct Job {
     count: Option<u64>,
     tally: Arc<Tally>,
     backlog: Arc<Backlog>,
-    to_transform: mpsc::Sender<Fetched>,
+    to_transform: mpsc::Sender<ToTransform>,
 }
 
 impl Job {
-    async fn run(self, start: tokio::time::Instant, mut stopped: watch::Receiver<bool>) {
-        let offset = self.offset;
-        let mut ticks = tokio::time::interval_at(start + offset, self.period);
+    /// Scrapes at `first`, then every period, until its count is done, the run stops
+    /// (`stopped`) or the target is removed (`removed`).
+    async fn run(
+        self,
+        first: tokio::time::Instant,
+        mut stopped: watch::Receiver<bool>,
+        mut removed: watch::Receiver<bool>,
+    ) {
+        let mut ticks = tokio::time::interval_at(first, self.period);
         ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
-        let mut next = start + offset;
+        let mut next = first;
         let mut done = 0;
         while self.count.is_none_or(|count| done < count) {
             let tick = tokio::select! {
                 biased;
                 _ = stopped.wait_for(|stop| *stop) => return,
+                _ = removed.wait_for(|stop| *stop) => return,
                 tick = ticks.tick() => tick,
             };
             if tick > next {
@@ -278,8 +463,8 @@ impl Job {
             let bytes = fetched.as_ref().map_or_else(|f| f.body.len(), Vec::len);
             // A target whose bodies wait too long already waits here, and its ticks are skipped.
             let place = self.backlog.enter(bytes).await;
-            let handed = Fetched { target: self.index, time, fetched, _place: place };
-            if self.to_transform.send(handed).is_err() {
+            let handed = Fetched { target: self.id, time, fetched, _place: place };
+            if self.to_transform.send(ToTransform::Scrape(handed)).is_err() {
                 return; // the transform thread stopped (the output broke)
             }
             done += 1;
@@ -287,9 +472,17 @@ impl Job {
     }
 }
 
+/// What the transform thread is handed, in order: a target's collector when it starts, its
+/// scrapes, and its end.
+enum ToTransform {
+    Add { id: u64, address: String, collector: Box<TargetCollector> },
+    Scrape(Fetched),
+    Remove { id: u64 },
+}
+
 /// A scrape, handed to the transform thread.
 struct Fetched {
-    target: usize,
+    target: u64,
     time: CollectionTime,
     fetched: Result<Vec<u8>, fetch::Failure>,
     /// Its place in its target's backlog, left once its events are written.
@@ -352,22 +545,46 @@ struct TargetCollector {
     baseline_pending: bool,
 }
 
-/// The transform thread: each scrape's events, in the order the scrapes were handed over,
-/// written whole; stops the run when the output breaks.
+/// The transform thread: owns every target's collector, and writes each scrape's events, in the
+/// order the scrapes were handed over, whole (then hands them to the page's hub, if any); stops
+/// the run when the output breaks.
 fn transform_bodies(
-    mut collectors: Vec<TargetCollector>,
-    bodies: mpsc::Receiver<Fetched>,
+    messages: mpsc::Receiver<ToTransform>,
     output: &Output,
+    hub: Option<&Hub>,
     tally: &Tally,
     stop: &watch::Sender<bool>,
 ) {
-    for Fetched { target, time, fetched, _place } in bodies {
-        let events = collectors[target].events(time, fetched, tally);
+    let mut collectors = BTreeMap::new();
+    for message in messages {
+        let Fetched { target, time, fetched, _place } = match message {
+            ToTransform::Add { id, address, collector } => {
+                collectors.insert(id, collector);
+                if let Some(hub) = hub {
+                    hub.add_target(id, &address);
+                }
+                continue;
+            }
+            ToTransform::Remove { id } => {
+                collectors.remove(&id);
+                if let Some(hub) = hub {
+                    hub.remove_target(id);
+                }
+                continue;
+            }
+            ToTransform::Scrape(fetched) => fetched,
+        };
+        // A target removed with a scrape in flight: that scrape is dropped.
+        let Some(collector) = collectors.get_mut(&target) else { continue };
+        let events = collector.events(time, fetched, tally);
         tally.events.fetch_add(events.len() as u64, Ordering::Relaxed);
         let lines: String = events.iter().map(|event| format!("{}\n", event.json)).collect();
         if !output.write(&lines) {
             let _ = stop.send(true);
             return;
+        }
+        if let Some(hub) = hub {
+            hub.publish(target, &events);
         }
     }
 }

@@ -18,7 +18,9 @@ pub const PASSWORD_ENV: &str = "EXPVAR_HEAP_PASSWORD";
 /// The path scraped when a URL names none.
 pub const DEFAULT_PATH: &str = "/debug/vars";
 
-/// One target, ready to scrape.
+/// One target, ready to scrape. Two equal targets are the same target: a targets file read again
+/// keeps those that stayed equal (their schedule, collector and history).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Target {
     /// The URL fetched: the one given, without userinfo, `/debug/vars` when it had no path.
     pub url: Url,
@@ -31,7 +33,7 @@ pub struct Target {
 }
 
 /// How a target is authenticated.
-#[derive(Clone, Default)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub enum Auth {
     #[default]
     None,
@@ -77,6 +79,74 @@ struct TargetsFile {
     targets: Vec<FileTarget>,
 }
 
+/// A target group of Prometheus's `file_sd` (`[{"targets": ["host:port"], "labels": {...}}]`, in
+/// JSON or YAML), as service discovery tools write them. Of the labels, `__scheme__` (default
+/// http) and `__metrics_path__` (default /debug/vars) make the URL; the others name nothing in an
+/// event and are ignored.
+#[derive(Deserialize)]
+struct TargetGroup {
+    targets: Vec<String>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+}
+
+/// The entries of a targets file: ours in TOML, or Prometheus's `file_sd` lists in JSON
+/// (`.json`) or YAML (`.yaml`, `.yml`).
+fn file_entries(path: &Path, text: &str) -> Result<Vec<FileTarget>> {
+    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let groups: Vec<TargetGroup> = match extension.as_str() {
+        "json" => serde_json::from_str(text)?,
+        "yaml" | "yml" => serde_json::from_value(yaml_to_json(text)?)?,
+        _ => return Ok(toml::from_str::<TargetsFile>(text)?.targets),
+    };
+    let mut entries = Vec::new();
+    for group in groups {
+        let scheme = group.labels.get("__scheme__").map_or("http", String::as_str);
+        // No path is /debug/vars, and keeps `service.address` as a URL of the command line would.
+        let path = group.labels.get("__metrics_path__").map_or("", String::as_str);
+        if !path.is_empty() && !path.starts_with('/') {
+            bail!("__metrics_path__ must start with /");
+        }
+        for target in group.targets {
+            if target.contains(['/', '@']) {
+                bail!("a file_sd target is host:port, without scheme, path or userinfo");
+            }
+            entries.push(FileTarget::url(format!("{scheme}://{target}{path}")));
+        }
+    }
+    Ok(entries)
+}
+
+/// A YAML document as JSON (strings, numbers, booleans, lists and maps with string keys).
+fn yaml_to_json(text: &str) -> Result<serde_json::Value> {
+    use yaml_rust2::{Yaml, YamlLoader};
+    fn convert(yaml: &Yaml) -> Result<serde_json::Value> {
+        Ok(match yaml {
+            Yaml::String(s) => s.clone().into(),
+            Yaml::Integer(i) => (*i).into(),
+            Yaml::Real(r) => r.clone().into(),
+            Yaml::Boolean(b) => (*b).into(),
+            Yaml::Null => serde_json::Value::Null,
+            Yaml::Array(items) => items.iter().map(convert).collect::<Result<Vec<_>>>()?.into(),
+            Yaml::Hash(map) => {
+                let mut object = serde_json::Map::new();
+                for (key, value) in map {
+                    let Some(key) = key.as_str() else { bail!("a YAML map key is not a string") };
+                    object.insert(key.to_owned(), convert(value)?);
+                }
+                object.into()
+            }
+            _ => bail!("YAML aliases and other tags are not read"),
+        })
+    }
+    let documents = YamlLoader::load_from_str(text)?;
+    match documents.as_slice() {
+        [] => Ok(serde_json::Value::Array(Vec::new())),
+        [document] => convert(document),
+        _ => bail!("more than one YAML document"),
+    }
+}
+
 /// Every target of the run: the command line's URLs, then the targets file's.
 pub fn resolve(args: &ScrapeArgs) -> Result<Vec<Target>> {
     let defaults = FileTarget {
@@ -104,10 +174,10 @@ pub fn resolve(args: &ScrapeArgs) -> Result<Vec<Target>> {
     if let Some(path) = &args.targets {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the targets file {}", path.display()))?;
-        let file: TargetsFile = toml::from_str(&text)
+        let entries = file_entries(path, &text)
             .with_context(|| format!("the targets file {} is not valid", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        for entry in &file.targets {
+        for entry in &entries {
             let target = target(args, &defaults, entry, Some(base))
                 .with_context(|| format!("in the targets file {}", path.display()))?;
             targets.push(target);
@@ -116,7 +186,33 @@ pub fn resolve(args: &ScrapeArgs) -> Result<Vec<Target>> {
     if targets.is_empty() {
         bail!("no target: name one or more URLs, or a --targets file");
     }
-    Ok(targets)
+    // A target named twice is scraped once.
+    let mut unique: Vec<Target> = Vec::with_capacity(targets.len());
+    for target in targets {
+        if !unique.contains(&target) {
+            unique.push(target);
+        }
+    }
+    Ok(unique)
+}
+
+impl FileTarget {
+    /// An entry of only a URL: every other setting from the command line.
+    fn url(url: String) -> FileTarget {
+        FileTarget {
+            url,
+            namespace: None,
+            tags: None,
+            username: None,
+            password_file: None,
+            bearer_token_file: None,
+            headers: BTreeMap::new(),
+            ca_cert: None,
+            client_cert: None,
+            client_key: None,
+            insecure_skip_verify: None,
+        }
+    }
 }
 
 impl Clone for FileTarget {
@@ -353,6 +449,36 @@ mod tests {
         for target in &file.targets {
             assert!(parse_url(&target.url).is_ok(), "{}", target.url);
         }
+    }
+
+    #[test]
+    fn prometheus_file_sd_lists_in_json_and_yaml() {
+        let json = r#"[
+            {"targets": ["127.0.0.1:6060", "10.0.0.5:6060"], "labels": {"job": "api"}},
+            {"targets": ["db:8443"], "labels": {"__scheme__": "https", "__metrics_path__": "/vars"}}
+        ]"#;
+        let yaml = "- targets: [127.0.0.1:6060, '10.0.0.5:6060']\n  labels: {job: api}\n\
+                    - targets:\n    - db:8443\n  labels:\n    __scheme__: https\n    __metrics_path__: /vars\n";
+        for (file, text) in [("sd.json", json), ("sd.yaml", yaml), ("sd.yml", yaml)] {
+            let entries = file_entries(Path::new(file), text).unwrap();
+            let urls: Vec<_> = entries.iter().map(|e| e.url.as_str()).collect();
+            assert_eq!(
+                urls,
+                ["http://127.0.0.1:6060", "http://10.0.0.5:6060", "https://db:8443/vars"],
+                "{file}"
+            );
+        }
+        for bad in [
+            r#"[{"targets": ["http://a:1"]}]"#,
+            r#"[{"targets": ["u:p@a:1"]}]"#,
+            r#"{"targets": []}"#,
+        ] {
+            assert!(file_entries(Path::new("sd.json"), bad).is_err(), "{bad}");
+        }
+        assert!(
+            file_entries(Path::new("sd.yaml"), "- targets: [a:1]\n---\n- targets: [b:1]\n")
+                .is_err()
+        );
     }
 
     /// What a target resolves to, from a targets file entry of `entry` TOML and command-line

@@ -1,0 +1,126 @@
+//! `expvar-heap watch`'s page server, over raw HTTP on loopback: its files and event stream, the
+//! requests it refuses (another `Host`, another method, another path), no CORS header, and no
+//! credential in anything it serves. (The page itself is tested in Chromium:
+//! `host-test/js/watch.test.mjs`.)
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// `expvar-heap watch ARGS`, and the address of its page (read from its first line on stderr).
+fn watch(args: &[&str]) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_expvar-heap"))
+        .arg("watch")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    for line in lines.map_while(Result::ok) {
+        if let Some(at) = line.find("http://") {
+            let address = line[at + 7..].split('/').next().unwrap_or("").to_owned();
+            return (child, address);
+        }
+    }
+    let _ = child.kill();
+    let status = child.wait();
+    panic!("watch printed no address ({status:?})");
+}
+
+/// One request; the answer's head (lower-cased names) and as much of its body as comes within
+/// `read_for`.
+fn request(address: &str, head: &str, read_for: Duration) -> (String, String) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let deadline = Instant::now() + read_for;
+    let mut answer = Vec::new();
+    let mut buffer = [0; 65536];
+    while Instant::now() < deadline {
+        match stream.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&buffer[..n]),
+            Err(_) => {}
+        }
+    }
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    (head.to_ascii_lowercase(), body.to_owned())
+}
+
+fn get(address: &str, path: &str, host: &str) -> (String, String) {
+    let head = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    request(address, &head, Duration::from_secs(2))
+}
+
+#[test]
+fn the_page_server_answers_its_own_requests_only_and_shows_no_credential() {
+    let (mut child, address) = watch(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--period",
+        "300ms",
+        "--header",
+        "Authorization: Bearer tok-SECRET-1",
+        // Nothing listens on port 1: every scrape fails, with a message.
+        "http://someone:pass-SECRET-2@127.0.0.1:1",
+    ]);
+    let port = address.rsplit(':').next().unwrap();
+
+    let (head, body) = get(&address, "/", &address);
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("content-type: text/html"), "{head}");
+    assert!(head.contains("content-security-policy: default-src 'none'"), "{head}");
+    assert!(!head.contains("access-control-"), "{head}");
+    assert!(body.contains("<script type=\"module\" src=\"watch.js\">"), "{body}");
+    for path in ["/watch.js", "/charts.js", "/watch.css", "/charts.css"] {
+        let (head, body) = get(&address, path, &format!("localhost:{port}"));
+        assert!(head.starts_with("http/1.1 200"), "{path}: {head}");
+        assert!(!body.is_empty(), "{path}");
+    }
+    // The chart module is the playground's own.
+    let (_, charts) = get(&address, "/charts.js", &address);
+    let playground = concat!(env!("CARGO_MANIFEST_DIR"), "/../expvar-heap-web/www/charts.js");
+    assert_eq!(charts, std::fs::read_to_string(playground).unwrap());
+
+    // Another name for this address (DNS rebinding), another method, another path.
+    let (head, _) = get(&address, "/", &format!("attacker.example:{port}"));
+    assert!(head.starts_with("http/1.1 421"), "{head}");
+    let (head, _) = get(&address, "/events", "attacker.example");
+    assert!(head.starts_with("http/1.1 421"), "{head}");
+    let post = format!(
+        "POST / HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    let (head, _) = request(&address, &post, Duration::from_secs(2));
+    assert!(head.starts_with("http/1.1 405"), "{head}");
+    let (head, _) = get(&address, "/../etc/passwd", &address);
+    assert!(head.starts_with("http/1.1 404"), "{head}");
+
+    // The stream: hello, the target (its address without userinfo), its failed scrapes.
+    let (head, stream) = get(&address, "/events", &address);
+    assert!(head.contains("content-type: text/event-stream"), "{head}");
+    assert!(stream.contains("event: hello\n"), "{stream}");
+    assert!(
+        stream.contains("event: target\ndata: {\"address\":\"http://127.0.0.1:1\",\"id\":0}\n\n"),
+        "{stream}"
+    );
+    assert!(stream.contains("connection refused"), "{stream}");
+    assert!(!stream.contains("SECRET") && !stream.contains("someone"), "{stream}");
+
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn a_history_shorter_than_a_period_is_refused() {
+    let output = Command::new(env!("CARGO_BIN_EXE_expvar-heap"))
+        .args(["watch", "--listen", "127.0.0.1:0", "--history", "1s", "--period", "10s"])
+        .arg("http://127.0.0.1:1")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let errors = String::from_utf8_lossy(&output.stderr);
+    assert!(errors.contains("--history must be at least one --period"), "{errors}");
+}

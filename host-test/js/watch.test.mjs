@@ -1,0 +1,177 @@
+// `expvar-heap watch` in real headless Chromium (Debian's chromium, driven by playwright-core),
+// against two real Go services on loopback (host-test/go/expvar-service, which the Rust scrape
+// tests build with Debian's Go 1.19 into target/go/) scraped every second: both show in the
+// fleet; one is killed, shows as failing with its message, is restarted on the same port, shows
+// a restart and recovers; the figures under the pointer are those of the matching event in the
+// --output file; a page opened later shows every kept scrape; a hostile cmdline is shown as text.
+// `cargo xtask test` runs it after the workspace's tests (which build both binaries). A
+// screenshot is saved in target/playwright/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const target = process.env.CARGO_TARGET_DIR ?? join(root, 'target');
+const TOOL = join(target, 'debug', 'expvar-heap');
+const SERVICE = join(target, 'go', 'expvar-service');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const HOSTILE = ['<img src=x onerror="window.__pwned=1">', '</script><script>window.__pwned=2</script>'];
+
+const children = new Set();
+let browser;
+let watch;
+let url;
+let output;
+let quiet;
+let loud;
+
+// The first line a child writes on `stream`, within 20 s.
+function firstLine(child, stream, match = () => true) {
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child[stream] });
+    const timer = setTimeout(() => reject(new Error(`no line from ${child.spawnfile} on ${stream}`)), 20000);
+    lines.on('line', (line) => {
+      if (!match(line)) return;
+      clearTimeout(timer);
+      resolve(line);
+    });
+  });
+}
+
+function start(command, args, options = {}) {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
+}
+
+// A Go service; its address is the first line it prints.
+async function service(listen, extra = []) {
+  const child = start(SERVICE, ['-listen', listen, '-gc-every', '20ms', ...extra]);
+  const address = await firstLine(child, 'stdout');
+  return { child, address, url: `http://${address}` };
+}
+
+function stop(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', resolve);
+    child.kill('SIGKILL');
+  });
+}
+
+// The golang.heap events of the --output file, for one service.
+function heapEvents(address) {
+  return readFileSync(output, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line))
+    .filter((e) => e.data_stream.dataset === 'golang.heap' && e.service?.address === address);
+}
+
+before(async () => {
+  for (const [file, what] of [[TOOL, 'the tool (cargo build)'], [SERVICE, 'the Go service (the scrape tests build it)'], [CHROMIUM, 'chromium (apt-get install chromium)']]) {
+    assert.ok(existsSync(file), `${file} is missing: ${what}; cargo xtask test makes them all`);
+  }
+  const out = join(target, 'playwright');
+  mkdirSync(out, { recursive: true });
+  output = join(out, 'watch-events.ndjson');
+  rmSync(output, { force: true });
+  // The service whose cmdline carries markup is also the one that stays up.
+  quiet = await service('127.0.0.1:0', ['--', ...HOSTILE]);
+  loud = await service('127.0.0.1:0');
+  watch = start(TOOL, ['watch', '--period', '1s', '--listen', '127.0.0.1:0', '--output', output, quiet.url, loud.url]);
+  const line = await firstLine(watch, 'stderr', (l) => l.includes('the page is at'));
+  url = /http:\/\/\S+\//.exec(line)[0];
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--no-first-run', '--disable-quic'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  for (const child of [...children]) await stop(child);
+});
+
+async function openPage() {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1500 } });
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
+  await page.goto(url);
+  await page.waitForSelector('body[data-ready="true"]');
+  return { page, problems };
+}
+
+const row = (address) => `#fleet tbody tr:has(td.address:text-is("${address}"))`;
+
+test('the fleet, a failure, a restart, the figures under the pointer, a page opened later', { timeout: 120000 }, async () => {
+  const { page, problems } = await openPage();
+  for (const s of [quiet, loud]) await page.waitForSelector(`${row(s.url)}[data-state="up"]`, { timeout: 20000 });
+  assert.equal(await page.locator('#fleet tbody tr').count(), 2);
+
+  // A hostile cmdline is text.
+  await page.click(row(quiet.url));
+  await page.waitForFunction(() => document.getElementById('cmdline').textContent.length > 0);
+  const cmdline = await page.textContent('#cmdline');
+  for (const piece of HOSTILE) assert.ok(cmdline.includes(piece), `cmdline shown as ${cmdline}`);
+  assert.equal(await page.evaluate(() => document.querySelectorAll('#target img, #target script').length), 0);
+  assert.equal(await page.evaluate(() => window.__pwned), undefined);
+
+  // The figures under the pointer are the event's.
+  await page.waitForFunction(() => Number(document.querySelector('.panel g[data-series="in use"]')?.dataset.points) >= 3);
+  const area = await page.locator('.panel[data-panel="Heap memory"] rect.hover').boundingBox();
+  await page.mouse.move(area.x + area.width - 2, area.y + area.height / 2, { steps: 4 });
+  const tip = '.panel[data-panel="Heap memory"] .tip';
+  await page.waitForSelector(`${tip}:not([hidden])`);
+  const shown = await page.$eval(tip, (t) => ({
+    key: t.dataset.key,
+    values: Object.fromEntries([...t.querySelectorAll('[data-series]')].map((r) => [r.dataset.series, Number(r.dataset.value)])),
+  }));
+  const event = heapEvents(quiet.url).find((e) => e['@timestamp'] === shown.key);
+  assert.ok(event, `no event at ${shown.key} in the output`);
+  const h = event.golang.heap;
+  assert.deepEqual(shown.values, {
+    'in use': h.allocations.active.bytes, allocated: h.allocations.object.bytes,
+    idle: h.allocations.idle.bytes, released: h.system.released.bytes,
+  });
+
+  // Killed: failing, with the message; restarted on the same port: a restart, then up.
+  await stop(loud.child);
+  await page.waitForSelector(`${row(loud.url)}[data-state="failing"]`, { timeout: 20000 });
+  const why = await page.textContent(`${row(loud.url)} .why`);
+  assert.match(why, /connect|refused/i, why);
+  await page.waitForTimeout(1500);
+  const port = loud.address.split(':')[1];
+  loud = await service(`127.0.0.1:${port}`);
+  await page.waitForSelector(`${row(loud.url)}[data-state="restarted"]`, { timeout: 20000 });
+  await page.click(row(loud.url));
+  await page.waitForSelector('.panel .marker.restart', { state: 'attached' });
+  await page.waitForSelector('.panel .marker.failed', { state: 'attached' });
+  const failed = await page.$eval('.panel .marker.failed title', (t) => t.textContent);
+  assert.match(failed, /connect|refused/i, failed);
+
+  // A page opened now first gets every kept scrape: as many points as the output has events.
+  const { page: later, problems: laterProblems } = await openPage();
+  await later.click(row(quiet.url));
+  await later.waitForFunction(() => Number(document.getElementById('target').dataset.scrapes) > 0);
+  const { scrapes, last } = await later.$eval('#target', (s) => ({ scrapes: Number(s.dataset.scrapes), last: s.dataset.last }));
+  const written = heapEvents(quiet.url).filter((e) => e['@timestamp'] <= last).length;
+  assert.equal(scrapes, written, `the page has ${scrapes} scrapes up to ${last}, the output ${written}`);
+  assert.ok(scrapes >= 5, `${scrapes} scrapes`);
+
+  await page.click(row(loud.url));
+  const box = await page.locator('.panel[data-panel="Heap memory"] rect.hover').boundingBox();
+  await page.mouse.move(box.x + box.width - 2, box.y + box.height / 2, { steps: 4 });
+  const screenshot = join(target, 'playwright', 'watch.png');
+  await page.screenshot({ path: screenshot, fullPage: true });
+  console.log(`screenshot: ${screenshot}`);
+  assert.deepEqual(problems, []);
+  assert.deepEqual(laterProblems, []);
+  await later.close();
+  await page.close();
+});
