@@ -21,6 +21,7 @@ const TOOL = join(target, 'debug', 'expvar-heap');
 const SERVICE = join(target, 'go', 'expvar-service');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const HOSTILE = ['<img src=x onerror="window.__pwned=1">', '</script><script>window.__pwned=2</script>'];
+const NOTE = '</script><img src=x onerror="window.__pwned=3">';
 
 const children = new Set();
 let browser;
@@ -80,9 +81,9 @@ before(async () => {
   output = join(out, 'watch-events.ndjson');
   rmSync(output, { force: true });
   // The service whose cmdline carries markup is also the one that stays up.
-  quiet = await service('127.0.0.1:0', ['--', ...HOSTILE]);
+  quiet = await service('127.0.0.1:0', ['-note', NOTE, '--', ...HOSTILE]);
   loud = await service('127.0.0.1:0');
-  watch = start(TOOL, ['watch', '--period', '1s', '--listen', '127.0.0.1:0', '--output', output, quiet.url, loud.url]);
+  watch = start(TOOL, ['watch', '--period', '1s', '--listen', '127.0.0.1:0', '--dataset', 'all', '--output', output, quiet.url, loud.url]);
   const line = await firstLine(watch, 'stderr', (l) => l.includes('the page is at'));
   url = /http:\/\/\S+\//.exec(line)[0];
   browser = await chromium.launch({
@@ -121,6 +122,15 @@ test('the fleet, a failure, a restart, the figures under the pointer, a page ope
   for (const piece of HOSTILE) assert.ok(cmdline.includes(piece), `cmdline shown as ${cmdline}`);
   assert.equal(await page.evaluate(() => document.querySelectorAll('#target img, #target script').length), 0);
   assert.equal(await page.evaluate(() => window.__pwned), undefined);
+
+  // The custom variables of the last scrape (--datasets all), as text; a number is charted.
+  await page.waitForSelector('#custom:not([hidden]) #variables tbody tr');
+  const variables = await page.$$eval('#variables tbody tr', (rows) => Object.fromEntries(rows.map((r) => [r.cells[0].textContent, r.cells[1].textContent])));
+  assert.equal(variables.note, NOTE);
+  assert.match(variables.requests_total, /^\d+$/);
+  assert.equal(await page.evaluate(() => document.querySelectorAll('#custom img, #custom script').length), 0);
+  await page.click('#variables tbody tr.number:has(td:text-is("requests_total"))');
+  await page.waitForSelector('#custom-chart .panel[data-panel="requests_total"] g[data-series="requests_total"]');
 
   // The figures under the pointer are the event's.
   await page.waitForFunction(() => Number(document.querySelector('.panel g[data-series="in use"]')?.dataset.points) >= 3);

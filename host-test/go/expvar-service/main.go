@@ -29,6 +29,7 @@ var (
 	certFile = flag.String("tls-cert", "", "serve HTTPS with this certificate (PEM)")
 	keyFile  = flag.String("tls-key", "", "and this key (PEM)")
 	clientCA = flag.String("client-ca", "", "require client certificates signed by this CA (PEM)")
+	note     = flag.String("note", "", "publish this text as the expvar string variable \"note\"")
 )
 
 // sink keeps some allocations alive so that the heap has a live set.
@@ -41,6 +42,9 @@ func main() {
 	}
 	requests := expvar.NewInt("requests_total")
 	expvar.NewString("build_version").Set(runtime.Version())
+	if *note != "" {
+		expvar.NewString("note").Set(*note)
+	}
 
 	listener, err := net.Listen("tcp", *listen)
 	if err != nil {
