@@ -13,13 +13,12 @@ import { createInterface } from 'node:readline';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { CHROMIUM, launchChromium, openPage as open } from './chromium.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const target = process.env.CARGO_TARGET_DIR ?? join(root, 'target');
 const TOOL = join(target, 'debug', 'expvar-heap');
 const SERVICE = join(target, 'go', 'expvar-service');
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const HOSTILE = ['<img src=x onerror="window.__pwned=1">', '</script><script>window.__pwned=2</script>'];
 const NOTE = '</script><img src=x onerror="window.__pwned=3">';
 
@@ -86,11 +85,7 @@ before(async () => {
   watch = start(TOOL, ['watch', '--period', '1s', '--listen', '127.0.0.1:0', '--dataset', 'all', '--output', output, quiet.url, loud.url]);
   const line = await firstLine(watch, 'stderr', (l) => l.includes('the page is at'));
   url = /http:\/\/\S+\//.exec(line)[0];
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -98,15 +93,7 @@ after(async () => {
   for (const child of [...children]) await stop(child);
 });
 
-async function openPage() {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1500 } });
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(e.message));
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
-  await page.goto(url);
-  await page.waitForSelector('body[data-ready="true"]');
-  return { page, problems };
-}
+const openPage = () => open(browser, url, { console: true });
 
 const row = (address) => `#fleet tbody tr:has(td.address:text-is("${address}"))`;
 
