@@ -4,7 +4,9 @@
 //! Prints the ticks skipped, CPU per scrape of each, RSS at the start and end, and the bytes per
 //! second each reader received. `cargo bench -p expvar-heap-cli --bench watch` (after `cargo
 //! xtask build`); `EXPVAR_HEAP_BENCH_TARGETS`, `EXPVAR_HEAP_BENCH_SECONDS`,
-//! `EXPVAR_HEAP_BENCH_READERS` change the size.
+//! `EXPVAR_HEAP_BENCH_READERS` change the size, and `EXPVAR_HEAP_BENCH_HISTORY` watch's
+//! `--history` (default 30s: the kept history fills half-way through a minute's run, so the RSS
+//! of the second half shows whether memory then stays flat).
 
 mod common;
 
@@ -14,6 +16,7 @@ fn main() {
     let targets = env_or("EXPVAR_HEAP_BENCH_TARGETS", 200);
     let seconds = env_or("EXPVAR_HEAP_BENCH_SECONDS", 60);
     let readers = env_or("EXPVAR_HEAP_BENCH_READERS", 3) as usize;
+    let history = std::env::var("EXPVAR_HEAP_BENCH_HISTORY").unwrap_or_else(|_| "30s".to_owned());
     let fleet = Fleet::new(targets);
     println!(
         "{targets} targets, period 1s, {seconds} s, real bodies of mean {} B on 127.0.0.1",
@@ -25,21 +28,19 @@ fn main() {
     let common = ["--period", "1s", "--count", &count, "--targets", list];
     let alone = run(&[&["scrape"][..], &common].concat(), &fleet.dir.join("scrape.ndjson"), 0);
     let watched = run(
-        &[&["watch", "--listen", "127.0.0.1:0"][..], &common].concat(),
+        &[&["watch", "--listen", "127.0.0.1:0", "--history", &history][..], &common].concat(),
         &fleet.dir.join("watch.ndjson"),
         readers,
     );
-    for (name, measured) in
-        [("scrape", &alone), (&format!("watch, {readers} pages") as &str, &watched)]
-    {
+    let name = format!("watch --history {history}, {readers} pages");
+    for (name, measured) in [("scrape", &alone), (&name as &str, &watched)] {
         println!("{name}: {}", measured.summary);
         println!(
-            "  ticks skipped {}; CPU {:.1} s, {:.0} us per scrape; RSS (KiB) at 5 s {}, at the end {}, peak {}",
+            "  ticks skipped {}; CPU {:.1} s, {:.0} us per scrape; RSS every 5 s (KiB): {}; peak {}",
             measured.skipped(),
             measured.cpu,
             measured.cpu * 1e6 / scrapes,
-            measured.rss_kib.first().copied().unwrap_or(0),
-            measured.rss_kib.last().copied().unwrap_or(0),
+            measured.rss_kib.iter().map(u64::to_string).collect::<Vec<_>>().join(" "),
             measured.peak_rss_kib
         );
     }
