@@ -180,16 +180,7 @@ impl<'a> Cursor<'a> {
             if n == 0 || (n > 1 && first as u8 == b'0') {
                 return None;
             }
-            if let Some(starts) = starts.as_deref_mut() {
-                // Kept entries are decoded later, when needed: here only their place, and
-                // that they fit 64 bits (19 digits always do; more, the general path judges).
-                if n > 19 {
-                    return None;
-                }
-                if let Some(slot) = starts.get_mut(count) {
-                    *slot = u16::try_from(pos - open).ok().filter(|&at| at != u16::MAX)?;
-                }
-            }
+            keep_start(starts.as_deref_mut(), count, n, pos - open)?;
             count += 1;
             let stop = (word(at) >> (8 * in_word)) as u8;
             match after_element::<SPACED>(bytes, pos + n, stop)? {
@@ -202,23 +193,8 @@ impl<'a> Cursor<'a> {
         }
         // The last bytes of the body.
         loop {
-            let word = load(bytes, pos);
-            let n = leading_digits(word);
-            if n == 0 || (n > 1 && word as u8 == b'0') {
-                return None;
-            }
-            let mut end = pos + n;
-            if n == 8 {
-                end += digit_run(&bytes[end..]);
-            }
-            if let Some(starts) = starts.as_deref_mut() {
-                if end - pos > 19 {
-                    return None;
-                }
-                if let Some(slot) = starts.get_mut(count) {
-                    *slot = u16::try_from(pos - open).ok().filter(|&at| at != u16::MAX)?;
-                }
-            }
+            let end = plain_uint_end(bytes, pos)?;
+            keep_start(starts.as_deref_mut(), count, end - pos, pos - open)?;
             count += 1;
             match after_element::<SPACED>(bytes, end, *bytes.get(end)?)? {
                 Step::Next(next) => pos = next,
@@ -341,6 +317,22 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// When `starts` are kept, writes where element `index` starts (`at`, from the array's `[`):
+/// kept entries are decoded later, when needed, so here only their place, and that their
+/// `digits` fit 64 bits (19 always do; more, the general path judges). `None` for more, or for a
+/// place beyond what a `u16` marks.
+#[inline(always)]
+fn keep_start(starts: Option<&mut [u16]>, index: usize, digits: usize, at: usize) -> Option<()> {
+    let Some(starts) = starts else { return Some(()) };
+    if digits > 19 {
+        return None;
+    }
+    if let Some(slot) = starts.get_mut(index) {
+        *slot = u16::try_from(at).ok().filter(|&at| at != u16::MAX)?;
+    }
+    Some(())
+}
+
 /// Where an array's element ends, with its `stop` byte there: the next element, or the array's
 /// end.
 enum Step {
@@ -389,7 +381,7 @@ impl Fixed {
         if len == 0 || len > 16 {
             return None;
         }
-        let mask = |n: usize| if n >= 8 { u64::MAX } else { (1u64 << (8 * n)) - 1 };
+        let mask = |n: usize| if n >= 8 { u64::MAX } else { low_bytes(n) };
         let masks = [mask(len), mask(len.saturating_sub(8))];
         let words = [load(text, 0) & masks[0], load(text, 8) & masks[1]];
         Some(Fixed { words, masks, len })
