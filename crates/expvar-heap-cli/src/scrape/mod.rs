@@ -82,12 +82,6 @@ pub fn fleet(args: ScrapeArgs, hub: Option<Arc<Hub>>) -> Result<ExitCode> {
     let timeout = args.timeout.unwrap_or_else(|| default_timeout(args.period));
     let targets = targets::resolve(&args)?;
     let engine = Engine::open(&args.engine, args.run.quiet)?;
-    let unverified = |t: &targets::Target| t.tls.insecure_skip_verify && t.url.scheme() == "https";
-    if !args.run.quiet && targets.iter().any(unverified) {
-        eprintln!(
-            "expvar-heap: warning: TLS certificates are not verified (--insecure-skip-verify): anyone on the path can read and change what is scraped"
-        );
-    }
     let out: Box<dyn Write + Send> = match &args.output {
         Some(path) => Box::new(
             std::fs::OpenOptions::new()
@@ -131,6 +125,7 @@ pub fn fleet(args: ScrapeArgs, hub: Option<Arc<Hub>>) -> Result<ExitCode> {
             running: Vec::new(),
             tasks: tokio::task::JoinSet::new(),
             next_id: 0,
+            warned_unverified: false,
             tally: tally.clone(),
             stopped: stopped.clone(),
             to_transform,
@@ -260,6 +255,8 @@ struct Fleet<'a> {
     running: Vec<Running>,
     tasks: tokio::task::JoinSet<()>,
     next_id: u64,
+    /// Whether the warning of a target whose certificate is not checked was given (once a run).
+    warned_unverified: bool,
     tally: Arc<Tally>,
     stopped: watch::Receiver<bool>,
     to_transform: mpsc::Sender<ToTransform>,
@@ -278,6 +275,13 @@ impl Fleet<'_> {
     /// at its offset from the run's start, or (`later`, a target added by a targets file read
     /// again) at its next tick from now.
     fn add(&mut self, target: Target, later: bool) -> Result<()> {
+        let unverified = target.tls.insecure_skip_verify && target.url.scheme() == "https";
+        if unverified && !self.warned_unverified && !self.args.run.quiet {
+            self.warned_unverified = true;
+            eprintln!(
+                "expvar-heap: warning: TLS certificates are not verified (--insecure-skip-verify): anyone on the path can read and change what is scraped"
+            );
+        }
         let client = match self.clients.get(&target.tls) {
             Some(client) => client.clone(),
             None => {

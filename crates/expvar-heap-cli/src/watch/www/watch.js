@@ -98,7 +98,8 @@ function summary(target) {
   const scrapes = target.scrapes;
   const last = scrapes[scrapes.length - 1];
   const good = scrapes.filter((s) => s.heap);
-  const [before, now] = good.slice(-2).length === 2 ? good.slice(-2) : [undefined, good[good.length - 1]];
+  const now = good[good.length - 1];
+  const before = good[good.length - 2];
   const row = { address: target.address, state: 'waiting', why: '', inUse: undefined, goal: undefined, share: undefined,
     allocRate: undefined, gcPerMinute: undefined, maxPause: undefined, cpuFraction: undefined, age: undefined };
   if (last?.failed) {
