@@ -95,6 +95,23 @@ after(async () => {
 
 const openPage = () => open(browser, url, { console: true });
 
+// Puts the pointer on the last point of a panel and returns its tip's selector once shown. The
+// panels are drawn again at each scrape, so the plot may be replaced between finding it and
+// moving there: then it is found again.
+async function hoverLastPoint(page, panel) {
+  const tip = `.panel[data-panel="${panel}"] .tip`;
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const box = await page.locator(`.panel[data-panel="${panel}"] rect.hover`).boundingBox().catch(() => null);
+    if (box) {
+      await page.mouse.move(0, 0);
+      await page.mouse.move(box.x + box.width - 2, box.y + box.height / 2, { steps: 4 });
+      if (await page.locator(`${tip}:not([hidden])`).count() > 0) return tip;
+    }
+    await page.waitForTimeout(100);
+  }
+  throw new Error(`the pointer found no point on the panel ${panel}`);
+}
+
 const row = (address) => `#fleet tbody tr:has(td.address:text-is("${address}"))`;
 
 test('the fleet, a failure, a restart, the figures under the pointer, a page opened later', { timeout: 120000 }, async () => {
@@ -121,10 +138,7 @@ test('the fleet, a failure, a restart, the figures under the pointer, a page ope
 
   // The figures under the pointer are the event's.
   await page.waitForFunction(() => Number(document.querySelector('.panel g[data-series="in use"]')?.dataset.points) >= 3);
-  const area = await page.locator('.panel[data-panel="Heap memory"] rect.hover').boundingBox();
-  await page.mouse.move(area.x + area.width - 2, area.y + area.height / 2, { steps: 4 });
-  const tip = '.panel[data-panel="Heap memory"] .tip';
-  await page.waitForSelector(`${tip}:not([hidden])`);
+  const tip = await hoverLastPoint(page, 'Heap memory');
   const shown = await page.$eval(tip, (t) => ({
     key: t.dataset.key,
     values: Object.fromEntries([...t.querySelectorAll('[data-series]')].map((r) => [r.dataset.series, Number(r.dataset.value)])),
@@ -162,8 +176,7 @@ test('the fleet, a failure, a restart, the figures under the pointer, a page ope
   assert.ok(scrapes >= 5, `${scrapes} scrapes`);
 
   await page.click(row(loud.url));
-  const box = await page.locator('.panel[data-panel="Heap memory"] rect.hover').boundingBox();
-  await page.mouse.move(box.x + box.width - 2, box.y + box.height / 2, { steps: 4 });
+  await hoverLastPoint(page, 'Heap memory');
   const screenshot = join(target, 'playwright', 'watch.png');
   await page.screenshot({ path: screenshot, fullPage: true });
   console.log(`screenshot: ${screenshot}`);
