@@ -1,6 +1,8 @@
 //! A collector never panics on any sequence of bodies (the input split at 0xFF bytes, which no
 //! UTF-8 text holds), each body's events are JSON, and its pause window never counts more than
-//! the ring holds.
+//! the ring holds. Each body is also pushed as a record its host wrote itself
+//! ([`Collector::push_host_record`], as the Fluent Bit module reads records): never a panic, and
+//! for a body that is valid JSON, the events of the checked read.
 #![no_main]
 
 use expvar_heap::{CollectionTime, Collector, PAUSE_RING_LEN};
@@ -9,9 +11,18 @@ use serde_json::Value;
 
 fuzz_target!(|input: &[u8]| {
     let mut collector = Collector::default();
+    let (mut records, mut trusting) = (Collector::default(), Collector::default());
     for (i, body) in input.split(|&b| b == 0xFF).enumerate() {
         let time = CollectionTime { seconds: 1_700_000_000 + i as u64 * 10, nanoseconds: 0 };
         let events = collector.push(body, time);
+        let (checked, trusted) =
+            (records.push_record(body, time), trusting.push_host_record(body, time));
+        // Valid JSON (serde_json builds its strings, so they are UTF-8 too).
+        if serde_json::from_slice::<Value>(body).is_ok() {
+            assert_eq!(trusted, checked, "a valid record read trusting its grammar");
+        }
+        // Text that is not JSON may be read otherwise when trusted: go on from the same state.
+        trusting.set_state(records.state());
         assert_eq!(events.len(), 1);
         let event: Value = serde_json::from_str(&events[0].json).expect("an event is JSON");
         let pause = &event["golang"]["heap"]["gc"]["pause"];

@@ -144,3 +144,52 @@ fn collectors_share_an_instance_and_start_again_after_a_trap() {
     drop(b);
     assert_eq!(a.push(&body("04"), BLESS_TIME).unwrap(), after_trap.push(&body("04"), BLESS_TIME));
 }
+
+/// A record its host wrote as JSON itself (Fluent Bit's, to its `wasm` filter) is read trusting
+/// its grammar, passing over what no event needs by structure alone: for every fixture that is
+/// valid JSON, as it is and as Fluent Bit writes it (compact), in sequence per process, the events
+/// are those of the checked read.
+#[test]
+fn a_record_its_host_wrote_gives_the_events_of_the_checked_read() {
+    use expvar_heap::CollectionTime;
+    use expvar_heap_test_support::fixtures;
+    use std::collections::BTreeMap;
+
+    let mut processes: BTreeMap<String, Vec<Vec<u8>>> = BTreeMap::new();
+    for case in fixtures::cases().unwrap() {
+        let body = std::fs::read(&case.input).unwrap();
+        let Ok(value) = serde_json::from_slice::<Value>(&body) else { continue };
+        let process = case.input.parent().unwrap().display().to_string();
+        let bodies = processes.entry(process).or_default();
+        bodies.push(serde_json::to_vec(&value).unwrap());
+        bodies.push(body);
+    }
+    let mut compared = 0;
+    for (process, bodies) in &processes {
+        let (mut checked, mut trusted) = (Collector::default(), Collector::default());
+        let all = Options {
+            datasets: Datasets::ALL,
+            preserve_original_event: true,
+            ..Options::default()
+        }
+        .validate()
+        .unwrap();
+        let (mut checked_all, mut trusted_all) =
+            (Collector::new(all.clone()), Collector::new(all.clone()));
+        for (i, body) in bodies.iter().enumerate() {
+            let time = CollectionTime { seconds: 1_700_000_000 + i as u64 * 10, nanoseconds: 0 };
+            assert_eq!(
+                trusted.push_host_record(body, time),
+                checked.push_record(body, time),
+                "{process}, body {i}"
+            );
+            assert_eq!(
+                trusted_all.push_host_record(body, time),
+                checked_all.push_record(body, time),
+                "{process}, body {i}, both datasets"
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared >= 100, "only {compared} bodies compared");
+}

@@ -2,9 +2,14 @@
 //! under `log`, `message` or `exec`) becomes its `golang.heap` event, with the GC pauses since the
 //! previous record of the same tag.
 //!
-//! Glue only: a [`expvar_heap::Collector`] per tag finds the body in the record
-//! ([`expvar_heap::Collector::push_record`]) and transforms it. Built for `wasm32-unknown-unknown`,
-//! so it imports nothing.
+//! Glue only: a [`expvar_heap::Collector`] per tag finds the body in the record and transforms
+//! it ([`expvar_heap::Collector::push_host_record`]). Fluent Bit writes each record it hands over
+//! itself, from the msgpack it holds (`flb_msgpack_to_json_str` in
+//! `plugins/filter_wasm/filter_wasm.c`, strings through `flb_utils_write_str` in
+//! `src/flb_utils.c`, which replaces invalid UTF-8): valid JSON with integers within 64 bits. The
+//! module trusts that, and passes over what no event needs by its structure alone; a body carried
+//! as a string (`log`, `message`, `exec`) is read checked, as everywhere. Built for
+//! `wasm32-unknown-unknown`, so it imports nothing.
 //!
 //! A record too large for the module's app heap (`Wasm_Heap_Size`) is not copied in, yet Fluent
 //! Bit 5.1.1 calls the filter anyway, with a null pointer and the record's real length: the
@@ -46,7 +51,7 @@ impl Filter {
         }
         // Looked up by &str: a known tag costs no allocation per record.
         let collector = self.collectors.get_mut(tag).expect("inserted above");
-        let events = collector.push_record(record, time);
+        let events = collector.push_host_record(record, time);
         self.emit(&events[0])
     }
 

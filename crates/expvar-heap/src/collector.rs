@@ -214,6 +214,15 @@ impl Collector {
     pub fn push_record(&mut self, record: &[u8], time: CollectionTime) -> Vec<Event> {
         events(record, Framing::Record, time, &self.options, Some(&mut self.state))
     }
+
+    /// [`Collector::push_record`] of a record that its host wrote as JSON itself, as Fluent Bit
+    /// writes each record for its `wasm` filter: valid by construction, its integers within 64
+    /// bits. The parts no event needs are passed over by their structure ([`Want::host_json`]);
+    /// for such a record the events are those of [`Collector::push_record`]. A body the record
+    /// carries as a string is read checked, as always.
+    pub fn push_host_record(&mut self, record: &[u8], time: CollectionTime) -> Vec<Event> {
+        events(record, Framing::HostRecord, time, &self.options, Some(&mut self.state))
+    }
 }
 
 /// What an input to the transform is.
@@ -223,6 +232,8 @@ pub(crate) enum Framing {
     Body,
     /// A log shipper's record, which may carry the body as a string ([`crate::record_body`]).
     Record,
+    /// A record that its host wrote as JSON itself ([`Collector::push_host_record`]).
+    HostRecord,
 }
 
 /// The one path from an input to its events, for the stateless transform (`state` is `None`) and
@@ -240,13 +251,14 @@ pub(crate) fn events(
     let want = Want {
         custom: options.datasets.expvar,
         pauses: state.is_some(),
-        embedded: framing == Framing::Record,
+        embedded: framing != Framing::Body,
+        host_json: framing == Framing::HostRecord,
     };
     let read = match read_body(input, want) {
         Ok(read) => read,
         Err(why) => return event::build_all(input, Err(&why.to_string()), time, options, None),
     };
-    if framing == Framing::Record
+    if framing != Framing::Body
         && let Some(body) = embedded_body(input, &read)
     {
         return events(&body, Framing::Body, time, options, state);

@@ -27,7 +27,7 @@ pub use check::Number;
 use check::check_number;
 use cursor::{Cursor, Parsed, SyntaxError, Value, uint_value};
 
-use crate::scan::digit_run;
+use crate::scan::{digit_run, digits_value, leading_digits, load};
 
 /// How deeply a body may nest, its top-level object counting as one level: serde_json's recursion
 /// limit, which the expvar event's custom variables are decoded with. A custom variable nested
@@ -61,6 +61,11 @@ pub struct Want {
     pub pauses: bool,
     /// Where a shipper's record carries a body as a string (see [`crate::record_body`]).
     pub embedded: bool,
+    /// The text is JSON its host wrote itself (as Fluent Bit writes a record for its `wasm`
+    /// filter): valid by construction, its integers within 64 bits. What no event needs (unknown
+    /// variables and `memstats` members) is then passed over by its structure alone; for such
+    /// text the read is the same as without it.
+    pub host_json: bool,
 }
 
 /// `cmdline` as read.
@@ -143,11 +148,20 @@ impl PauseRing<'_> {
         match self {
             PauseRing::Decoded(values) => values[index],
             PauseRing::Text { starts, .. } if starts[index] == ZERO_ENTRY => 0,
-            PauseRing::Text { text, starts } => {
-                let digits = &text[usize::from(starts[index])..];
-                // Checked when read: digits that fit 64 bits.
-                uint_value(&digits[..digit_run(digits)]).unwrap_or_default()
-            }
+            PauseRing::Text { text, starts } => entry_value(text, usize::from(starts[index])),
+        }
+    }
+}
+
+/// The value of the unsigned integer at `start` of a ring's text, which was read as one that fits
+/// 64 bits: most often (a pause in ns) under eight digits, decoded from one word.
+fn entry_value(text: &[u8], start: usize) -> u64 {
+    let word = load(text, start);
+    match leading_digits(word) {
+        n @ 1..8 => digits_value(word, n),
+        _ => {
+            let digits = &text[start..];
+            uint_value(&digits[..digit_run(digits)]).unwrap_or_default()
         }
     }
 }
@@ -291,7 +305,7 @@ fn top_level<'a>(c: &mut Cursor<'a>, want: Want) -> Parsed<Result<Body<'a>, &'st
                 Ok(number) => body.last_num_gc = number.and_then(Number::as_u64),
                 Err(why) => body.problems.push(format!("last_num_gc: {why}")),
             },
-            b"last_num_gc" => drop(c.skip_value()?),
+            b"last_num_gc" => pass_unused(c, want)?,
             _ if want.custom => {
                 let start = c.pos;
                 let depth = c.skip_value()?;
@@ -310,7 +324,7 @@ fn top_level<'a>(c: &mut Cursor<'a>, want: Want) -> Parsed<Result<Body<'a>, &'st
                 };
                 body.custom.push((name, value));
             }
-            _ => drop(c.skip_value()?),
+            _ => pass_unused(c, want)?,
         }
         if embedded {
             body.embedded = Some((start, c.pos));
@@ -319,6 +333,11 @@ fn top_level<'a>(c: &mut Cursor<'a>, want: Want) -> Parsed<Result<Body<'a>, &'st
     }
     keep_last_of_each_name(&mut body.custom);
     Ok(Ok(body))
+}
+
+/// Moves past a value no event uses: by its structure in JSON its host wrote, else checked.
+fn pass_unused(c: &mut Cursor<'_>, want: Want) -> Parsed<()> {
+    if want.host_json { c.pass_value() } else { c.skip_value().map(drop) }
 }
 
 fn cmdline<'a>(c: &mut Cursor<'a>, problems: &mut Vec<String>) -> Parsed<Option<Cmdline<'a>>> {
@@ -399,7 +418,7 @@ fn memstats<'a>(c: &mut Cursor<'a>, want: Want, body: &mut Body<'a>) -> Parsed<M
                 }
             };
         } else if c.plain_uint().is_none() {
-            c.skip_value()?;
+            pass_unused(c, want)?;
         }
         more = c.next_or_close(b'}', "expected ',' or '}' after an object member")?;
     }
@@ -571,7 +590,8 @@ mod tests {
     fn deep_nesting_is_skipped_not_a_crash() {
         let body = format!("{{\"x\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
         for keep_custom in [false, true] {
-            let want = Want { custom: keep_custom, pauses: true, embedded: false };
+            let want =
+                Want { custom: keep_custom, pauses: true, embedded: false, host_json: false };
             let read = read_body(body.as_bytes(), want).unwrap();
             assert_eq!(read.custom.len(), usize::from(keep_custom));
         }
@@ -605,8 +625,10 @@ mod tests {
             for variant in variants {
                 let Ok(text) = std::str::from_utf8(&variant) else { continue };
                 let serde_ok = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
-                let ours =
-                    read_body(&variant, Want { custom: true, pauses: true, embedded: false });
+                let ours = read_body(
+                    &variant,
+                    Want { custom: true, pauses: true, embedded: false, host_json: false },
+                );
                 let ours_ok = matches!(ours, Ok(_) | Err(ReadError::NotAnObject(_)));
                 assert_eq!(ours_ok, serde_ok, "{text:?}: {:?}", ours.err());
                 checked += 1;
@@ -619,7 +641,11 @@ mod tests {
     #[test]
     fn a_name_published_twice_keeps_its_last_value() {
         let body = br#"{"a":1,"b":2,"a":{"x":3},"c":4,"b":5,"memstats":{}}"#;
-        let read = read_body(body, Want { custom: true, pauses: false, embedded: false }).unwrap();
+        let read = read_body(
+            body,
+            Want { custom: true, pauses: false, embedded: false, host_json: false },
+        )
+        .unwrap();
         let custom: Vec<(&str, &str)> = read
             .custom
             .iter()
@@ -641,7 +667,7 @@ mod tests {
                 let body = format!("{{\"v\":{value},\"w\":[1,2]}}");
                 let read = read_body(
                     body.as_bytes(),
-                    Want { custom: true, pauses: false, embedded: false },
+                    Want { custom: true, pauses: false, embedded: false, host_json: false },
                 )
                 .unwrap();
                 let decodable = serde_json::from_str::<serde_json::Value>(&value).is_ok();

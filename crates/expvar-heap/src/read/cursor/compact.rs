@@ -268,7 +268,30 @@ impl<'a> Cursor<'a> {
             };
             texts[0] = first;
         }
-        let texts = &texts[..members];
+        // The next objects. Go's `BySize` objects have three members: their texts then go as an
+        // array of three, so that the loop over them is unrolled with the texts kept out of
+        // memory.
+        match <[Fixed; 3]>::try_from(&texts[..members]) {
+            Ok(three) => self.next_objects::<SPACED>(pos, three),
+            Err(_) => self.next_objects::<SPACED>(pos, &texts[..members]),
+        }
+    }
+
+    /// [`Cursor::compact_object_array`] from `pos`, past the first object: each next object has
+    /// the members of `texts`, in order.
+    #[inline(always)]
+    fn next_objects<const SPACED: bool>(
+        &mut self,
+        mut pos: usize,
+        texts: impl AsRef<[Fixed]>,
+    ) -> bool {
+        let texts = texts.as_ref();
+        let bytes = self.bytes;
+        let gap = usize::from(SPACED);
+        let spaced_at = |at: usize| !SPACED || bytes.get(at) == Some(&b' ');
+        let closes_at = |at: usize| {
+            if SPACED { bytes.get(at..at + 2) == Some(b" }") } else { bytes.get(at) == Some(&b'}') }
+        };
         // Past each object's `}`: the next object, or the array's end.
         loop {
             if bytes.get(pos) != Some(&b',') {

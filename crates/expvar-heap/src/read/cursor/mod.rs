@@ -8,11 +8,13 @@
 //!   why the body stops being JSON;
 //! - `compact`: the fast paths for the compact shapes Go writes (the rings, `BySize`, `cmdline`,
 //!   `memstats` keys), each giving up to the general path at anything else;
-//! - `number`: numbers decoded, exactly.
+//! - `number`: numbers decoded, exactly;
+//! - `trusted`: values passed over by their structure alone, in JSON its host wrote itself.
 
 mod compact;
 mod number;
 mod skip;
+mod trusted;
 
 use std::borrow::Cow;
 

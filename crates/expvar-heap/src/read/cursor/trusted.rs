@@ -1,0 +1,171 @@
+//! Passing over JSON that its host wrote itself, such as the record Fluent Bit hands its `wasm`
+//! filter (`flb_msgpack_to_json` of a record it holds as msgpack). Such text is valid JSON by
+//! construction (RFC 8259), and its integers fit 64 bits (msgpack holds none larger). The values
+//! that no event needs are passed over by their structure alone, without checking the grammar of
+//! each byte; for valid JSON whose integers fit, the result is the checked path's exactly. Text
+//! that breaks that promise is still read without a panic or a read out of bounds, and only the
+//! values taken are checked as usual.
+//!
+//! The reader uses this only when told to trust its input ([`crate::read::Want::host_json`]).
+
+use super::skip::{after_ws, stop};
+use super::{Cursor, Parsed};
+use crate::scan::{digit_run, load};
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `word` equal to `byte`, exactly (no borrow between bytes).
+#[inline(always)]
+fn bytes_equal(word: u64, byte: u8) -> u64 {
+    let x = word ^ (ONES * u64::from(byte));
+    !(((x & LOW7) + LOW7) | x) & HIGH
+}
+
+impl Cursor<'_> {
+    /// Moves past the value at the cursor (after any whitespace) by its structure: a string to
+    /// its closing quote, an array or object to its matching bracket, anything else to the next
+    /// `,`, `]`, `}` or whitespace. An error only where the text ends first.
+    pub fn pass_value(&mut self) -> Parsed<()> {
+        let bytes = self.bytes;
+        let pos = after_ws(bytes, self.pos);
+        self.pos = match bytes.get(pos) {
+            Some(b'"') => pass_string(bytes, pos)?,
+            Some(b'[') => {
+                self.pos = pos;
+                match self.compact_array() {
+                    Some(_) => return Ok(()),
+                    None => pass_container(bytes, pos, b'[', b']')?,
+                }
+            }
+            Some(b'{') => pass_container(bytes, pos, b'{', b'}')?,
+            Some(_) => scalar_end(bytes, pos),
+            None => return Err(stop(bytes, pos, "expected a value")),
+        };
+        Ok(())
+    }
+}
+
+/// At `"`: where the string ends, past its closing quote.
+fn pass_string(bytes: &[u8], open: usize) -> Parsed<usize> {
+    let mut pos = open + 1;
+    while pos < bytes.len() {
+        let word = load(bytes, pos);
+        let stops = bytes_equal(word, b'"') | bytes_equal(word, b'\\');
+        if stops == 0 {
+            pos += 8;
+            continue;
+        }
+        pos += (stops.trailing_zeros() / 8) as usize;
+        match bytes.get(pos) {
+            Some(b'"') => return Ok(pos + 1),
+            // An escape: the byte after the backslash is not the string's end.
+            _ => pos += 2,
+        }
+    }
+    Err(stop(bytes, bytes.len(), "the body ends inside a string"))
+}
+
+/// At `open`: where the array or object ends, past its `close`. Only the brackets of its own
+/// kind are counted (in valid JSON they pair up, whatever is between them), and only outside
+/// strings: eight bytes at a time, each word's quotes are counted with one multiplication, whose
+/// bytes say which of the word's bytes are inside a string. A word with a backslash (an escape,
+/// perhaps of a quote) or a bracket of the kind counted is read byte by byte.
+fn pass_container(bytes: &[u8], open_at: usize, open: u8, close: u8) -> Parsed<usize> {
+    let mut pos = open_at + 1;
+    let mut depth = 1usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    while pos < bytes.len() {
+        let word = load(bytes, pos);
+        if !escaped && bytes_equal(word, b'\\') == 0 {
+            // Byte k of `counts` is how many quotes bytes 0 to k hold: odd (with the string the
+            // word starts in) inside a string.
+            let counts = (bytes_equal(word, b'"') >> 7).wrapping_mul(ONES);
+            let inside = (counts ^ if in_string { ONES } else { 0 }) & ONES;
+            let brackets = (bytes_equal(word, open) | bytes_equal(word, close)) & !(inside << 7);
+            if brackets == 0 {
+                in_string ^= (counts >> 56) & 1 == 1;
+                pos += 8;
+                continue;
+            }
+        }
+        // Byte by byte, to the end of this word (or of the text).
+        let end = (pos + 8).min(bytes.len());
+        while pos < end {
+            let byte = bytes[pos];
+            pos += 1;
+            if in_string {
+                if escaped {
+                    escaped = false;
+                } else if byte == b'\\' {
+                    escaped = true;
+                } else if byte == b'"' {
+                    in_string = false;
+                }
+            } else if byte == b'"' {
+                in_string = true;
+            } else if byte == open {
+                depth += 1;
+            } else if byte == close {
+                depth -= 1;
+                if depth == 0 {
+                    return Ok(pos);
+                }
+            }
+        }
+    }
+    Err(stop(bytes, bytes.len(), "the body ends inside an array or object"))
+}
+
+/// Where a number or literal at `pos` ends: at the first `,`, `]`, `}` or whitespace.
+fn scalar_end(bytes: &[u8], pos: usize) -> usize {
+    let digits = pos + digit_run(&bytes[pos..]);
+    let rest = &bytes[digits..];
+    digits
+        + rest
+            .iter()
+            .position(|b| matches!(b, b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r'))
+            .unwrap_or(rest.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Where `pass_value` ends for each value of a text, and where the checked path does.
+    fn ends(text: &[u8]) -> (usize, usize) {
+        let mut trusted = Cursor::new(text);
+        trusted.pass_value().unwrap();
+        let mut checked = Cursor::new(text);
+        checked.skip_value().unwrap();
+        (trusted.pos, checked.pos)
+    }
+
+    #[test]
+    fn values_are_passed_over_where_the_checked_path_ends_them() {
+        for text in [
+            &br#"[{"Size":0,"Mallocs":12,"Frees":0},{"Size":8,"Mallocs":3,"Frees":1}],"NumGC":3"#[..],
+            br#"{"a":"]}\"]}","b":[1,[2,[3]],{"c":"\\"}],"d":{}} , 1"#,
+            br#""a string with \"quotes\" and \\ backslashes\\" ]"#,
+            br#"[ "x" , [ ] , { "y" : [ "]" ] } , -1.5e3 , true , null ]"#,
+            b"12345678901234567890123,",
+            b"-0.5e-7}",
+            b"true ",
+            b"null]",
+            br#"{"escaped quote at a word's end:\"":"\\\\\\\"\\"}"#,
+            br#"["0123456\\","89"]"#,
+        ] {
+            let (trusted, checked) = ends(text);
+            assert_eq!(trusted, checked, "{}", String::from_utf8_lossy(text));
+        }
+    }
+
+    #[test]
+    fn a_text_that_ends_inside_a_value_is_an_error_not_a_panic() {
+        for text in [&b"\"abc"[..], b"\"ab\\", b"[1,2", b"{\"a\":\"}", b"[[[]]", b""] {
+            assert!(Cursor::new(text).pass_value().is_err(), "{}", String::from_utf8_lossy(text));
+        }
+    }
+}
