@@ -1,10 +1,12 @@
 //! `cargo xtask <command>`: the builds cargo alone cannot express. Run `cargo xtask help`.
 //!
 //! One module a job: `wasm` (the WebAssembly builds and their import checks), `test` (every
-//! test), `dist`, `playground` (the browser playground's site), `serve`, `bless`.
+//! test), `dist`, `playground` (the browser playground's site), `serve`, `bless`, `fluent_bit`
+//! (the benchmark in a real Fluent Bit).
 
 mod bless;
 mod dist;
+mod fluent_bit;
 mod fuzz;
 mod playground;
 mod serve;
@@ -33,6 +35,14 @@ Commands:
           µs per body (native, serde_json's skip-only floor, the component in wasmtime, the
           Fluent Bit module in the wasmi interpreter) and WebAssembly instructions per byte
           (wasmtime fuel) for the component and both modules, with their sizes
+  bench-fluent-bit
+          Run the real fixture bodies through a Fluent Bit built from source (none, a LuaJIT
+          filter with the same mapping, the module as .wasm and, given flb-wamrc, as .aot),
+          check that the module's events match the Lua filter's, and print CPU seconds per case
+          and ratios: cargo xtask bench-fluent-bit --fluent-bit PATH [--wamrc PATH]
+          [--records N] [--runs R] [--exclude FOLDER,... | --all] (--help: what it needs and
+          does; the custom fixtures are left out unless --all).
+          CI does not run it
   fuzz    Run each coverage-guided fuzz target of fuzz/ (the reader against serde_json, events,
           collectors, the Fluent Bit module through wasmtime) for SECONDS (default 300), its
           corpus seeded from the fixtures: cargo xtask fuzz [SECONDS]. Needs cargo-fuzz and the
@@ -54,6 +64,7 @@ fn main() -> Result<()> {
         "demo" => demo(),
         "test" => test::test(),
         "bench" => bench(),
+        "bench-fluent-bit" => fluent_bit::bench(&std::env::args().skip(2).collect::<Vec<_>>()),
         "dist" => dist::dist(),
         "fuzz" => {
             let seconds = std::env::args().nth(2).map(|s| s.parse()).transpose()?.unwrap_or(300);
