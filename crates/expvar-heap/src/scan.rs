@@ -72,11 +72,37 @@ pub(crate) fn first_to_escape(bytes: &[u8]) -> Option<usize> {
     while let Some(chunk) = bytes.get(pos..pos + 8) {
         let stop = bytes_to_escape(u64::from_le_bytes(chunk.try_into().unwrap()));
         if stop != 0 {
-            return Some(pos + (stop.trailing_zeros() / 8) as usize);
+            return Some(pos + first_marked(stop));
         }
         pos += 8;
     }
     bytes[pos..].iter().position(|&b| MUST_ESCAPE[b as usize]).map(|n| pos + n)
+}
+
+/// The index of the first byte marked in `mask` (whose marks are high bits of bytes, as every
+/// scan here makes them; only the lowest needs to be exact), or 8 when none is.
+#[inline(always)]
+pub(crate) fn first_marked(mask: u64) -> usize {
+    if cfg!(feature = "slow-ctz") {
+        first_marked_by_multiplication(mask)
+    } else {
+        (mask.trailing_zeros() / 8) as usize
+    }
+}
+
+/// [`first_marked`] with one multiplication instead of `trailing_zeros`, for the `slow-ctz`
+/// feature: WAMR's fast interpreter, Fluent Bit's, runs `i64.ctz` as a loop over the bits up to
+/// the first set one (`ctz64` in `core/iwasm/interpreter/wasm_interp_fast.c`, WAMR 2.4.1), up to
+/// 63 turns for a mark in the last byte, where this takes the same few instructions for any byte.
+#[inline(always)]
+fn first_marked_by_multiplication(mask: u64) -> usize {
+    let lowest = mask & mask.wrapping_neg();
+    if lowest == 0 {
+        return 8;
+    }
+    // The lowest mark's byte k holds 0x01 after the shift; the multiplication puts 7 - (7 - k)
+    // = k in the top byte.
+    ((lowest >> 7).wrapping_mul(0x0001_0203_0405_0607) >> 56) as usize
 }
 
 /// The high bit of each byte of `word` that is not an ASCII digit, exactly (no carry between
@@ -90,7 +116,7 @@ pub(crate) fn non_digit_bytes(word: u64) -> u64 {
 /// How many ASCII digits `word` starts with (8 when all are).
 #[inline(always)]
 pub(crate) fn leading_digits(word: u64) -> usize {
-    (non_digit_bytes(word).trailing_zeros() / 8) as usize
+    first_marked(non_digit_bytes(word))
 }
 
 /// The length of the run of ASCII digits at the start of `bytes`, eight bytes at a time.
@@ -165,6 +191,12 @@ mod tests {
                         .position(|&c| c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c));
                     let found = (stops != 0).then(|| (stops.trailing_zeros() / 8) as usize);
                     assert_eq!(found, first, "{word:?}");
+                    assert_eq!(first_marked(stops), first.unwrap_or(8), "{word:?}");
+                    assert_eq!(
+                        first_marked_by_multiplication(stops),
+                        first.unwrap_or(8),
+                        "{word:?}"
+                    );
                 }
             }
         }

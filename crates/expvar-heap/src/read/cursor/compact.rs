@@ -8,7 +8,7 @@ use super::Cursor;
 use super::number::uint_value;
 use super::skip::plain_run_end;
 use crate::scan::{
-    bytes_to_inspect, digit_run, digits_value, leading_digits, load, non_digit_bytes,
+    bytes_to_inspect, digit_run, digits_value, first_marked, leading_digits, load, non_digit_bytes,
 };
 
 /// Four `0,` elements, eight bytes: how an idle program's rings are mostly written.
@@ -34,7 +34,7 @@ impl<'a> Cursor<'a> {
         let first = load(bytes, start);
         let stops = bytes_to_inspect(first);
         let (len, words) = if stops != 0 {
-            let len = (stops.trailing_zeros() / 8) as usize;
+            let len = first_marked(stops);
             (len, [first & low_bytes(len), 0])
         } else {
             let second = load(bytes, start + 8);
@@ -42,7 +42,7 @@ impl<'a> Cursor<'a> {
             if stops == 0 {
                 return None;
             }
-            let len = (stops.trailing_zeros() / 8) as usize;
+            let len = first_marked(stops);
             (8 + len, [first, second & low_bytes(len)])
         };
         if bytes.get(start + len..start + len + 2) != Some(b"\":") {
@@ -174,7 +174,7 @@ impl<'a> Cursor<'a> {
                 }
                 stops = non_digit_bytes(word(at));
             }
-            let in_word = (stops.trailing_zeros() / 8) as usize;
+            let in_word = first_marked(stops);
             let n = 8 * at + in_word;
             // No digit, or a leading zero.
             if n == 0 || (n > 1 && first as u8 == b'0') {
@@ -315,7 +315,7 @@ impl<'a> Cursor<'a> {
                     return false;
                 }
                 let number = word(text.len.min(16));
-                let n = (non_digit_bytes(number).trailing_zeros() / 8) as usize;
+                let n = first_marked(non_digit_bytes(number));
                 if n == 0 || n == 8 || (n > 1 && number as u8 == b'0') {
                     all = false;
                     break;

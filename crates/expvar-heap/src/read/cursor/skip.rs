@@ -3,7 +3,7 @@
 //! methods and the skipping of whole values both use these.
 
 use super::{Cursor, Parsed, SyntaxError};
-use crate::scan::{bytes_to_inspect, digit_run, leading_digits, load};
+use crate::scan::{bytes_to_inspect, digit_run, first_marked, leading_digits, load};
 
 /// Where one JSON value at `pos` (RFC 8259's grammar, UTF-8 in strings) ends and how deeply it
 /// nests (0 for a scalar, 1 for a flat array or object, as serde_json counts against its
@@ -177,7 +177,7 @@ pub(super) fn plain_run_end(bytes: &[u8], mut pos: usize) -> usize {
     loop {
         let stops = bytes_to_inspect(load(bytes, pos));
         if stops != 0 {
-            return pos + (stops.trailing_zeros() / 8) as usize;
+            return pos + first_marked(stops);
         }
         pos += 8;
     }

@@ -10,7 +10,7 @@
 
 use super::skip::{after_ws, stop};
 use super::{Cursor, Parsed};
-use crate::scan::{digit_run, load};
+use crate::scan::{digit_run, first_marked, load};
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
@@ -57,7 +57,7 @@ fn pass_string(bytes: &[u8], open: usize) -> Parsed<usize> {
             pos += 8;
             continue;
         }
-        pos += (stops.trailing_zeros() / 8) as usize;
+        pos += first_marked(stops);
         match bytes.get(pos) {
             Some(b'"') => return Ok(pos + 1),
             // An escape: the byte after the backslash is not the string's end.
