@@ -144,6 +144,7 @@ pub enum PauseRing<'a> {
 
 impl PauseRing<'_> {
     /// Entry `index` (below 256).
+    #[inline(always)]
     pub fn get(&self, index: usize) -> u64 {
         match self {
             PauseRing::Decoded(values) => values[index],
@@ -155,6 +156,7 @@ impl PauseRing<'_> {
 
 /// The value of the unsigned integer at `start` of a ring's text, which was read as one that fits
 /// 64 bits: most often (a pause in ns) under eight digits, decoded from one word.
+#[inline(always)]
 fn entry_value(text: &[u8], start: usize) -> u64 {
     let word = load(text, start);
     match leading_digits(word) {
