@@ -17,8 +17,10 @@ fuzz_target!(|input: &[u8]| {
         let events = collector.push(body, time);
         let (checked, trusted) =
             (records.push_record(body, time), trusting.push_host_record(body, time));
-        // Valid JSON (serde_json builds its strings, so they are UTF-8 too).
-        if serde_json::from_slice::<Value>(body).is_ok() {
+        // Valid JSON (serde_json builds its strings, so they are UTF-8 too) whose integers fit 64
+        // bits, as every record Fluent Bit writes (runs of 20 digits and more left out).
+        let long_digits = body.windows(20).any(|run| run.iter().all(u8::is_ascii_digit));
+        if !long_digits && serde_json::from_slice::<Value>(body).is_ok() {
             assert_eq!(trusted, checked, "a valid record read trusting its grammar");
         }
         // Text that is not JSON may be read otherwise when trusted: go on from the same state.

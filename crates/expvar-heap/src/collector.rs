@@ -253,6 +253,11 @@ pub(crate) fn events(
         pauses: state.is_some(),
         embedded: framing != Framing::Body,
         host_json: framing == Framing::HostRecord,
+        pause_end_entry: state
+            .as_deref()
+            .and_then(|state| *state)
+            .and_then(|state| state.num_gc.checked_sub(1))
+            .map(|cycle| (cycle % PAUSE_RING_LEN as u64) as usize),
     };
     let read = match read_body(input, want) {
         Ok(read) => read,

@@ -63,9 +63,13 @@ pub struct Want {
     pub embedded: bool,
     /// The text is JSON its host wrote itself (as Fluent Bit writes a record for its `wasm`
     /// filter): valid by construction, its integers within 64 bits. What no event needs (unknown
-    /// variables and `memstats` members) is then passed over by its structure alone; for such
-    /// text the read is the same as without it.
+    /// variables and `memstats` members) is then passed over by its structure alone, and
+    /// `PauseEnd` by which of its bytes are digits and commas, noting where `pause_end_entry`
+    /// starts; for such text the read is the same as without it.
     pub host_json: bool,
+    /// The entry of `PauseEnd` that restart detection will read (the previous body's last
+    /// cycle), when there is one.
+    pub pause_end_entry: Option<usize>,
 }
 
 /// `cmdline` as read.
@@ -140,6 +144,10 @@ pub enum PauseRing<'a> {
     /// The ring's text, from its `[`, and where each entry starts in it: a pause window needs
     /// only the entries of the cycles since the last body, most often a few of the 256.
     Text { text: &'a [u8], starts: Box<[u16; PAUSE_RING_LEN]> },
+    /// The ring's text, from its `[` (256 unsigned integers without spaces, in JSON its host
+    /// wrote), and where one entry starts, noted while it was passed over: restart detection
+    /// reads one entry of `PauseEnd`. Any other is found by counting elements from the start.
+    OneEntry { text: &'a [u8], entry: Option<(usize, usize)> },
 }
 
 impl PauseRing<'_> {
@@ -150,6 +158,16 @@ impl PauseRing<'_> {
             PauseRing::Decoded(values) => values[index],
             PauseRing::Text { starts, .. } if starts[index] == ZERO_ENTRY => 0,
             PauseRing::Text { text, starts } => entry_value(text, usize::from(starts[index])),
+            PauseRing::OneEntry { text, entry: Some((noted, start)) } if *noted == index => {
+                entry_value(text, *start)
+            }
+            PauseRing::OneEntry { text, .. } => {
+                let mut start = 1;
+                for _ in 0..index {
+                    start += digit_run(&text[start..]) + 1;
+                }
+                entry_value(text, start)
+            }
         }
     }
 }
@@ -401,7 +419,10 @@ fn memstats<'a>(c: &mut Cursor<'a>, want: Want, body: &mut Body<'a>) -> Parsed<M
         if want.pauses && ring == Some(Ring::PauseNs) {
             body.pause_ns = pause_ring(c, "PauseNs", Some(&mut body.problems))?;
         } else if want.pauses && ring == Some(Ring::PauseEnd) {
-            body.pause_end = pause_ring(c, "PauseEnd", None)?;
+            body.pause_end = match want.host_json.then(|| host_pause_end(c, want)).flatten() {
+                Some(ring) => ring,
+                None => pause_ring(c, "PauseEnd", None)?,
+            };
         } else if let Some(stat) = stat {
             if let Some(n) = c.plain_uint() {
                 values[stat as usize] = Some(match stat.kind() {
@@ -450,6 +471,21 @@ impl Ring {
             _ => None,
         }
     }
+}
+
+/// `PauseEnd` in JSON its host wrote, written without spaces: `Some(Some)` for 256 unsigned
+/// integers, `Some(None)` for any other number of them (what is wrong with `PauseEnd` is not
+/// named: no event field comes from it); `None`, not moving, for the checked path.
+fn host_pause_end<'a>(c: &mut Cursor<'a>, want: Want) -> Option<Option<PauseRing<'a>>> {
+    if c.peek() != Some(b'[') {
+        return None;
+    }
+    let start = c.pos;
+    let entry = want.pause_end_entry.unwrap_or(0);
+    let (len, found) = c.host_uint_array(entry)?;
+    let text = c.text_bytes(start, c.pos);
+    let entry = found.map(|start| (entry, start));
+    Some((len == PAUSE_RING_LEN).then_some(PauseRing::OneEntry { text, entry }))
 }
 
 /// A ring of `memstats` (`PauseNs`, `PauseEnd`): `Some` only for exactly 256 unsigned integers;
@@ -592,8 +628,13 @@ mod tests {
     fn deep_nesting_is_skipped_not_a_crash() {
         let body = format!("{{\"x\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
         for keep_custom in [false, true] {
-            let want =
-                Want { custom: keep_custom, pauses: true, embedded: false, host_json: false };
+            let want = Want {
+                custom: keep_custom,
+                pauses: true,
+                embedded: false,
+                host_json: false,
+                pause_end_entry: None,
+            };
             let read = read_body(body.as_bytes(), want).unwrap();
             assert_eq!(read.custom.len(), usize::from(keep_custom));
         }
@@ -629,7 +670,13 @@ mod tests {
                 let serde_ok = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
                 let ours = read_body(
                     &variant,
-                    Want { custom: true, pauses: true, embedded: false, host_json: false },
+                    Want {
+                        custom: true,
+                        pauses: true,
+                        embedded: false,
+                        host_json: false,
+                        pause_end_entry: None,
+                    },
                 );
                 let ours_ok = matches!(ours, Ok(_) | Err(ReadError::NotAnObject(_)));
                 assert_eq!(ours_ok, serde_ok, "{text:?}: {:?}", ours.err());
@@ -645,7 +692,13 @@ mod tests {
         let body = br#"{"a":1,"b":2,"a":{"x":3},"c":4,"b":5,"memstats":{}}"#;
         let read = read_body(
             body,
-            Want { custom: true, pauses: false, embedded: false, host_json: false },
+            Want {
+                custom: true,
+                pauses: false,
+                embedded: false,
+                host_json: false,
+                pause_end_entry: None,
+            },
         )
         .unwrap();
         let custom: Vec<(&str, &str)> = read
@@ -669,7 +722,13 @@ mod tests {
                 let body = format!("{{\"v\":{value},\"w\":[1,2]}}");
                 let read = read_body(
                     body.as_bytes(),
-                    Want { custom: true, pauses: false, embedded: false, host_json: false },
+                    Want {
+                        custom: true,
+                        pauses: false,
+                        embedded: false,
+                        host_json: false,
+                        pause_end_entry: None,
+                    },
                 )
                 .unwrap();
                 let decodable = serde_json::from_str::<serde_json::Value>(&value).is_ok();

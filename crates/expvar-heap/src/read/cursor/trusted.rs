@@ -1,8 +1,10 @@
 //! Passing over JSON that its host wrote itself, such as the record Fluent Bit hands its `wasm`
 //! filter (`flb_msgpack_to_json` of a record it holds as msgpack). Such text is valid JSON by
 //! construction (RFC 8259), and its integers fit 64 bits (msgpack holds none larger). The values
-//! that no event needs are passed over by their structure alone, without checking the grammar of
-//! each byte; for valid JSON whose integers fit, the result is the checked path's exactly. Text
+//! that no event needs are passed over by their structure alone, and an array of unsigned
+//! integers (`PauseEnd`) by which of its bytes are digits and commas, without checking the
+//! grammar of each byte; for valid JSON whose integers fit, the result is the checked path's
+//! exactly. Text
 //! that breaks that promise is still read without a panic or a read out of bounds, and only the
 //! values taken are checked as usual.
 //!
@@ -10,7 +12,7 @@
 
 use super::skip::{after_ws, stop};
 use super::{Cursor, Parsed};
-use crate::scan::{digit_run, first_marked, load};
+use crate::scan::{digit_run, first_marked, load, non_digit_bytes};
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
@@ -44,6 +46,78 @@ impl Cursor<'_> {
             None => return Err(stop(bytes, pos, "expected a value")),
         };
         Ok(())
+    }
+}
+
+/// `0,` four times, as a word: how an idle program's rings are mostly written.
+const FOUR_ZEROS: u64 = u64::from_le_bytes(*b"0,0,0,0,");
+/// The commas of [`FOUR_ZEROS`], as [`bytes_equal`] marks them.
+const FOUR_ZEROS_COMMAS: u64 = 0x8000_8000_8000_8000;
+
+impl Cursor<'_> {
+    /// At `[`: an array of unsigned integers written without spaces (`[0,12,3]`) in JSON its host
+    /// wrote, so that no element is empty or starts with a zero, and each fits 64 bits. Moves
+    /// past it and returns how many elements it has and where element `entry` starts (from the
+    /// `[`), if it has one; it looks only at which bytes are digits and which are commas, sixteen
+    /// at a time. `None`, not moving, at anything else (a space, a sign, a fraction, any other
+    /// value), which the checked path then reads.
+    pub fn host_uint_array(&mut self, entry: usize) -> Option<(usize, Option<usize>)> {
+        let bytes = self.bytes;
+        let open = self.pos;
+        let mut pos = open + 1;
+        // Commas before `pos`; element `entry` starts after the `entry`-th one.
+        let mut commas = 0usize;
+        let mut found = (entry == 0).then_some(1);
+        // The commas marked in `mask` (a word at `at`, after `commas` others), noting where
+        // element `entry` starts if it is after one of them.
+        let mut count = |mask: u64, at: usize, commas: usize| {
+            let count = ((mask >> 7).wrapping_mul(ONES) >> 56) as usize;
+            if entry > commas && entry <= commas + count {
+                let mut mask = mask;
+                for _ in 1..entry - commas {
+                    mask &= mask - 1;
+                }
+                found = Some(at + first_marked(mask) + 1 - open);
+            }
+            count
+        };
+        // Where 16 bytes are left: two words.
+        while let Some(chunk) = bytes.get(pos..).and_then(<[u8]>::first_chunk::<16>) {
+            let a = u64::from_le_bytes(*chunk[..8].first_chunk().unwrap());
+            let b = u64::from_le_bytes(*chunk[8..].first_chunk().unwrap());
+            let (comma_a, comma_b) = if a == FOUR_ZEROS && b == FOUR_ZEROS {
+                (FOUR_ZEROS_COMMAS, FOUR_ZEROS_COMMAS)
+            } else {
+                let (comma_a, comma_b) = (bytes_equal(a, b','), bytes_equal(b, b','));
+                if (non_digit_bytes(a) & !comma_a) | (non_digit_bytes(b) & !comma_b) != 0 {
+                    break;
+                }
+                (comma_a, comma_b)
+            };
+            commas += count(comma_a, pos, commas);
+            commas += count(comma_b, pos + 8, commas);
+            pos += 16;
+        }
+        // The word where the array ends (its `]`), and any before it.
+        loop {
+            let word = load(bytes, pos);
+            let comma = bytes_equal(word, b',');
+            let at = first_marked(non_digit_bytes(word) & !comma);
+            if at == 8 {
+                commas += count(comma, pos, commas);
+                pos += 8;
+                continue;
+            }
+            if bytes.get(pos + at) != Some(&b']') || bytes[pos + at - 1] == b',' {
+                return None;
+            }
+            commas += count(comma & ((1u64 << (8 * at)) - 1), pos, commas);
+            self.pos = pos + at + 1;
+            if pos + at == open + 1 {
+                return Some((0, None)); // `[]`
+            }
+            return Some((commas + 1, found.filter(|_| entry <= commas)));
+        }
     }
 }
 
@@ -159,6 +233,45 @@ mod tests {
         ] {
             let (trusted, checked) = ends(text);
             assert_eq!(trusted, checked, "{}", String::from_utf8_lossy(text));
+        }
+    }
+
+    #[test]
+    fn arrays_of_unsigned_integers_are_counted_and_an_entry_found() {
+        let ring: Vec<String> = (0..256u64).map(|i| (i * i * 7919 % 100_003).to_string()).collect();
+        let text = format!("[{}],\"NumGC\":1", ring.join(","));
+        for entry in [0, 1, 2, 7, 8, 100, 254, 255, 256, 1000] {
+            let mut c = Cursor::new(text.as_bytes());
+            let (count, found) = c.host_uint_array(entry).unwrap();
+            assert_eq!(count, 256);
+            assert_eq!(&text[c.pos..], ",\"NumGC\":1");
+            let expected = ring.get(entry).map(|value| {
+                let start = 1 + ring[..entry].iter().map(|v| v.len() + 1).sum::<usize>();
+                assert!(text[start..].starts_with(value.as_str()));
+                start
+            });
+            assert_eq!(found, expected, "entry {entry}");
+        }
+        let zeros = format!("[{}1,22,333]", "0,".repeat(64));
+        for (text, count, entry, found) in [
+            ("[]", 0, 0, None),
+            ("[0]", 1, 0, Some(1)),
+            ("[1,22,333]", 3, 2, Some(6)),
+            ("[1,22,333]", 3, 3, None),
+            (zeros.as_str(), 67, 65, Some(131)),
+            (zeros.as_str(), 67, 17, Some(35)),
+        ] {
+            let mut c = Cursor::new(text.as_bytes());
+            assert_eq!(c.host_uint_array(entry), Some((count, found)), "{text} {entry}");
+            assert_eq!(c.pos, text.len(), "{text}");
+        }
+        // Anything but digits and commas is left to the checked path, which names it.
+        for text in
+            ["[1, 2]", "[ 1]", "[-1]", "[1.5]", "[1e3]", "[null]", "[\"1\"]", "[[1]]", "[1,]", "[1"]
+        {
+            let mut c = Cursor::new(text.as_bytes());
+            assert_eq!(c.host_uint_array(0), None, "{text}");
+            assert_eq!(c.pos, 0, "{text}");
         }
     }
 
