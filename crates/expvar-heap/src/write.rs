@@ -263,7 +263,12 @@ fn write_strs<'s>(out: &mut String, items: impl Iterator<Item = &'s str>) {
 /// A finite float in its shortest exact form; JSON has no NaN or infinity, so those become null
 /// (they cannot come from a JSON body).
 pub fn write_float(out: &mut String, f: f64) {
-    if f.is_finite() {
+    // A whole number below 10^16 (a pause average, a zero fraction) is written as ryu writes it,
+    // its digits and `.0`, without ryu's 128-bit arithmetic (calls, in a WebAssembly interpreter).
+    if f.is_sign_positive() && f < 1e16 && f.fract() == 0.0 {
+        write_uint(out, f as u64);
+        out.push_str(".0");
+    } else if f.is_finite() {
         out.push_str(ryu::Buffer::new().format_finite(f));
     } else {
         out.push_str("null");
@@ -297,6 +302,18 @@ pub fn write_str(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn floats_are_written_as_ryu_writes_them() {
+        let mut cases = vec![0.0, -0.0, 1.0, 17_429.0, 0.5, 1e-7, 9_999_999_999_999_998.0, 1e16, 1e17];
+        cases.extend([f64::MIN_POSITIVE, 2f64.powi(53), 2f64.powi(53) + 2.0, 123_456_789.0, -3.0]);
+        cases.extend((0..1000).map(|i: u64| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (i % 64)) as f64));
+        for f in cases {
+            let mut out = String::new();
+            write_float(&mut out, f);
+            assert_eq!(out, ryu::Buffer::new().format_finite(f), "{f}");
+        }
+    }
 
     #[test]
     fn unsigned_integers_are_written_as_itoa_writes_them() {

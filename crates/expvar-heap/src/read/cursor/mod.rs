@@ -114,6 +114,7 @@ impl<'a> Cursor<'a> {
 
     /// An object key and its colon, as bytes: borrowed from the body unless it has escapes (for
     /// keys compared with known names, with no check that they are UTF-8 text again).
+    #[inline(always)]
     pub fn key_bytes(&mut self) -> Parsed<Cow<'a, [u8]>> {
         self.skip_ws();
         let start = self.pos;
