@@ -11,6 +11,9 @@ use crate::scan::{
     bytes_to_inspect, digit_run, digits_value, first_marked, leading_digits, load, non_digit_bytes,
 };
 
+/// Powers of ten, up to 10^8.
+const POW10: [u64; 9] = [1, 10, 100, 1000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000];
+
 /// Four `0,` elements, eight bytes: how an idle program's rings are mostly written.
 const FOUR_ZEROS: u64 = u64::from_le_bytes(*b"0,0,0,0,");
 
@@ -95,8 +98,25 @@ impl<'a> Cursor<'a> {
         let (end, value) = if n < 8 {
             (self.pos + n, digits_value(word, n))
         } else {
-            let end = self.pos + 8 + digit_run(&self.bytes[self.pos + 8..]);
-            (end, uint_value(&self.bytes[self.pos..end])?)
+            // Eight digits and more (most `memstats` figures): up to nineteen, which always fit,
+            // from three words; more, digit by digit.
+            let high = digits_value(word, 8);
+            let second = load(self.bytes, self.pos + 8);
+            let third = load(self.bytes, self.pos + 16);
+            match (leading_digits(second), leading_digits(third)) {
+                (0, _) => (self.pos + 8, high),
+                (m @ 1..8, _) => (self.pos + 8 + m, high * POW10[m] + digits_value(second, m)),
+                (_, 0) => (self.pos + 16, high * POW10[8] + digits_value(second, 8)),
+                (_, k @ 1..4) => {
+                    let value = (high * POW10[8] + digits_value(second, 8)) * POW10[k]
+                        + digits_value(third, k);
+                    (self.pos + 16 + k, value)
+                }
+                _ => {
+                    let end = self.pos + 8 + digit_run(&self.bytes[self.pos + 8..]);
+                    (end, uint_value(&self.bytes[self.pos..end])?)
+                }
+            }
         };
         if !matches!(self.bytes.get(end), Some(b',' | b'}' | b']')) {
             return None;
@@ -453,6 +473,26 @@ fn plain_key_len(bytes: &[u8], at: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_integers_of_every_length_are_read_exactly() {
+        let mut cases: Vec<u64> = (0..=19).map(|digits| 10u64.pow(digits.min(19)) - 1).collect();
+        cases.extend((0..=19).map(|digits| 10u64.pow(digits)));
+        cases.extend([u64::MAX, u64::MAX - 1, 10_000_000_000_000_000_000, 1_234_567_890_123_456_789]);
+        cases.extend((0..1000).map(|i: u64| i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (i % 64)));
+        for n in cases {
+            for end in [",", "}", "]"] {
+                let text = format!("{n}{end}");
+                let mut c = Cursor::new(text.as_bytes());
+                assert_eq!(c.plain_uint(), Some(n), "{text}");
+                assert_eq!(c.pos, text.len() - 1, "{text}");
+            }
+        }
+        // Beyond 64 bits, a leading zero, or no separator after: left to the general path.
+        for text in ["18446744073709551616,", "123456789012345678901,", "01,", "12", "1234567890x"] {
+            assert_eq!(Cursor::new(text.as_bytes()).plain_uint(), None, "{text}");
+        }
+    }
 
     #[test]
     fn compact_paths_take_go_arrays() {
