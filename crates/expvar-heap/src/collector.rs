@@ -248,14 +248,14 @@ pub(crate) fn events(
     options: &ValidOptions,
     state: Option<&mut Option<CollectorState>>,
 ) -> Vec<Event> {
+    let previous = state.as_deref().and_then(|state| *state);
     let want = Want {
         custom: options.datasets.expvar,
         pauses: state.is_some(),
         embedded: framing != Framing::Body,
         host_json: framing == Framing::HostRecord,
-        pause_end_entry: state
-            .as_deref()
-            .and_then(|state| *state)
+        pause_ns_entry: previous.map(|state| (state.num_gc % PAUSE_RING_LEN as u64) as usize),
+        pause_end_entry: previous
             .and_then(|state| state.num_gc.checked_sub(1))
             .map(|cycle| (cycle % PAUSE_RING_LEN as u64) as usize),
     };

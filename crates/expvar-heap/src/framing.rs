@@ -20,6 +20,7 @@ pub fn record_body(record: &[u8]) -> Cow<'_, [u8]> {
         pauses: false,
         embedded: true,
         host_json: false,
+        pause_ns_entry: None,
         pause_end_entry: None,
     };
     match read_body(record, want) {

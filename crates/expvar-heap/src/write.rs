@@ -305,9 +305,12 @@ mod tests {
 
     #[test]
     fn floats_are_written_as_ryu_writes_them() {
-        let mut cases = vec![0.0, -0.0, 1.0, 17_429.0, 0.5, 1e-7, 9_999_999_999_999_998.0, 1e16, 1e17];
+        let mut cases =
+            vec![0.0, -0.0, 1.0, 17_429.0, 0.5, 1e-7, 9_999_999_999_999_998.0, 1e16, 1e17];
         cases.extend([f64::MIN_POSITIVE, 2f64.powi(53), 2f64.powi(53) + 2.0, 123_456_789.0, -3.0]);
-        cases.extend((0..1000).map(|i: u64| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (i % 64)) as f64));
+        cases.extend(
+            (0..1000).map(|i: u64| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (i % 64)) as f64),
+        );
         for f in cases {
             let mut out = String::new();
             write_float(&mut out, f);

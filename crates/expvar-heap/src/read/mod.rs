@@ -15,6 +15,7 @@
 //! - `check`: type checks of the values kept, and the phrases that say what was wrong.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::fmt;
 
 use crate::fields::{Kind, PAUSE_RING_LEN, Stat};
@@ -64,9 +65,12 @@ pub struct Want {
     /// The text is JSON its host wrote itself (as Fluent Bit writes a record for its `wasm`
     /// filter): valid by construction, its integers within 64 bits. What no event needs (unknown
     /// variables and `memstats` members) is then passed over by its structure alone, and
-    /// `PauseEnd` by which of its bytes are digits and commas, noting where `pause_end_entry`
-    /// starts; for such text the read is the same as without it.
+    /// the rings by which of their bytes are digits and commas, noting where `pause_ns_entry` and
+    /// `pause_end_entry` start; for such text the read is the same as without it.
     pub host_json: bool,
+    /// The entry of `PauseNs` where the next pause window starts (the first cycle after the
+    /// previous body's), when there was a previous body.
+    pub pause_ns_entry: Option<usize>,
     /// The entry of `PauseEnd` that restart detection will read (the previous body's last
     /// cycle), when there is one.
     pub pause_end_entry: Option<usize>,
@@ -145,9 +149,11 @@ pub enum PauseRing<'a> {
     /// only the entries of the cycles since the last body, most often a few of the 256.
     Text { text: &'a [u8], starts: Box<[u16; PAUSE_RING_LEN]> },
     /// The ring's text, from its `[` (256 unsigned integers without spaces, in JSON its host
-    /// wrote), and where one entry starts, noted while it was passed over: restart detection
-    /// reads one entry of `PauseEnd`. Any other is found by counting elements from the start.
-    OneEntry { text: &'a [u8], entry: Option<(usize, usize)> },
+    /// wrote), and an entry and where it starts (at first, the one noted while the ring was
+    /// passed over: the first of the next window, or the one restart detection reads). An entry
+    /// asked for is found by counting elements on from there, or from the start for an earlier
+    /// one; a window asks for its entries in order.
+    Walked { text: &'a [u8], at: Cell<(usize, usize)> },
 }
 
 impl PauseRing<'_> {
@@ -158,14 +164,20 @@ impl PauseRing<'_> {
             PauseRing::Decoded(values) => values[index],
             PauseRing::Text { starts, .. } if starts[index] == ZERO_ENTRY => 0,
             PauseRing::Text { text, starts } => entry_value(text, usize::from(starts[index])),
-            PauseRing::OneEntry { text, entry: Some((noted, start)) } if *noted == index => {
-                entry_value(text, *start)
-            }
-            PauseRing::OneEntry { text, .. } => {
-                let mut start = 1;
-                for _ in 0..index {
-                    start += digit_run(&text[start..]) + 1;
+            PauseRing::Walked { text, at } => {
+                let (mut i, mut start) = at.get();
+                if index < i {
+                    (i, start) = (0, 1);
                 }
+                while i < index {
+                    // Past the entry's digits (most often fewer than eight) and its comma.
+                    start += match leading_digits(load(text, start)) {
+                        8 => digit_run(&text[start..]),
+                        n => n,
+                    } + 1;
+                    i += 1;
+                }
+                at.set((i, start));
                 entry_value(text, start)
             }
         }
@@ -418,11 +430,20 @@ fn memstats<'a>(c: &mut Cursor<'a>, want: Want, body: &mut Body<'a>) -> Parsed<M
         };
         c.skip_ws();
         if want.pauses && ring == Some(Ring::PauseNs) {
-            body.pause_ns = pause_ring(c, "PauseNs", Some(&mut body.problems))?;
+            body.pause_ns = match want.host_json.then(|| host_ring(c, want.pause_ns_entry)) {
+                Some(Some((PAUSE_RING_LEN, ring))) => Some(ring),
+                Some(Some((len, _))) => {
+                    let entries = format!("expected {PAUSE_RING_LEN} entries, found {len}");
+                    body.problems.push(format!("memstats.PauseNs: {entries}"));
+                    None
+                }
+                _ => pause_ring(c, "PauseNs", Some(&mut body.problems))?,
+            };
         } else if want.pauses && ring == Some(Ring::PauseEnd) {
-            body.pause_end = match want.host_json.then(|| host_pause_end(c, want)).flatten() {
-                Some(ring) => ring,
-                None => pause_ring(c, "PauseEnd", None)?,
+            // What is wrong with `PauseEnd` is not named: no event field comes from it.
+            body.pause_end = match want.host_json.then(|| host_ring(c, want.pause_end_entry)) {
+                Some(Some((len, ring))) => (len == PAUSE_RING_LEN).then_some(ring),
+                _ => pause_ring(c, "PauseEnd", None)?,
             };
         } else if let Some(stat) = stat {
             if let Some(n) = c.plain_uint() {
@@ -474,19 +495,18 @@ impl Ring {
     }
 }
 
-/// `PauseEnd` in JSON its host wrote, written without spaces: `Some(Some)` for 256 unsigned
-/// integers, `Some(None)` for any other number of them (what is wrong with `PauseEnd` is not
-/// named: no event field comes from it); `None`, not moving, for the checked path.
-fn host_pause_end<'a>(c: &mut Cursor<'a>, want: Want) -> Option<Option<PauseRing<'a>>> {
+/// A ring in JSON its host wrote, written without spaces: how many entries it has, and the ring,
+/// with where `entry` starts noted; `None`, not moving, for the checked path.
+fn host_ring<'a>(c: &mut Cursor<'a>, entry: Option<usize>) -> Option<(usize, PauseRing<'a>)> {
     if c.peek() != Some(b'[') {
         return None;
     }
     let start = c.pos;
-    let entry = want.pause_end_entry.unwrap_or(0);
+    let entry = entry.unwrap_or(0);
     let (len, found) = c.host_uint_array(entry)?;
     let text = c.text_bytes(start, c.pos);
-    let entry = found.map(|start| (entry, start));
-    Some((len == PAUSE_RING_LEN).then_some(PauseRing::OneEntry { text, entry }))
+    let at = found.map_or((0, 1), |start| (entry, start));
+    Some((len, PauseRing::Walked { text, at: Cell::new(at) }))
 }
 
 /// A ring of `memstats` (`PauseNs`, `PauseEnd`): `Some` only for exactly 256 unsigned integers;
@@ -572,6 +592,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_walked_ring_gives_each_entry_asked_for_in_any_order() {
+        let values: Vec<u64> = (0..256u64)
+            .map(|i| if i % 7 == 0 { 0 } else { i * 1_000_003 * (i % 13 + 1) })
+            .collect();
+        let strings: Vec<String> = values.iter().map(u64::to_string).collect();
+        let text = format!("[{}]", strings.join(","));
+        let (len, ring) = host_ring(&mut Cursor::new(text.as_bytes()), Some(200)).unwrap();
+        assert_eq!(len, 256);
+        for index in [200, 201, 255, 0, 1, 199, 200, 17, 17, 254, 3] {
+            assert_eq!(ring.get(index), values[index], "entry {index}");
+        }
+    }
+
+    #[test]
     fn reads_figures_exactly_and_skips_the_rest() {
         let body = br#"{"cmdline":["./app","-v"],"custom":{"a":1},"memstats":{"LastGC":18446744073709551615,"GCCPUFraction":1.5e-4,"PauseNs":[1,2],"BySize":[{"Size":8}],"NumGC":3}}"#;
         let read = read_body(body, Want::default()).unwrap();
@@ -634,6 +668,7 @@ mod tests {
                 pauses: true,
                 embedded: false,
                 host_json: false,
+                pause_ns_entry: None,
                 pause_end_entry: None,
             };
             let read = read_body(body.as_bytes(), want).unwrap();
@@ -676,6 +711,7 @@ mod tests {
                         pauses: true,
                         embedded: false,
                         host_json: false,
+                        pause_ns_entry: None,
                         pause_end_entry: None,
                     },
                 );
@@ -698,6 +734,7 @@ mod tests {
                 pauses: false,
                 embedded: false,
                 host_json: false,
+                pause_ns_entry: None,
                 pause_end_entry: None,
             },
         )
@@ -728,6 +765,7 @@ mod tests {
                         pauses: false,
                         embedded: false,
                         host_json: false,
+                        pause_ns_entry: None,
                         pause_end_entry: None,
                     },
                 )

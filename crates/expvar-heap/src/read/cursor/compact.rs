@@ -478,7 +478,12 @@ mod tests {
     fn plain_integers_of_every_length_are_read_exactly() {
         let mut cases: Vec<u64> = (0..=19).map(|digits| 10u64.pow(digits.min(19)) - 1).collect();
         cases.extend((0..=19).map(|digits| 10u64.pow(digits)));
-        cases.extend([u64::MAX, u64::MAX - 1, 10_000_000_000_000_000_000, 1_234_567_890_123_456_789]);
+        cases.extend([
+            u64::MAX,
+            u64::MAX - 1,
+            10_000_000_000_000_000_000,
+            1_234_567_890_123_456_789,
+        ]);
         cases.extend((0..1000).map(|i: u64| i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (i % 64)));
         for n in cases {
             for end in [",", "}", "]"] {
@@ -489,7 +494,8 @@ mod tests {
             }
         }
         // Beyond 64 bits, a leading zero, or no separator after: left to the general path.
-        for text in ["18446744073709551616,", "123456789012345678901,", "01,", "12", "1234567890x"] {
+        for text in ["18446744073709551616,", "123456789012345678901,", "01,", "12", "1234567890x"]
+        {
             assert_eq!(Cursor::new(text.as_bytes()).plain_uint(), None, "{text}");
         }
     }
