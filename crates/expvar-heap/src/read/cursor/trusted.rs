@@ -29,6 +29,7 @@ impl Cursor<'_> {
     /// Moves past the value at the cursor (after any whitespace) by its structure: a string to
     /// its closing quote, an array or object to its matching bracket, anything else to the next
     /// `,`, `]`, `}` or whitespace. An error only where the text ends first.
+    #[inline(always)]
     pub fn pass_value(&mut self) -> Parsed<()> {
         let bytes = self.bytes;
         let pos = after_ws(bytes, self.pos);
