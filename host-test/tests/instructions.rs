@@ -18,13 +18,14 @@ use expvar_heap_wasmtime::Limits;
 /// Instructions per byte of a real body, at most: the component's `transform`, the Fluent Bit
 /// filter (a collector per process, so pause windows are computed; records read as Fluent Bit's
 /// own JSON; the `slow-ctz` scans, a few more instructions here but fewer turns of WAMR's
-/// interpreter), the Redpanda processor. Measured when set, on the worst fixture: 16.46, 18.93 (a
-/// process's first body, whose window is every cycle its ring holds) and 18.19; 12 to 15 on
-/// most bodies.
+/// interpreter), the Redpanda processor. Measured when set, on the worst fixture: 16.60, 18.53 (a
+/// process's first body, whose window is every cycle its ring holds) and 17.80; 12 to 15 on
+/// most bodies. WAMR's interpreter, where the Fluent Bit module runs, weighs instructions
+/// otherwise (a call costs it far more than an add): its figures are in docs/benchmarks.md.
 const MAX_PER_BYTE: [f64; 3] = [18.0, 19.5, 19.5];
 
 /// Instructions per byte over every real body (all instructions over all bytes), at most. Measured
-/// when set: 14.27, 14.01 and 17.59 (17.10 in the Fluent Bit module before it read records as
+/// when set: 14.44, 13.65 and 17.58 (17.10 in the Fluent Bit module before it read records as
 /// Fluent Bit's own JSON).
 const MAX_MEAN_PER_BYTE: [f64; 3] = [15.0, 14.5, 18.5];
 
