@@ -15,14 +15,7 @@ pub const BODY_STRING_KEYS: [&str; 3] = ["log", "message", "exec"];
 /// `memstats`), or that is not a JSON object with a string under one of [`BODY_STRING_KEYS`], is
 /// returned as it is, so that a broken one still becomes an error event with the record kept.
 pub fn record_body(record: &[u8]) -> Cow<'_, [u8]> {
-    let want = Want {
-        custom: false,
-        pauses: false,
-        embedded: true,
-        host_json: false,
-        pause_ns_entry: None,
-        pause_end_entry: None,
-    };
+    let want = Want { embedded: true, ..Want::default() };
     match read_body(record, want) {
         Ok(read) => embedded_body(record, &read).unwrap_or(Cow::Borrowed(record)),
         Err(_) => Cow::Borrowed(record),

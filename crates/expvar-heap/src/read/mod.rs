@@ -663,14 +663,7 @@ mod tests {
     fn deep_nesting_is_skipped_not_a_crash() {
         let body = format!("{{\"x\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
         for keep_custom in [false, true] {
-            let want = Want {
-                custom: keep_custom,
-                pauses: true,
-                embedded: false,
-                host_json: false,
-                pause_ns_entry: None,
-                pause_end_entry: None,
-            };
+            let want = Want { custom: keep_custom, pauses: true, ..Want::default() };
             let read = read_body(body.as_bytes(), want).unwrap();
             assert_eq!(read.custom.len(), usize::from(keep_custom));
         }
@@ -704,17 +697,8 @@ mod tests {
             for variant in variants {
                 let Ok(text) = std::str::from_utf8(&variant) else { continue };
                 let serde_ok = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
-                let ours = read_body(
-                    &variant,
-                    Want {
-                        custom: true,
-                        pauses: true,
-                        embedded: false,
-                        host_json: false,
-                        pause_ns_entry: None,
-                        pause_end_entry: None,
-                    },
-                );
+                let ours =
+                    read_body(&variant, Want { custom: true, pauses: true, ..Want::default() });
                 let ours_ok = matches!(ours, Ok(_) | Err(ReadError::NotAnObject(_)));
                 assert_eq!(ours_ok, serde_ok, "{text:?}: {:?}", ours.err());
                 checked += 1;
@@ -727,18 +711,7 @@ mod tests {
     #[test]
     fn a_name_published_twice_keeps_its_last_value() {
         let body = br#"{"a":1,"b":2,"a":{"x":3},"c":4,"b":5,"memstats":{}}"#;
-        let read = read_body(
-            body,
-            Want {
-                custom: true,
-                pauses: false,
-                embedded: false,
-                host_json: false,
-                pause_ns_entry: None,
-                pause_end_entry: None,
-            },
-        )
-        .unwrap();
+        let read = read_body(body, Want { custom: true, ..Want::default() }).unwrap();
         let custom: Vec<(&str, &str)> = read
             .custom
             .iter()
@@ -758,18 +731,8 @@ mod tests {
             for (open, close) in [("[", "]"), ("{\"k\":", "}"), ("[{\"a\":1},", "]")] {
                 let value = format!("{}0{}", open.repeat(depth), close.repeat(depth));
                 let body = format!("{{\"v\":{value},\"w\":[1,2]}}");
-                let read = read_body(
-                    body.as_bytes(),
-                    Want {
-                        custom: true,
-                        pauses: false,
-                        embedded: false,
-                        host_json: false,
-                        pause_ns_entry: None,
-                        pause_end_entry: None,
-                    },
-                )
-                .unwrap();
+                let read =
+                    read_body(body.as_bytes(), Want { custom: true, ..Want::default() }).unwrap();
                 let decodable = serde_json::from_str::<serde_json::Value>(&value).is_ok();
                 let kept = matches!(read.custom[0].1, Custom::Json(_));
                 assert_eq!(kept, decodable, "depth {depth} of {open}");
