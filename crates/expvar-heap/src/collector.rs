@@ -4,8 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::event::{self, Event};
-use crate::fields::PAUSE_RING_LEN;
-use crate::fields::Stat;
+use crate::fields::{PAUSE_RING_LEN, Stat, pause_ring_slot};
 use crate::framing::embedded_body;
 use crate::pause::{PauseWindow, WindowStart};
 use crate::read::{Body, Want, read_body};
@@ -47,14 +46,26 @@ pub struct Collector {
 ///
 /// The process restarted between that body and the next when any sign a Go body gives says so:
 ///
-/// - `NumGC`, `LastGC`, `PauseTotalNs`, `TotalAlloc` or `Mallocs` went down: each only ever
-///   grows in one process;
+/// - `PauseTotalNs`, `TotalAlloc` or `Mallocs` went down: each only ever grows in one process;
+/// - `NumGC` went down, unless it wrapped: Go counts cycles in a `uint32`
+///   (`runtime.MemStats.NumGC`), so a count past 4,294,967,295 starts again from 0. A count that
+///   went down is taken as a wrap only when both counts fit 32 bits, the wrapped number of cycles
+///   is under 2^31 (serial number arithmetic, RFC 1982), none of the figures above went down and
+///   one of them grew, and, when the wrapped number of cycles is under 256, the ring agrees
+///   (next point);
 /// - the cycle that was the last one of the state is still in the next body's `PauseEnd` ring
 ///   (fewer than 256 cycles ended since), but it ended at another time than the state's
 ///   `LastGC`: a new process has already run at least as many cycles as the old one had (the case
 ///   the counts alone miss).
 ///
+/// `LastGC` going down is no sign of its own: it is wall-clock time, which an NTP step or an
+/// operator can set back between two scrapes of one process (and a restart that lowers `LastGC`
+/// lowers `NumGC` too, or shows in the ring). It is kept for the `PauseEnd` comparison.
+///
 /// More than 255 cycles later the ring no longer holds that cycle, and only the figures tell.
+///
+/// No figure is trusted to be one a Go runtime writes: any pair of states, however extreme
+/// (counts of 2^64 - 1, counts that went down by any amount), gives a window at once.
 ///
 /// Its text form (`Display` and `FromStr`) is one line of `name=value` pairs separated by spaces,
 /// e.g. `num_gc=61 last_gc=1767225600123456789 pause_total_ns=912000 total_alloc=88113152
@@ -89,32 +100,57 @@ impl CollectorState {
         })
     }
 
-    /// Whether the process that left `self` restarted before the body that leaves `next` (whose
-    /// `PauseEnd` ring, when usable, is `pause_end`), by the signs listed on the type.
-    fn restarted_before(
+    /// How many GC cycles ended between `self` and `next` when both are bodies of one process
+    /// (whose `PauseEnd` ring, when usable, is `pause_end`); `None` when the process restarted in
+    /// between, by the signs listed on the type.
+    fn cycles_until(
         &self,
         next: &CollectorState,
         pause_end: Option<impl Fn(usize) -> u64>,
-    ) -> bool {
-        let went_down = |before: Option<u64>, after: Option<u64>| matches!((before, after), (Some(before), Some(after)) if after < before);
-        if next.num_gc < self.num_gc
-            || went_down(self.last_gc, next.last_gc)
-            || went_down(self.pause_total_ns, next.pause_total_ns)
-            || went_down(self.total_alloc, next.total_alloc)
-            || went_down(self.mallocs, next.mallocs)
-        {
-            return true;
-        }
-        match (pause_end, self.last_gc) {
-            (Some(pause_end), Some(last_gc))
-                if self.num_gc > 0 && next.num_gc - self.num_gc < PAUSE_RING_LEN as u64 =>
-            {
-                pause_end(((self.num_gc - 1) % PAUSE_RING_LEN as u64) as usize) != last_gc
+    ) -> Option<u64> {
+        let compared = [
+            (self.pause_total_ns, next.pause_total_ns),
+            (self.total_alloc, next.total_alloc),
+            (self.mallocs, next.mallocs),
+        ];
+        let mut grew = false;
+        for pair in compared {
+            if let (Some(before), Some(after)) = pair {
+                if after < before {
+                    return None;
+                }
+                grew |= after > before;
             }
-            _ => false,
+        }
+        let cycles = match next.num_gc.checked_sub(self.num_gc) {
+            Some(cycles) => cycles,
+            // Go's uint32 count wrapped, if every other count says it is the same process and the
+            // count moved forward by serial number arithmetic (RFC 1982: by less than 2^31).
+            None if grew && self.num_gc <= GO_NUM_GC_MAX && next.num_gc <= GO_NUM_GC_MAX => {
+                let cycles = next.num_gc + (GO_NUM_GC_MAX - self.num_gc) + 1;
+                if cycles > GO_NUM_GC_MAX / 2 {
+                    return None;
+                }
+                cycles
+            }
+            None => return None,
+        };
+        match (pause_end, self.last_gc) {
+            // The state's last cycle is still in the ring: it must have ended when LastGC said.
+            (Some(pause_end), Some(last_gc))
+                if last_gc != 0
+                    && cycles < PAUSE_RING_LEN as u64
+                    && pause_end(pause_ring_slot(self.num_gc)) != last_gc =>
+            {
+                None
+            }
+            _ => Some(cycles),
         }
     }
 }
+
+/// The largest `NumGC` Go writes: `runtime.MemStats.NumGC` is a `uint32`.
+const GO_NUM_GC_MAX: u64 = u32::MAX as u64;
 
 impl fmt::Display for CollectorState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -254,10 +290,8 @@ pub(crate) fn events(
         pauses: state.is_some(),
         embedded: framing != Framing::Body,
         host_json: framing == Framing::HostRecord,
-        pause_ns_entry: previous.map(|state| (state.num_gc % PAUSE_RING_LEN as u64) as usize),
-        pause_end_entry: previous
-            .and_then(|state| state.num_gc.checked_sub(1))
-            .map(|cycle| (cycle % PAUSE_RING_LEN as u64) as usize),
+        pause_ns_entry: previous.map(|state| pause_ring_slot(state.num_gc.wrapping_add(1))),
+        pause_end_entry: previous.map(|state| pause_ring_slot(state.num_gc)),
     };
     let read = match read_body(input, want) {
         Ok(read) => read,
@@ -277,22 +311,23 @@ fn advance(state: &mut Option<CollectorState>, read: &Body<'_>) -> Option<PauseW
     let next = CollectorState::of(read)?;
     let pause_ns = read.pause_ns.as_ref()?;
     use WindowStart::{PreviousBody, ProcessStart, Restart};
-    let (since, previous) = match (read.last_num_gc, *state) {
+    let (since, new) = match (read.last_num_gc, *state) {
         // The poller that annotated the body knows the previous NumGC.
-        (Some(previous), _) if previous <= next.num_gc => (PreviousBody, previous),
-        (Some(_), _) => (Restart, 0),
+        (Some(previous), _) => match next.num_gc.checked_sub(previous) {
+            Some(new) => (PreviousBody, new),
+            None => (Restart, next.num_gc),
+        },
         (None, Some(state)) => {
             let pause_end = read.pause_end.as_ref().map(|ring| |index| ring.get(index));
-            if state.restarted_before(&next, pause_end) {
-                (Restart, 0)
-            } else {
-                (PreviousBody, state.num_gc)
+            match state.cycles_until(&next, pause_end) {
+                Some(new) => (PreviousBody, new),
+                None => (Restart, next.num_gc),
             }
         }
-        (None, None) => (ProcessStart, 0), // the first body
+        (None, None) => (ProcessStart, next.num_gc), // the first body
     };
     *state = Some(next);
-    Some(PauseWindow::between_entries(since, previous, next.num_gc, |index| pause_ns.get(index)))
+    Some(PauseWindow::of_cycles(since, new, next.num_gc, |index| pause_ns.get(index)))
 }
 
 #[cfg(test)]
@@ -480,6 +515,141 @@ mod tests {
             since(&mut collector, &Process::A.body(3, "")).as_deref(),
             Some("process_start")
         );
+    }
+
+    /// A Go runtime as `runtime/mgc.go` keeps its statistics: `NumGC` a `uint32` that wraps,
+    /// cycle `NumGC + 1` writing its pause and end at slot `NumGC % 256` before the count moves
+    /// on, `LastGC` the end of the last cycle (wall-clock time), the totals only growing.
+    #[derive(Clone)]
+    struct Runtime {
+        num_gc: u32,
+        last_gc: u64,
+        pause_total_ns: u64,
+        total_alloc: u64,
+        pause_ns: Vec<u64>,
+        pause_end: Vec<u64>,
+    }
+
+    impl Runtime {
+        /// A runtime whose count is at `num_gc`, its ring full of cycles ending 1 ms apart.
+        fn at(num_gc: u32) -> Runtime {
+            let mut runtime = Runtime {
+                num_gc: num_gc.wrapping_sub(RING as u32),
+                last_gc: 0,
+                pause_total_ns: 0,
+                total_alloc: 0,
+                pause_ns: vec![0; PAUSE_RING_LEN],
+                pause_end: vec![0; PAUSE_RING_LEN],
+            };
+            for _ in 0..RING {
+                runtime.gc(1_767_225_600_000_000_000 + u64::from(runtime.num_gc) * 1_000_000);
+            }
+            runtime
+        }
+
+        /// One cycle, ending at `end`, pausing 1000 ns plus its slot.
+        fn gc(&mut self, end: u64) {
+            let slot = (self.num_gc % RING as u32) as usize;
+            self.pause_ns[slot] = 1000 + slot as u64;
+            self.pause_end[slot] = end;
+            self.num_gc = self.num_gc.wrapping_add(1);
+            self.last_gc = end;
+            self.pause_total_ns += 1000 + slot as u64;
+            self.total_alloc += 4096;
+        }
+
+        fn body(&self) -> String {
+            let list = |ring: &[u64]| ring.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
+            format!(
+                r#"{{"memstats":{{"TotalAlloc":{},"Mallocs":{},"LastGC":{},"PauseTotalNs":{},"PauseNs":[{}],"PauseEnd":[{}],"NumGC":{}}}}}"#,
+                self.total_alloc,
+                self.total_alloc / 64,
+                self.last_gc,
+                self.pause_total_ns,
+                list(&self.pause_ns),
+                list(&self.pause_end),
+                self.num_gc
+            )
+        }
+    }
+
+    #[test]
+    fn a_clock_stepped_back_is_no_restart() {
+        let mut runtime = Runtime::at(10);
+        let mut collector = Collector::default();
+        window(&mut collector, &runtime.body()).unwrap();
+        // NTP sets the clock back 60 s: cycles 11 and 12 end before cycle 10 did.
+        let stepped = runtime.last_gc - 60_000_000_000;
+        runtime.gc(stepped);
+        runtime.gc(stepped + 1_000_000);
+        let event = collector.push(runtime.body().as_bytes(), TIME).remove(0);
+        let event: serde_json::Value = serde_json::from_str(&event.json).unwrap();
+        let pause = &event["golang"]["heap"]["gc"]["pause"];
+        assert_eq!(pause["since"], "previous_body");
+        assert_eq!(pause["count"], 2);
+    }
+
+    #[test]
+    fn num_gc_wraps_as_gos_uint32_does() {
+        let mut runtime = Runtime::at(4_294_967_290);
+        let mut collector = Collector::default();
+        window(&mut collector, &runtime.body()).unwrap();
+        for cycle in 0..11 {
+            runtime.gc(runtime.last_gc + 1_000_000 + cycle);
+        }
+        assert_eq!(runtime.num_gc, 5);
+        let event = collector.push(runtime.body().as_bytes(), TIME).remove(0);
+        let event: serde_json::Value = serde_json::from_str(&event.json).unwrap();
+        let pause = &event["golang"]["heap"]["gc"]["pause"];
+        assert_eq!(pause["since"], "previous_body");
+        assert_eq!(pause["count"], 11);
+        // The 11 pauses of the slots 250..=255 and 0..=4.
+        let slots = (250..=255).chain(0..=4);
+        assert_eq!(pause["sum"]["ns"], slots.map(|slot| 1000 + slot).sum::<u64>());
+        // Past the wrap by more than the ring: the counts tell.
+        let mut far = Runtime::at(4_294_967_000);
+        let mut collector = Collector::default();
+        window(&mut collector, &far.body()).unwrap();
+        for _ in 0..1000 {
+            far.gc(far.last_gc + 1_000_000);
+        }
+        assert_eq!(window(&mut collector, &far.body()), Some((256, 1000 - 256)));
+        // A new process near the wrap whose counts went down is a restart all the same.
+        let mut collector = Collector::default();
+        window(&mut collector, &Runtime::at(4_294_967_290).body()).unwrap();
+        let mut fresh = Runtime::at(5);
+        fresh.total_alloc = 1;
+        let event = collector.push(fresh.body().as_bytes(), TIME).remove(0);
+        assert!(event.json.contains(r#""since":"restart""#), "{}", event.json);
+    }
+
+    #[test]
+    fn counts_no_go_runtime_writes_still_give_a_window_at_once() {
+        let max = u64::MAX;
+        let huge =
+            |num_gc: u64| bare_body(0).replace(r#""NumGC":0"#, &format!(r#""NumGC":{num_gc}"#));
+        for (first, second, expected) in [
+            (max, max, (0, 0)),
+            (max - 1, max, (1, 0)),
+            (0, max, (256, max - 256)),
+            (max, 0, (0, 0)),
+            (u64::from(u32::MAX), 0, (0, 0)),
+            (u64::from(u32::MAX) + 1, 1 << 40, (256, (1 << 40) - (1 << 32) - 256)),
+        ] {
+            let mut collector = Collector::default();
+            window(&mut collector, &huge(first)).unwrap();
+            assert_eq!(
+                window(&mut collector, &huge(second)),
+                Some(expected),
+                "{first} then {second}"
+            );
+        }
+        // The same from a state line, as the pipeline modules carry it.
+        let mut collector = Collector::default();
+        collector.set_state(Some("num_gc=18446744073709551615".parse().unwrap()));
+        assert_eq!(window(&mut collector, &huge(max)), Some((0, 0)));
+        collector.set_state(Some("num_gc=18446744073709551615 last_gc=18446744073709551615 pause_total_ns=0 total_alloc=18446744073709551615 mallocs=0".parse().unwrap()));
+        assert_eq!(window(&mut collector, &Process::A.body(3, "")), Some((3, 0)));
     }
 
     #[test]

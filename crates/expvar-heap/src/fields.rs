@@ -4,6 +4,15 @@
 /// pause is at `PauseNs[(n - 1) % 256]`.
 pub const PAUSE_RING_LEN: usize = 256;
 
+/// The slot of `PauseNs` (and `PauseEnd`) that holds cycle `cycle` (1-based, as Go counts them):
+/// `(cycle - 1) % 256`. Go's `NumGC` is a `uint32` that wraps, and 256 divides both 2^32 and
+/// 2^64, so the slot is the same whichever width the count wrapped at; cycle 0 (before the first,
+/// or a count that wrapped to 0) is slot 255. Written once: every reader of the rings asks here.
+#[inline(always)]
+pub const fn pause_ring_slot(cycle: u64) -> usize {
+    (cycle.wrapping_sub(1) % PAUSE_RING_LEN as u64) as usize
+}
+
 /// Whether a memstats figure is a count (uint64 in Go) or a float.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {

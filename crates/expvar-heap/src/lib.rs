@@ -61,8 +61,8 @@ mod write;
 use collector::Framing;
 pub use collector::{Collector, CollectorState};
 pub use event::Event;
-pub use fields::PAUSE_RING_LEN;
-pub use framing::{BODY_STRING_KEYS, record_body, split_bodies};
+pub use fields::{PAUSE_RING_LEN, pause_ring_slot};
+pub use framing::{BODY_STRING_KEYS, record_body, split_bodies, split_body_bytes};
 pub use options::{
     DEFAULT_ECS_VERSION, DEFAULT_NAMESPACE, Dataset, Datasets, MAX_NAMESPACE_BYTES, Options,
     OptionsError, PRESERVE_ORIGINAL_TAG,

@@ -1,7 +1,7 @@
 //! The pause window: the GC cycles that ended between two bodies of one process, read from the
 //! `PauseNs` ring of the later body.
 
-use crate::fields::PAUSE_RING_LEN;
+use crate::fields::{PAUSE_RING_LEN, pause_ring_slot};
 
 /// Where a pause window starts, written as `golang.heap.gc.pause.since` so that a chart or a
 /// query can tell a window of one collection interval from one that spans the process's life.
@@ -49,22 +49,27 @@ pub(crate) struct PauseWindow {
 }
 
 impl PauseWindow {
-    /// The window of cycles `previous + 1 ..= num_gc` (1-based, as Go counts them), starting at
-    /// `since`. Cycle `n`'s pause is at `PauseNs[(n - 1) % 256]`, given by `pause_ns` (0 to 255),
-    /// asked for each entry once, only when in the window; only the last 256 cycles are still
-    /// there.
-    pub(crate) fn between_entries(
+    /// The window of the `new` cycles that ended up to cycle `num_gc` (1-based, as Go counts
+    /// them), starting at `since`. Cycle `n`'s pause is at `PauseNs[pause_ring_slot(n)]`, given by
+    /// `pause_ns` (0 to 255), asked for each entry once, in cycle order, only when in the window;
+    /// only the last 256 cycles are still there, the others are counted as missed.
+    ///
+    /// No figure of a body is trusted to be sane: the arithmetic wraps where Go's counter does
+    /// (a window may span `NumGC`'s wrap) and saturates where a sum could pass 64 bits, so any
+    /// pair of counts gives a window of at most 256 entries.
+    pub(crate) fn of_cycles(
         since: WindowStart,
-        previous: u64,
+        new: u64,
         num_gc: u64,
         pause_ns: impl Fn(usize) -> u64,
     ) -> PauseWindow {
-        let new = num_gc.saturating_sub(previous);
         let count = new.min(PAUSE_RING_LEN as u64);
         let mut window =
             PauseWindow { count, missed: new - count, since, ..PauseWindow::default() };
-        for cycle in num_gc - count + 1..=num_gc {
-            let pause = pause_ns(((cycle - 1) % PAUSE_RING_LEN as u64) as usize);
+        // The first cycle of the window still held; `count` is at most 256.
+        let first = num_gc.wrapping_sub(count).wrapping_add(1);
+        for k in 0..count {
+            let pause = pause_ns(pause_ring_slot(first.wrapping_add(k)));
             window.sum_ns = window.sum_ns.saturating_add(pause);
             window.max_ns = window.max_ns.max(pause);
         }
@@ -82,7 +87,7 @@ mod tests {
     fn ring(pauses: &[(u64, u64)]) -> Box<[u64; PAUSE_RING_LEN]> {
         let mut ring = Box::new([0; PAUSE_RING_LEN]);
         for &(cycle, ns) in pauses {
-            ring[((cycle - 1) % RING) as usize] = ns;
+            ring[pause_ring_slot(cycle)] = ns;
         }
         ring
     }
@@ -90,7 +95,7 @@ mod tests {
     /// The window of `previous + 1 ..= num_gc` over `ring`, from the previous body.
     fn between(previous: u64, num_gc: u64, ring: &[u64; PAUSE_RING_LEN]) -> PauseWindow {
         let since = WindowStart::PreviousBody;
-        PauseWindow::between_entries(since, previous, num_gc, |index| ring[index])
+        PauseWindow::of_cycles(since, num_gc - previous, num_gc, |index| ring[index])
     }
 
     #[test]
