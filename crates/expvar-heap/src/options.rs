@@ -2,8 +2,6 @@
 
 use std::fmt;
 
-use crate::valid::ValidOptions;
-
 /// The `ecs.version` Elastic's golang integration 1.6.0 writes.
 pub const DEFAULT_ECS_VERSION: &str = "8.11.0";
 /// The data stream namespace Elastic Agent uses unless told otherwise.
@@ -150,17 +148,8 @@ impl Options {
 }
 
 /// What [`Options::validate`] checks: Elasticsearch's data stream naming rules and the
-/// transform's needs.
-impl Options {
-    /// Checks the options against Elasticsearch's data stream naming rules and the transform's
-    /// needs, once: what every transform then takes is the [`ValidOptions`] this returns.
-    pub fn validate(self) -> Result<ValidOptions, OptionsError> {
-        check(&self)?;
-        Ok(ValidOptions::from_checked(self))
-    }
-}
-
-fn check(options: &Options) -> Result<(), OptionsError> {
+/// transform's needs. (`validate` itself is in `valid`, which builds on these options.)
+pub(crate) fn check(options: &Options) -> Result<(), OptionsError> {
     validate_namespace(&options.namespace)?;
     if !options.datasets.heap && !options.datasets.expvar {
         return Err(OptionsError("no dataset selected: choose heap, expvar or both".to_owned()));
@@ -195,7 +184,6 @@ fn validate_namespace(namespace: &str) -> Result<(), OptionsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ValidOptions;
 
     fn with_namespace(namespace: &str) -> Options {
         Options { namespace: namespace.to_owned(), ..Options::default() }
@@ -204,7 +192,7 @@ mod tests {
     #[test]
     fn defaults_are_the_integrations() {
         let options = Options::default();
-        assert_eq!(options.clone().validate(), Ok(ValidOptions::default()));
+        assert_eq!(check(&options), Ok(()));
         assert_eq!(options.tags_for(Dataset::Heap), ["forwarded", "golang-heap"]);
         assert_eq!(options.tags_for(Dataset::Expvar), ["forwarded", "golang-expvar"]);
         assert_eq!(options.ecs_version, "8.11.0");
@@ -233,13 +221,13 @@ mod tests {
 
     #[test]
     fn namespaces_elasticsearch_refuses_are_errors() {
-        assert!(with_namespace("prod_eu1").validate().is_ok());
+        assert!(check(&with_namespace("prod_eu1")).is_ok());
         for bad in ["", "Prod", "prod-eu", "a:b", "a b"] {
-            let err = with_namespace(bad).validate().unwrap_err();
+            let err = check(&with_namespace(bad)).unwrap_err();
             assert!(err.to_string().starts_with("invalid namespace"), "{bad:?}: {err}");
         }
-        assert!(with_namespace(&"a".repeat(100)).validate().is_ok());
-        let err = with_namespace(&"a".repeat(101)).validate().unwrap_err();
+        assert!(check(&with_namespace(&"a".repeat(100))).is_ok());
+        let err = check(&with_namespace(&"a".repeat(101))).unwrap_err();
         assert!(err.to_string().contains("101 bytes"), "{err}");
     }
 
@@ -247,6 +235,6 @@ mod tests {
     fn no_dataset_is_an_error() {
         let options =
             Options { datasets: Datasets { heap: false, expvar: false }, ..Options::default() };
-        assert!(options.validate().is_err());
+        assert!(check(&options).is_err());
     }
 }

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use crate::options::{Dataset, Options, OptionsError};
+use crate::options::{Dataset, Options, OptionsError, check};
 use crate::write::{EventWriter, Value};
 
 /// [`Options`] that passed [`Options::validate`]: what the transform and the collector take, so
@@ -14,6 +14,15 @@ pub struct ValidOptions {
     /// The envelopes of the datasets selected.
     heap: Option<Envelope>,
     expvar: Option<Envelope>,
+}
+
+impl Options {
+    /// Checks the options against Elasticsearch's data stream naming rules and the transform's
+    /// needs, once: what every transform then takes is the [`ValidOptions`] this returns.
+    pub fn validate(self) -> Result<ValidOptions, OptionsError> {
+        check(&self)?;
+        Ok(ValidOptions::from_checked(self))
+    }
 }
 
 /// The members of a dataset's events that the options alone decide, as JSON text.
@@ -113,5 +122,15 @@ impl TryFrom<Options> for ValidOptions {
 
     fn try_from(options: Options) -> Result<ValidOptions, OptionsError> {
         options.validate()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_valid_options() {
+        assert_eq!(Options::default().validate(), Ok(ValidOptions::default()));
     }
 }
