@@ -91,8 +91,10 @@ fn write_failed(error: &io::Error) -> ExitCode {
 
 /// The bodies of one input: each line with `--lines`; else each JSON value of it, one after
 /// another (Go's multi-line bodies as `cat a.json b.json` gives them, or NDJSON), as the
-/// playground reads a paste. An input that is not UTF-8, is over the size limit or holds no value
-/// is one body, which then becomes its error event.
+/// playground reads a paste, each with the whitespace after it, so that the bodies joined are the
+/// input ([`expvar_heap::split_body_bytes`]: from where the input stops being JSON values, the
+/// rest is one body). An input over the size limit, or holding no value, is one body, which then
+/// becomes its error event.
 fn bodies<'a>(content: &'a [u8], args: &TransformArgs) -> Vec<&'a [u8]> {
     if args.lines {
         return content
@@ -101,14 +103,14 @@ fn bodies<'a>(content: &'a [u8], args: &TransformArgs) -> Vec<&'a [u8]> {
             .filter(|line| !line.is_empty())
             .collect();
     }
-    let split = match std::str::from_utf8(content) {
-        Ok(text) if content.len() <= args.run.max_body_bytes => expvar_heap::split_bodies(text),
-        _ => Vec::new(),
+    let split = match content.len() <= args.run.max_body_bytes {
+        true => expvar_heap::split_body_bytes(content),
+        false => Vec::new(),
     };
     if split.is_empty() {
         return vec![content];
     }
-    split.into_iter().map(str::as_bytes).collect()
+    split
 }
 
 /// One body's events. A body over the size limit, or one the component traps on, still yields

@@ -20,8 +20,20 @@ fn expvar_heap(args: &[&str], stdin: &[u8]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    feed(&mut child, stdin);
     child.wait_with_output().unwrap()
+}
+
+/// Writes `input` to the child's standard input from another thread (so that a child writing
+/// much before it reads cannot block on us) and closes it. A child may exit before reading it (a
+/// bad option, a component that cannot be loaded): its closed pipe is then no failure of the test.
+fn feed(child: &mut std::process::Child, input: &[u8]) {
+    let mut pipe = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    std::thread::spawn(move || match pipe.write_all(&input) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => panic!("writing stdin: {e}"),
+        _ => {}
+    });
 }
 
 fn stdout(output: &Output) -> String {
@@ -148,6 +160,53 @@ fn reads_bodies_given_one_after_another() {
         &concatenated,
     );
     assert_eq!(stdout(&output), collected(&names));
+}
+
+/// Splitting is the inverse of concatenating: `cat a.json b.json | expvar-heap transform
+/// --preserve-original` keeps in each event exactly the bytes of its file, final newline and all.
+#[test]
+fn each_body_keeps_its_bytes_however_they_are_framed() {
+    let names = ["go1.19/idle/01.json", "go1.27/gc/02.json"];
+    let files: Vec<Vec<u8>> =
+        names.iter().map(|n| std::fs::read(root_fixture(n)).unwrap()).collect();
+    assert!(files.iter().all(|file| file.ends_with(b"}\n")), "Go ends its body with a newline");
+    let originals = |output: &Output| -> Vec<String> {
+        stdout(output)
+            .lines()
+            .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+            .map(|event| event["event"]["original"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let args = ["transform", "--preserve-original", "--time", TIME];
+    let output = expvar_heap(&args, &files.concat());
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        originals(&output),
+        files.iter().map(|f| String::from_utf8_lossy(f)).collect::<Vec<_>>()
+    );
+    // One file given by name: its whole content.
+    let output = expvar_heap(&[&args[..], &["fixtures/go1.19/idle/01.json"]].concat(), b"");
+    assert_eq!(originals(&output), [String::from_utf8_lossy(&files[0])]);
+}
+
+/// A Go body saved with a byte order mark is one error event holding the whole body, not one per
+/// line; the bodies before it are transformed as usual.
+#[test]
+fn a_body_with_a_byte_order_mark_is_one_error_event_that_keeps_it() {
+    let go = std::fs::read(root_fixture("go1.19/idle/01.json")).unwrap();
+    let with_bom = [&b"\xef\xbb\xbf"[..], &go].concat();
+    let output = expvar_heap(&["transform", "--time", TIME], &[&go[..], &with_bom].concat());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let events: Vec<serde_json::Value> =
+        stdout(&output).lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert_eq!(events.len(), 2, "{}", stdout(&output));
+    assert!(events[0].get("error").is_none());
+    assert_eq!(
+        events[1]["error"]["message"],
+        "body is not valid JSON: expected a JSON value at line 1 column 1 (the body starts with a \
+         UTF-8 byte order mark (U+FEFF), which JSON does not allow: save it without one)"
+    );
+    assert_eq!(events[1]["event"]["original"].as_str().unwrap().as_bytes(), with_bom);
 }
 
 /// Events that cannot be written (a full disk) fail the run with the system's reason.
@@ -282,7 +341,16 @@ fn a_binary_copied_alone_runs_its_embedded_component() {
     let dir = std::env::temp_dir().join(format!("expvar-heap-alone-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let exe = dir.join("expvar-heap");
-    std::fs::copy(env!("CARGO_BIN_EXE_expvar-heap"), &exe).unwrap();
+    // Copied by another process: a file this process wrote could still be open for writing in
+    // a child another test thread is forking at that moment, until that child execs, and running
+    // it would fail with ETXTBSY ("Text file busy"). `cp` holds the only descriptor and has
+    // exited when its status is back.
+    let copied = Command::new("cp")
+        .arg(env!("CARGO_BIN_EXE_expvar-heap"))
+        .arg(&exe)
+        .status()
+        .expect("running cp");
+    assert!(copied.success());
     let body = std::fs::read(root_fixture("go1.22/alloc/03.json")).unwrap();
     let mut child = Command::new(&exe)
         .args(["transform", "--dataset", "all", "--time", TIME, "-"])
@@ -292,7 +360,7 @@ fn a_binary_copied_alone_runs_its_embedded_component() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(&body).unwrap();
+    feed(&mut child, &body);
     let output = child.wait_with_output().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
     assert!(output.status.success(), "{}", stderr(&output));

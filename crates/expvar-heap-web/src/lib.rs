@@ -109,6 +109,24 @@ mod tests {
         );
     }
 
+    /// A pasted body with a byte order mark is one error event that keeps the whole body, and
+    /// with `preserve original` every body keeps its bytes, the newline after it too.
+    #[test]
+    fn a_paste_is_split_into_whole_bodies() {
+        let go = "{\n\"memstats\": {\"NumGC\":1}\n}\n";
+        let text = format!("{go}\u{feff}{go}");
+        let events = process(&text, "default", "", true, "heap", 0.0).unwrap();
+        assert_eq!(events.len(), 2);
+        let originals: Vec<String> = events
+            .iter()
+            .map(|e| serde_json::from_str::<serde_json::Value>(&e.json).unwrap())
+            .map(|event| event["event"]["original"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(originals, [go.to_owned(), format!("\u{feff}{go}")]);
+        assert_eq!(events.iter().map(|e| e.has_error).collect::<Vec<_>>(), [false, true]);
+        assert!(events[1].json.contains("byte order mark"), "{}", events[1].json);
+    }
+
     /// A custom variable named `error` holding a `message` makes no error event.
     #[test]
     fn a_custom_error_variable_is_no_error() {

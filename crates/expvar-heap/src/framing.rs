@@ -4,12 +4,8 @@
 
 use std::borrow::Cow;
 
-use crate::read::{Body, Want, read_body};
-
-/// The keys under which a log shipper's record carries a raw body as a string: `log` (Fluent Bit's
-/// tail input), `message` (Elastic's pipeline tests, many shippers), `exec` (Fluent Bit's exec
-/// input without a parser). The reader notes where the first of them is while it reads a record.
-pub const BODY_STRING_KEYS: [&str; 3] = ["log", "message", "exec"];
+pub use crate::read::BODY_STRING_KEYS;
+use crate::read::{Body, Want, container_end, read_body};
 
 /// The `/debug/vars` body inside a log shipper's record. A record that is the body itself (it has
 /// `memstats`), or that is not a JSON object with a string under one of [`BODY_STRING_KEYS`], is
@@ -39,59 +35,41 @@ pub(crate) fn embedded_body<'a>(record: &'a [u8], read: &Body<'_>) -> Option<Cow
 }
 
 /// Splits text holding several bodies of one process (pasted one after another, one per line as
-/// NDJSON, or as Go writes them, over many lines) into the bodies, in order. Each top-level JSON
-/// value is a body; a value cut short takes the rest of the text, and text that is not JSON is a
-/// body up to the end of its line, so a broken body still reaches the transform (and becomes an
-/// error event) instead of vanishing.
+/// NDJSON, or as Go writes them, over many lines) into the bodies, in order. Splitting is the
+/// inverse of putting the bodies together: the bodies, joined, are the text again, byte for byte.
+///
+/// Each top-level JSON object or array is a body, with the whitespace after it (Go's handler ends
+/// its body with `}\n`; the first body keeps any whitespace before it too). From the first point
+/// where the text stops being such a sequence (a byte order mark, an HTML error page, a value
+/// that is not JSON or is cut short), the rest of the text is one body, so that it becomes one
+/// error event that keeps it whole. Text of whitespace alone holds no body.
 pub fn split_bodies(text: &str) -> Vec<&str> {
-    let bytes = text.as_bytes();
-    let mut bodies = Vec::new();
-    let mut pos = 0;
-    loop {
-        while pos < bytes.len() && bytes[pos].is_ascii_whitespace() {
-            pos += 1;
-        }
-        if pos >= bytes.len() {
-            return bodies;
-        }
-        let start = pos;
-        let end = if matches!(bytes[pos], b'{' | b'[') {
-            value_end(bytes, pos)
-        } else {
-            bytes[pos..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |n| pos + n)
-        };
-        bodies.push(&text[start..end]);
-        pos = end;
-    }
+    // Every cut is at an ASCII byte (after a closing bracket or whitespace), so on a char boundary.
+    split_body_bytes(text.as_bytes())
+        .into_iter()
+        .map(|body| std::str::from_utf8(body).unwrap_or_default())
+        .collect()
 }
 
-/// Where the object or array starting at `start` ends (by brackets, strings skipped), or the end
-/// of the text when it never closes.
-fn value_end(bytes: &[u8], start: usize) -> usize {
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for (i, &b) in bytes.iter().enumerate().skip(start) {
-        if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' => {
-                depth = depth.saturating_sub(1);
-                if depth == 0 {
-                    return i + 1;
-                }
-            }
-            _ => {}
-        }
+/// [`split_bodies`] of bytes, which need not be UTF-8: text that is not is part of the body it
+/// stands in (and that body's event says where).
+pub fn split_body_bytes(text: &[u8]) -> Vec<&[u8]> {
+    let whitespace = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    let after_ws = |pos: usize| pos + text[pos..].iter().take_while(|b| whitespace(b)).count();
+    let mut bodies = Vec::new();
+    let (mut start, mut pos) = (0, after_ws(0));
+    while pos < text.len() {
+        let Some(end) = container_end(text, pos) else {
+            break; // not a sequence of JSON values from here: the rest is one body
+        };
+        pos = after_ws(end);
+        bodies.push(&text[start..pos]);
+        start = pos;
     }
-    bytes.len()
+    if pos < text.len() {
+        bodies.push(&text[start..]);
+    }
+    bodies
 }
 
 #[cfg(test)]
@@ -112,14 +90,53 @@ mod tests {
     }
 
     #[test]
-    fn splits_pasted_sequences_into_bodies() {
+    fn splits_pasted_sequences_into_bodies_that_join_to_the_text() {
         let go = "{\n\"cmdline\": [\"./a\"],\n\"memstats\": {\"NumGC\":1}\n}\n";
-        assert_eq!(split_bodies(&format!("{go}{go}")), [go.trim(), go.trim()]);
-        let ndjson = "{\"a\":\"}\"}\n404 page not found\n{\"b\":[1,{}]}\n{\"cut\":";
-        assert_eq!(
-            split_bodies(ndjson),
-            ["{\"a\":\"}\"}", "404 page not found", "{\"b\":[1,{}]}", "{\"cut\":"]
-        );
+        assert_eq!(split_bodies(&format!("{go}{go}")), [go, go]);
+        let ndjson = "{\"a\":\"}\"}\r\n[1,{}]\n\n{\"b\":[1,{}]}";
+        assert_eq!(split_bodies(ndjson), ["{\"a\":\"}\"}\r\n", "[1,{}]\n\n", "{\"b\":[1,{}]}"]);
+        // Whitespace before the first body is the first body's.
+        assert_eq!(split_bodies("\n {}\n"), ["\n {}\n"]);
         assert!(split_bodies(" \n ").is_empty());
+        assert!(split_bodies("").is_empty());
+    }
+
+    #[test]
+    fn from_where_the_text_stops_being_json_values_the_rest_is_one_body() {
+        let go = "{\n\"memstats\": {\"NumGC\":1}\n}\n";
+        // A body saved with a byte order mark: one body, not its lines.
+        let bom = format!("\u{feff}{go}");
+        assert_eq!(split_bodies(&bom), [bom.as_str()]);
+        assert_eq!(split_bodies(&format!("{go}{bom}")), [go, bom.as_str()]);
+        let rest = "404 page not found\n{\"b\":[1,{}]}\n{\"cut\":";
+        assert_eq!(split_bodies(&format!("{go}{rest}")), [go, rest]);
+        // Brackets that balance are no JSON value of their own.
+        let broken = "{\"a\": xyz}\n{\"b\":1}\n";
+        assert_eq!(split_bodies(broken), [broken]);
+        assert_eq!(split_bodies("{\"cut\":"), ["{\"cut\":"]);
+        // Bytes that are not UTF-8 stay in the body they stand in.
+        let bytes = b"{\"a\":1}\n{\"b\":\"\xff\"}\n{}";
+        assert_eq!(split_body_bytes(bytes), [&b"{\"a\":1}\n"[..], &b"{\"b\":\"\xff\"}\n{}"[..]]);
+    }
+
+    #[test]
+    fn any_split_joins_to_its_text() {
+        let pieces =
+            ["{}", "\n", " ", "[1]", "{\"a\":\"}\"}", "x", "\u{feff}", "{", "}", "\"s\"", "\r\n"];
+        // Every text of up to four pieces.
+        let mut texts = vec![String::new()];
+        for _ in 0..4 {
+            texts =
+                texts.iter().flat_map(|t| pieces.iter().map(move |p| format!("{t}{p}"))).collect();
+            for text in &texts {
+                let bodies = split_bodies(text);
+                assert_eq!(
+                    bodies.concat(),
+                    if text.trim().is_empty() { "" } else { text },
+                    "{text:?}"
+                );
+                assert!(bodies.iter().all(|body| !body.trim().is_empty()), "{text:?}");
+            }
+        }
     }
 }

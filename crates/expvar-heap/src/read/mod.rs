@@ -19,7 +19,6 @@ use std::cell::Cell;
 use std::fmt;
 
 use crate::fields::{Kind, PAUSE_RING_LEN, Stat};
-use crate::framing::BODY_STRING_KEYS;
 
 mod check;
 pub(crate) mod cursor;
@@ -34,6 +33,11 @@ use crate::scan::{digit_run, digits_value, leading_digits, load};
 /// limit, which the expvar event's custom variables are decoded with. A custom variable nested
 /// deeper is left out and named; the rest of the body is read as usual.
 pub const MAX_NESTING: usize = 128;
+
+/// The keys under which a log shipper's record carries a raw body as a string: `log` (Fluent Bit's
+/// tail input), `message` (Elastic's pipeline tests, many shippers), `exec` (Fluent Bit's exec
+/// input without a parser). The reader notes where the first of them is while it reads a record.
+pub const BODY_STRING_KEYS: [&str; 3] = ["log", "message", "exec"];
 
 /// `PauseNs`, as a word.
 const PAUSE_NS: u64 = u64::from_le_bytes(*b"PauseNs\0");
@@ -276,6 +280,18 @@ pub fn read_body(body: &[u8], want: Want) -> Result<Body<'_>, ReadError> {
     Err(ReadError::NotJson { what, line, column, starts_with: describe_start(text) })
 }
 
+/// Where the JSON object or array at `start` of `text` ends, when it is one, valid by RFC 8259's
+/// grammar (UTF-8 in its strings): what [`crate::split_bodies`] cuts a sequence of bodies at.
+pub(crate) fn container_end(text: &[u8], start: usize) -> Option<usize> {
+    if !matches!(text.get(start), Some(b'{' | b'[')) {
+        return None;
+    }
+    let mut cursor = Cursor::new(text);
+    cursor.pos = start;
+    cursor.skip_value().ok()?;
+    Some(cursor.pos)
+}
+
 const WHITESPACE: &[char] = &[' ', '\t', '\n', '\r'];
 
 /// 1-based line and column (in characters) of a byte offset.
@@ -292,6 +308,14 @@ fn describe_start(text: &str) -> Option<String> {
     let start = text.trim_start_matches(WHITESPACE);
     if start.starts_with('{') || start.is_empty() {
         return None;
+    }
+    if let Some(rest) = start.strip_prefix('\u{feff}') {
+        let then = if rest.trim_start_matches(WHITESPACE).starts_with('{') {
+            ": save it without one"
+        } else {
+            ""
+        };
+        return Some(format!("a UTF-8 byte order mark (U+FEFF), which JSON does not allow{then}"));
     }
     let line = start.lines().next().unwrap_or_default();
     let shown: String = line.chars().take(40).collect();
