@@ -17,7 +17,7 @@ use expvar_heap_wasmtime::Limits;
 
 /// Instructions per byte of a real body, at most: the component's `transform`, the Fluent Bit
 /// filter (a collector per process, so pause windows are computed; records read as Fluent Bit's
-/// own JSON; the `slow-ctz` scans, a few more instructions here but fewer turns of WAMR's
+/// own JSON; the scans of `--cfg expvar_heap_slow_ctz`, a few more instructions here but fewer turns of WAMR's
 /// interpreter), the Redpanda processor. Measured when set, on the worst fixture: 16.60, 18.53 (a
 /// process's first body, whose window is every cycle its ring holds) and 17.80; 12 to 15 on
 /// most bodies. WAMR's interpreter, where the Fluent Bit module runs, weighs instructions

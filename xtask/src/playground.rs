@@ -46,7 +46,7 @@ pub fn build(out: &Path) -> Result<()> {
     let _ = std::fs::remove_dir_all(out);
     std::fs::create_dir_all(out.join("samples"))?;
     wasm_bindgen_cli_support::Bindgen::new()
-        .input_path(built.join("expvar_heap_web.wasm"))
+        .input_path(&built)
         .web(true)?
         .typescript(false)
         .out_name("expvar_heap_web")

@@ -16,11 +16,11 @@ use crate::{cargo, run};
 pub const WASM_PACKAGES: [&str; 3] =
     ["expvar-heap-component", "expvar-heap-fluent-bit", "expvar-heap-redpanda"];
 
-/// The pipeline modules: (crate's file stem, file written, the imports it may have).
+/// The pipeline modules: (package, file written, the imports it may have).
 const MODULES: [(&str, &str, &[&str]); 2] = [
-    ("expvar_heap_fluent_bit", FLUENT_BIT_MODULE_FILE, &[]),
+    ("expvar-heap-fluent-bit", FLUENT_BIT_MODULE_FILE, &[]),
     (
-        "expvar_heap_redpanda",
+        "expvar-heap-redpanda",
         REDPANDA_MODULE_FILE,
         &[
             "benthos_wasm.v0_msg_as_bytes",
@@ -32,13 +32,37 @@ const MODULES: [(&str, &str, &[&str]); 2] = [
     ),
 ];
 
+/// The crate whose build sets `--cfg expvar_heap_slow_ctz` (the core's scans for WAMR's fast
+/// interpreter, which runs `i64.ctz` as a loop over the bits): a choice of that build alone, in
+/// its own target folder, so that no other build (the CLI's, the tests') compiles the core that way.
+pub const SLOW_CTZ_PACKAGE: &str = "expvar-heap-fluent-bit";
+
+/// The cfg [`SLOW_CTZ_PACKAGE`] is built with.
+pub const SLOW_CTZ_CFG: &str = "expvar_heap_slow_ctz";
+
+/// The target folder of a build with `--cfg expvar_heap_slow_ctz` (the Fluent Bit module's, and
+/// the core's tests of that variant): apart, so that the flag never invalidates the other builds.
+pub fn slow_ctz_target_dir() -> PathBuf {
+    target_dir().join("slow-ctz")
+}
+
+/// A cargo command whose build sets `--cfg expvar_heap_slow_ctz`, in its own target folder.
+pub fn slow_ctz_cargo() -> std::process::Command {
+    let mut command = cargo();
+    let mut flags = std::env::var("RUSTFLAGS").unwrap_or_default();
+    flags.push_str(&format!(" --cfg {SLOW_CTZ_CFG}"));
+    command.env("RUSTFLAGS", flags.trim()).env("CARGO_TARGET_DIR", slow_ctz_target_dir());
+    command
+}
+
 /// The one build line of every WebAssembly crate: wasm32-unknown-unknown, profile wasm-release,
 /// each crate's library as a `cdylib` only (the pipeline crates are rlibs too, for their tests,
 /// and a crate built as both loses link-time optimisation: 25% larger). Returns the folder the
-/// `.wasm` files are in.
+/// `.wasm` file of the first package.
 pub fn cargo_build_wasm(packages: &[&str]) -> Result<PathBuf> {
-    for package in packages {
-        run(cargo().args([
+    for &package in packages {
+        let mut command = if package == SLOW_CTZ_PACKAGE { slow_ctz_cargo() } else { cargo() };
+        run(command.args([
             "rustc",
             "--locked",
             "--target",
@@ -52,7 +76,14 @@ pub fn cargo_build_wasm(packages: &[&str]) -> Result<PathBuf> {
             "cdylib",
         ]))?;
     }
-    Ok(target_dir().join("wasm32-unknown-unknown/wasm-release"))
+    Ok(built_wasm(packages[0]))
+}
+
+/// The `.wasm` file [`cargo_build_wasm`] writes for `package`.
+pub fn built_wasm(package: &str) -> PathBuf {
+    let target = if package == SLOW_CTZ_PACKAGE { slow_ctz_target_dir() } else { target_dir() };
+    let stem = package.replace('-', "_");
+    target.join("wasm32-unknown-unknown/wasm-release").join(format!("{stem}.wasm"))
 }
 
 /// Builds the WebAssembly crates (wasm32-unknown-unknown, profile wasm-release), encodes the
@@ -62,8 +93,8 @@ pub fn build() -> Result<Vec<PathBuf>> {
     eprintln!(
         "building the component and the pipeline modules (wasm32-unknown-unknown, wasm-release)"
     );
-    let built = cargo_build_wasm(&WASM_PACKAGES)?;
-    let module = std::fs::read(built.join("expvar_heap_component.wasm"))
+    cargo_build_wasm(&WASM_PACKAGES)?;
+    let module = std::fs::read(built_wasm("expvar-heap-component"))
         .context("reading the component's core module")?;
     let component = wit_component::ComponentEncoder::default()
         .module(&module)
@@ -87,8 +118,8 @@ pub fn build() -> Result<Vec<PathBuf>> {
     std::fs::write(&precompiled_path, &precompiled)?;
     eprintln!("wrote {} ({} bytes)", precompiled_path.display(), precompiled.len());
     let mut written = vec![out];
-    for (stem, file, allowed) in MODULES {
-        let module = std::fs::read(built.join(format!("{stem}.wasm")))?;
+    for (package, file, allowed) in MODULES {
+        let module = std::fs::read(built_wasm(package))?;
         let imports = module_imports(&module)?;
         if let Some(extra) = imports.iter().find(|i| !allowed.contains(&i.as_str())) {
             bail!("{file} must not import {extra}");

@@ -16,9 +16,20 @@ pub(crate) static MUST_ESCAPE: [bool; 256] = {
     stop
 };
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
-const HIGH: u64 = 0x8080_8080_8080_8080;
+/// A word of eight bytes of 0x01, 0x7F and 0x80: the constants of the byte-parallel tests below.
+pub(crate) const ONES: u64 = 0x0101_0101_0101_0101;
+pub(crate) const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+pub(crate) const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// Four `0,` elements, eight bytes: how an idle program's rings are mostly written.
+pub(crate) const FOUR_ZEROS: u64 = u64::from_le_bytes(*b"0,0,0,0,");
+
+/// The high bit of each byte of `word` equal to `byte`, exactly (no borrow between bytes).
+#[inline(always)]
+pub(crate) fn bytes_equal(word: u64, byte: u8) -> u64 {
+    let x = word ^ (ONES * u64::from(byte));
+    !(((x & LOW7) + LOW7) | x) & HIGH
+}
 
 /// Eight bytes of `bytes` from `at`, little-endian (the byte at `at` lowest); past the end, zero
 /// bytes, which no scan below takes for content: a string stops at them (they are control
@@ -83,15 +94,16 @@ pub(crate) fn first_to_escape(bytes: &[u8]) -> Option<usize> {
 /// scan here makes them; only the lowest needs to be exact), or 8 when none is.
 #[inline(always)]
 pub(crate) fn first_marked(mask: u64) -> usize {
-    if cfg!(feature = "slow-ctz") {
+    if cfg!(expvar_heap_slow_ctz) {
         first_marked_by_multiplication(mask)
     } else {
         (mask.trailing_zeros() / 8) as usize
     }
 }
 
-/// [`first_marked`] with one multiplication instead of `trailing_zeros`, for the `slow-ctz`
-/// feature: WAMR's fast interpreter, Fluent Bit's, runs `i64.ctz` as a loop over the bits up to
+/// [`first_marked`] with one multiplication instead of `trailing_zeros`, in a build with
+/// `--cfg expvar_heap_slow_ctz` (the Fluent Bit module's, which `cargo xtask build` makes so):
+/// WAMR's fast interpreter, Fluent Bit's, runs `i64.ctz` as a loop over the bits up to
 /// the first set one (`ctz64` in `core/iwasm/interpreter/wasm_interp_fast.c`, WAMR 2.4.1), up to
 /// 63 turns for a mark in the last byte, where this takes the same few instructions for any byte.
 #[inline(always)]

@@ -8,14 +8,12 @@ use super::Cursor;
 use super::number::uint_value;
 use super::skip::plain_run_end;
 use crate::scan::{
-    bytes_to_inspect, digit_run, digits_value, first_marked, leading_digits, load, non_digit_bytes,
+    FOUR_ZEROS, bytes_to_inspect, digit_run, digits_value, first_marked, leading_digits, load,
+    non_digit_bytes,
 };
 
 /// Powers of ten, up to 10^8.
 const POW10: [u64; 9] = [1, 10, 100, 1000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000];
-
-/// Four `0,` elements, eight bytes: how an idle program's rings are mostly written.
-const FOUR_ZEROS: u64 = u64::from_le_bytes(*b"0,0,0,0,");
 
 /// Four `0, ` elements, twelve bytes, as a word and the low half of the next: the same, with
 /// spaces.

@@ -12,18 +12,7 @@
 
 use super::skip::{after_ws, stop};
 use super::{Cursor, Parsed};
-use crate::scan::{digit_run, first_marked, load, non_digit_bytes};
-
-const ONES: u64 = 0x0101_0101_0101_0101;
-const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
-const HIGH: u64 = 0x8080_8080_8080_8080;
-
-/// The high bit of each byte of `word` equal to `byte`, exactly (no borrow between bytes).
-#[inline(always)]
-fn bytes_equal(word: u64, byte: u8) -> u64 {
-    let x = word ^ (ONES * u64::from(byte));
-    !(((x & LOW7) + LOW7) | x) & HIGH
-}
+use crate::scan::{FOUR_ZEROS, ONES, bytes_equal, digit_run, first_marked, load, non_digit_bytes};
 
 impl Cursor<'_> {
     /// Moves past the value at the cursor (after any whitespace) by its structure: a string to
@@ -51,7 +40,6 @@ impl Cursor<'_> {
 }
 
 /// `0,` four times, as a word: how an idle program's rings are mostly written.
-const FOUR_ZEROS: u64 = u64::from_le_bytes(*b"0,0,0,0,");
 /// The commas of [`FOUR_ZEROS`], as [`bytes_equal`] marks them.
 const FOUR_ZEROS_COMMAS: u64 = 0x8000_8000_8000_8000;
 
