@@ -229,7 +229,7 @@ fn allocate_inbound(
     caller.data_mut().after_processing.push(ptr);
     let memory = exported_memory(caller)?;
     if fail_write || memory.write(&mut *caller, ptr as usize, data).is_err() {
-        return Ok(Err("failed to write in-bound memory".to_owned()));
+        return Ok(Err("writing in-bound memory".to_owned()));
     }
     Ok(Ok((u64::from(ptr) << 32) | u64::from(len)))
 }
@@ -357,7 +357,7 @@ fn redpanda_linker(engine: &Engine) -> Result<Linker<RunnerState>> {
                 func_err(&mut caller, "attempted to set bytes of deleted message".to_owned());
                 return Ok(());
             }
-            let failed = "failed to read out-bound memory";
+            let failed = "reading out-bound memory";
             if let Some(bytes) =
                 read_outbound(&mut caller, "v0_msg_set_bytes content", failed, ptr, len)?
             {
@@ -378,7 +378,7 @@ fn redpanda_linker(engine: &Engine) -> Result<Linker<RunnerState>> {
             let content = target.content.clone();
             let fail_write = std::mem::take(&mut caller.data_mut().fail_content_write);
             Ok(allocate_inbound(&mut caller, &content, fail_write)?.unwrap_or_else(|why| {
-                func_err(&mut caller, format!("failed to allocate in-bound memory: {why}"));
+                func_err(&mut caller, format!("allocating in-bound memory: {why}"));
                 0
             }))
         },
@@ -392,12 +392,12 @@ fn redpanda_linker(engine: &Engine) -> Result<Linker<RunnerState>> {
                 func_err(&mut caller, "attempted to set metadata of deleted message".to_owned());
                 return Ok(());
             }
-            let failed = "failed to read out-bound meta key memory";
+            let failed = "reading out-bound meta key memory";
             let Some(key) = read_outbound(&mut caller, "v0_msg_set_meta key", failed, kptr, klen)?
             else {
                 return Ok(());
             };
-            let failed = "failed to read out-bound meta value memory";
+            let failed = "reading out-bound meta value memory";
             let what = "v0_msg_set_meta value";
             let Some(value) = read_outbound(&mut caller, what, failed, vptr, vlen)? else {
                 return Ok(());
@@ -417,7 +417,7 @@ fn redpanda_linker(engine: &Engine) -> Result<Linker<RunnerState>> {
                 func_err(&mut caller, "attempted to read meta of deleted message".to_owned());
                 return Ok(0);
             }
-            let failed = "failed to read out-bound meta key memory";
+            let failed = "reading out-bound meta key memory";
             let Some(key) = read_outbound(&mut caller, "v0_msg_get_meta key", failed, ptr, len)?
             else {
                 return Ok(0);
@@ -426,7 +426,7 @@ fn redpanda_linker(engine: &Engine) -> Result<Linker<RunnerState>> {
             let target = caller.data().target.as_ref().unwrap();
             let value = target.meta.get(&key).cloned().unwrap_or_default();
             Ok(allocate_inbound(&mut caller, value.as_bytes(), false)?.unwrap_or_else(|why| {
-                func_err(&mut caller, format!("failed to allocate in-bound memory: {why}"));
+                func_err(&mut caller, format!("allocating in-bound memory: {why}"));
                 0
             }))
         },
@@ -502,14 +502,21 @@ impl RedpandaProcessor {
         Ok(self.run(vec![message])?.remove(0))
     }
 
-    /// `moduleRunner.Run`: each message of the batch in turn. A trap fails the whole batch
-    /// (`Err`); a host function's failure flags its message with the error (on a copy of the
-    /// message as it then is, `Copy` and `SetError`).
+    /// `moduleRunner.Run` (`internal/impl/wasm/processor_wazero.go`), as the processor's batch
+    /// wrapper hands its result on (`v2BatchedToV1Processor.ProcessBatch` in benthos'
+    /// `internal/component/processor/auto_observed.go`): each message of the batch in turn; a
+    /// host function's failure flags its message with the error (on a copy of the message as it
+    /// then is, `Copy` and `SetError`). A trap ends `Run` with the error, and the wrapper passes
+    /// every message of the batch on flagged with it (`MarkErr`), each as the module left it:
+    /// those before and the one it trapped on with the content it set, those after untouched.
+    /// The error strings are Redpanda Connect's since v4.82.0 ("allocating in-bound memory: ...",
+    /// "reading out-bound memory: ...").
     pub fn run(&mut self, batch: Vec<Message>) -> Result<Vec<Message>> {
         let process = self.instance.get_typed_func::<(), ()>(&mut self.store, "process")?;
         let free = self.instance.get_typed_func::<u32, ()>(&mut self.store, "free").ok();
         let mut out = Vec::with_capacity(batch.len());
-        for message in batch {
+        let mut batch = batch.into_iter();
+        while let Some(message) = batch.next() {
             let state = self.store.data_mut();
             state.target = Some(message);
             state.proc_err = None;
@@ -522,15 +529,22 @@ impl RedpandaProcessor {
                 if let Some(free) = &free
                     && let Err(trap) = free.call(&mut self.store, ptr)
                 {
-                    let why = format!("failed to free in-bound memory: {trap}");
+                    let why = format!("freeing in-bound memory: {trap}");
                     self.store.data_mut().proc_err = Some(why);
                 }
             }
-            result
-                .map_err(anyhow::Error::from)
-                .context("the module trapped: the processor fails the whole batch")?;
             let state = self.store.data_mut();
             let mut message = state.target.take().expect("no function deletes a message");
+            if let Err(trap) = result {
+                // The wrapper flags the batch's own messages: the copies `Run` made are dropped.
+                let why = format!("{trap:#}");
+                out.push(message);
+                out.extend(batch);
+                for message in &mut out {
+                    message.error = Some(why.clone());
+                }
+                return Ok(out);
+            }
             if let Some(why) = state.proc_err.take() {
                 message.error = Some(why);
             }

@@ -35,7 +35,8 @@
 //!   `deallocate(ptr, len)` (ignoring a failure). So each is a fresh block from `allocate(len)`,
 //!   handed over and never touched again by the module: never static data, the stack, or memory
 //!   the module will free itself.
-//! - A trap fails the whole batch, and the instance goes back to the pool all the same.
+//! - A trap ends the processor's run: every message of the batch goes on flagged with the trap's
+//!   error, as the module left it, and the instance goes back to the pool all the same.
 
 use std::cell::RefCell;
 
