@@ -11,6 +11,7 @@ mod fuzz;
 mod playground;
 mod serve;
 mod test;
+mod unify;
 mod wasm;
 
 use std::process::Command;
