@@ -30,7 +30,8 @@ pub fn fuzz(seconds: u64) -> Result<()> {
         let status = Command::new("cargo")
             .args(["+nightly", "fuzz", "run", "--sanitizer", "none", target])
             .arg(&corpus)
-            .args(["--", "-max_len=262144", "-rss_limit_mb=4096"])
+            // An input that runs over a minute is a finding (a hang), not a slow input.
+            .args(["--", "-max_len=262144", "-rss_limit_mb=4096", "-timeout=60"])
             .arg(format!("-max_total_time={seconds}"))
             .env_remove("RUSTUP_TOOLCHAIN")
             .current_dir(root())
