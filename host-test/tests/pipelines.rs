@@ -10,7 +10,7 @@ use common::processor;
 use expvar_heap::Options;
 use expvar_heap_host_test::pipelines::{
     FluentBitFilter, Message, RedpandaPool, RedpandaProcessor, WAZERO_FAKE_EPOCH_NS,
-    fluent_bit_conf,
+    counting_engine, fluent_bit_conf,
 };
 use expvar_heap_redpanda::{COLLECTED_AT_META, ERROR_META, STATE_META};
 use expvar_heap_test_support::fixtures::{self, BLESS_TIME};
@@ -95,6 +95,42 @@ fn fluent_bit_filter_memory_stays_flat_over_many_records() {
         }
     }
     assert_eq!(filter.memory_bytes(), warm, "memory grew after {} records", 200 * bodies.len());
+}
+
+/// Neither pipeline host has a deadline: a counter no Go runtime writes must not make a module
+/// loop. Two records with `NumGC` 2^64 - 1 (Fluent Bit), and a state line of `num_gc` 2^64 - 1
+/// (Redpanda Connect), each give their event in a bounded number of instructions (a real body
+/// takes under a million; a loop over the cycles between the counts would take 2^64 steps).
+#[test]
+fn hostile_counters_give_an_event_in_bounded_instructions() {
+    const BOUND: u64 = 20_000_000;
+    let max = u64::MAX;
+    let body = |num_gc: u64| {
+        let ring = vec!["7"; 256].join(",");
+        format!(r#"{{"memstats":{{"PauseNs":[{ring}],"PauseEnd":[{ring}],"NumGC":{num_gc}}}}}"#)
+    };
+    let engine = counting_engine();
+    let (function, heap_size) = fluent_bit_conf();
+    let path = module(FLUENT_BIT_MODULE_FILE);
+    let mut filter = FluentBitFilter::load_in(&engine, &path, &function, heap_size).unwrap();
+    for num_gc in [max, max, 0, max, u64::from(u32::MAX), 0] {
+        let event = filter.call("golang.hostile", 1_767_225_600, 0, body(num_gc).as_bytes());
+        let event = event.unwrap().expect("an event");
+        let instructions = filter.last_call_instructions().unwrap();
+        assert!(instructions < BOUND, "NumGC {num_gc}: {instructions} instructions");
+        assert!(pause_window_count(&event).is_some(), "{event}");
+    }
+    let mut processor = RedpandaProcessor::load_in(&engine, &module(REDPANDA_MODULE_FILE)).unwrap();
+    let ns = BLESS_TIME.seconds * 1_000_000_000;
+    for (state, num_gc) in
+        [(format!("num_gc={max}"), max), (format!("num_gc={max}"), 0), ("num_gc=0".to_owned(), max)]
+    {
+        let out = processor.process(message(body(num_gc).into_bytes(), &state, ns)).unwrap();
+        let instructions = processor.last_call_instructions().unwrap();
+        assert!(instructions < BOUND, "{state}, NumGC {num_gc}: {instructions} instructions");
+        let event = String::from_utf8(out.content).unwrap();
+        assert!(pause_window_count(&event).is_some(), "{event}");
+    }
 }
 
 /// The state the module wrote for the next message of the same process.
