@@ -5,14 +5,19 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use expvar_heap_test_support::{root, target_dir};
 use serde_json::Value;
+
+/// How long a test waits for something that should come (an event, a line, a request, the end of
+/// a run) before it fails: long enough to matter only when something is truly broken, on any
+/// machine however loaded.
+const WAIT: Duration = Duration::from_secs(60);
 
 // ---------------------------------------------------------------------------------------------
 // The Go service
@@ -91,6 +96,17 @@ impl Drop for Service {
     }
 }
 
+/// A loopback address of this call alone, port 0, for a service that is stopped and started
+/// again on the same port: all of 127.0.0.0/8 is loopback, and every other socket of the tests
+/// (the tool's own connections included) has 127.0.0.1 as its address, so no other socket can take
+/// the port between the stop and the start.
+fn private_loopback() -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let pid = std::process::id();
+    format!("127.{}.{}.{}:0", 100 + n % 100, (pid >> 8) & 0xff, pid & 0xff)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Running the tool
 
@@ -111,27 +127,156 @@ fn spawn_scrape(args: &[&str]) -> Child {
         .unwrap()
 }
 
-/// Runs a scrape to its end (bounded by --count), with a hard stop after 60 s.
-fn scrape(args: &[&str]) -> Output {
-    let child = spawn_scrape(args);
-    let pid = child.id();
-    let (done, wait) = mpsc::channel();
+/// Everything a pipe gives until its end, read on a thread.
+fn read_all(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
     std::thread::spawn(move || {
-        if wait.recv_timeout(Duration::from_secs(60)).is_err() {
-            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
-        }
-    });
-    let output = child.wait_with_output().unwrap();
-    let _ = done.send(());
-    output
+        let mut all = Vec::new();
+        let _ = pipe.read_to_end(&mut all);
+        all
+    })
 }
 
-/// A scrape running in the background, and a reader of its next event (waiting for it).
-fn live_scrape(args: &[&str]) -> (Child, impl FnMut() -> Value + use<>) {
+/// Waits for a child to end, killing it (and failing) if it runs past [`WAIT`].
+fn wait_bounded(child: &mut Child) -> ExitStatus {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the run did not end within {WAIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Runs a scrape to its end (bounded by --count), killed (a failure) if it runs past [`WAIT`].
+fn scrape(args: &[&str]) -> Output {
     let mut child = spawn_scrape(args);
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let next = move || -> Value { serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap() };
-    (child, next)
+    let stdout = read_all(child.stdout.take().unwrap());
+    let stderr = read_all(child.stderr.take().unwrap());
+    let status = wait_bounded(&mut child);
+    Output { status, stdout: stdout.join().unwrap(), stderr: stderr.join().unwrap() }
+}
+
+/// The lines of a child's pipe, read on a thread (the child never waits for a full pipe), each
+/// with its newline when it has one.
+struct Lines(mpsc::Receiver<String>);
+
+impl Lines {
+    fn read(pipe: impl Read + Send + 'static) -> Lines {
+        let (send, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut pipe = BufReader::new(pipe);
+            loop {
+                let mut line = String::new();
+                match pipe.read_line(&mut line) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) if send.send(line).is_err() => return,
+                    Ok(_) => {}
+                }
+            }
+        });
+        Lines(lines)
+    }
+
+    /// The next line, or `None` at the end; fails when none comes within [`WAIT`].
+    fn next(&self) -> Option<String> {
+        match self.0.recv_timeout(WAIT) {
+            Ok(line) => Some(line),
+            Err(mpsc::RecvTimeoutError::Disconnected) => None,
+            Err(mpsc::RecvTimeoutError::Timeout) => panic!("no line within {WAIT:?}"),
+        }
+    }
+}
+
+/// A scrape running in the background: its events read as they come, its stderr kept.
+struct LiveScrape {
+    child: Child,
+    stdout: Lines,
+    stderr: Lines,
+    /// The lines of stderr read so far.
+    errors: String,
+}
+
+impl LiveScrape {
+    fn start(args: &[&str]) -> LiveScrape {
+        let mut child = spawn_scrape(args);
+        let stdout = Lines::read(child.stdout.take().unwrap());
+        let stderr = Lines::read(child.stderr.take().unwrap());
+        LiveScrape { child, stdout, stderr, errors: String::new() }
+    }
+
+    /// The next event, waiting for it (at most [`WAIT`]).
+    fn next(&mut self) -> Value {
+        let Some(line) = self.stdout.next() else {
+            let rest = self.stderr_to_end();
+            panic!("the run ended before the next event: {rest}");
+        };
+        assert!(line.ends_with('\n'), "an event cut short: {line}");
+        serde_json::from_str(&line).unwrap()
+    }
+
+    /// Sends a signal (`-TERM`, `-INT`, `-HUP`) to the tool.
+    fn signal(&self, signal: &str) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args([signal, &pid]).status().unwrap().success());
+    }
+
+    /// Reads stderr until a line that contains `text`, and returns that line.
+    fn stderr_until(&mut self, text: &str) -> String {
+        loop {
+            let Some(line) = self.stderr.next() else {
+                panic!("the run ended without saying {text:?}: {}", self.errors);
+            };
+            self.errors.push_str(&line);
+            if line.contains(text) {
+                return line;
+            }
+        }
+    }
+
+    /// All of stderr, up to the end of the run.
+    fn stderr_to_end(&mut self) -> String {
+        while let Some(line) = self.stderr.next() {
+            self.errors.push_str(&line);
+        }
+        self.errors.clone()
+    }
+
+    /// Waits for the run to end: its status, the lines it wrote after the last one read (each
+    /// with its newline, if it had one), and all of its stderr.
+    fn finish(&mut self) -> (ExitStatus, Vec<String>, String) {
+        let rest: Vec<String> = std::iter::from_fn(|| self.stdout.next()).collect();
+        let errors = self.stderr_to_end();
+        (wait_bounded(&mut self.child), rest, errors)
+    }
+
+    /// Ends the run as SIGTERM does (the scrapes in flight are written): its status, the events
+    /// it wrote after the last one read, and all of its stderr.
+    fn stop(&mut self) -> (ExitStatus, Vec<Value>, String) {
+        self.signal("-TERM");
+        let (status, rest, errors) = self.finish();
+        let events = rest
+            .iter()
+            .map(|line| {
+                assert!(line.ends_with('\n'), "an event cut short: {line}");
+                serde_json::from_str(line).unwrap()
+            })
+            .collect();
+        (status, events, errors)
+    }
+}
+
+impl Drop for LiveScrape {
+    fn drop(&mut self) {
+        if self.child.try_wait().is_ok_and(|status| status.is_none()) {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
 }
 
 fn events(output: &Output) -> Vec<Value> {
@@ -161,14 +306,41 @@ fn figure(value: &Value) -> u64 {
 // ---------------------------------------------------------------------------------------------
 // Live Go services
 
-/// N scrapes of a service collecting garbage all the time: the events come in order, a whole
-/// number of periods apart, and the pause windows add up exactly to the growth of the service's
-/// own counters, computed here from the bodies.
+/// Milliseconds since the Unix epoch of an event's `@timestamp`.
+fn timestamp_ms(event: &Value) -> u64 {
+    let text = event["@timestamp"].as_str().expect("@timestamp");
+    let time = humantime::parse_rfc3339_weak(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+    time.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+/// The text the service published with `-note`, read from the body an event kept.
+fn note(event: &Value) -> Option<String> {
+    let original = event["event"]["original"].as_str()?;
+    let body: Value = serde_json::from_str(original).ok()?;
+    body["note"].as_str().map(str::to_owned)
+}
+
+/// N scrapes of a service collecting garbage all the time (and once more before each body, so
+/// that every window has cycles): the events come in order, never before their tick, and the
+/// pause windows add up exactly to the growth of the service's own counters, computed here from
+/// the bodies.
 #[test]
 fn pause_windows_add_up_to_the_growth_of_the_counters() {
-    let Some(service) = Service::start(&["-gc-every", "15ms"]) else { return };
+    let Some(service) = Service::start(&["-gc-every", "50ms", "-gc-per-request"]) else { return };
     let url = format!("http://{}", service.address);
-    let output = scrape(&["--period", "400ms", "--count", "6", "--preserve-original", &url]);
+    // Before the run's start: its ticks are at or after this, one period apart.
+    let spawned =
+        SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let output = scrape(&[
+        "--period",
+        "400ms",
+        "--timeout",
+        "30s",
+        "--count",
+        "6",
+        "--preserve-original",
+        &url,
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
     let events = events(&output);
     assert_eq!(events.len(), 6);
@@ -181,70 +353,74 @@ fn pause_windows_add_up_to_the_growth_of_the_counters() {
     // no window, only the cumulative total.
     let first = &events[0]["golang"]["heap"]["gc"]["pause"];
     assert_eq!(first.as_object().unwrap().keys().collect::<Vec<_>>(), ["total"], "{first}");
-    let mut grew = 0;
+    // Scrape k starts on its tick or later (a tick skipped on a busy machine only makes it
+    // later): never before k periods from the start (the system's clock, in whole ms, with a
+    // few ms for the slewing of that clock against the tool's monotonic one).
+    for (k, event) in events.iter().enumerate() {
+        let at = timestamp_ms(event);
+        assert!(
+            at + 5 >= spawned + 400 * k as u64,
+            "scrape {k} at {at}, the run started {spawned}"
+        );
+    }
     for pair in events.windows(2) {
         let (before, after) = (memstats(&pair[0]), memstats(&pair[1]));
         let pause = &pair[1]["golang"]["heap"]["gc"]["pause"];
         assert_eq!(pause["since"], "previous_body");
         let cycles = figure(&after["NumGC"]) - figure(&before["NumGC"]);
         assert!(cycles <= 256, "more cycles than the ring holds: {cycles}");
+        // -gc-per-request: at least the one before this body.
+        assert!(cycles >= 1, "the service collected no garbage between scrapes");
         assert_eq!(figure(&pause["count"]), cycles);
         assert_eq!(
             figure(&pause["sum"]["ns"]),
             figure(&after["PauseTotalNs"]) - figure(&before["PauseTotalNs"])
         );
-        grew += usize::from(cycles > 0);
         assert_eq!(pair[1]["service"]["address"], url.as_str());
-        // In order, a whole number of periods apart (scrapes start on the schedule's ticks;
-        // 100 ms of slack for a busy machine).
-        let at = |e: &Value| {
-            let text = e["@timestamp"].as_str().unwrap();
-            let (hms, millis) = (&text[11..19], &text[20..23]);
-            let seconds: Vec<u64> = hms.split(':').map(|n| n.parse().unwrap()).collect();
-            (seconds[0] * 3600 + seconds[1] * 60 + seconds[2]) * 1000
-                + millis.parse::<u64>().unwrap()
-        };
-        let apart = (at(&pair[1]) + 86_400_000 - at(&pair[0])) % 86_400_000; // across midnight too
-        assert!(apart >= 300 && (apart + 100) % 400 <= 200, "{apart} ms apart, period 400 ms");
+        // In order.
+        assert!(timestamp_ms(&pair[1]) >= timestamp_ms(&pair[0]), "{} then {}", pair[0], pair[1]);
     }
-    assert!(grew >= 3, "the service collected no garbage between scrapes");
 }
 
 /// The service killed and started again on the same port mid-run: error events while it is down,
 /// then a window counted from the new process, never negative or huge.
 #[test]
 fn a_restarted_service_starts_a_new_window() {
-    let Some(first) = Service::start(&["-gc-every", "15ms"]) else { return };
+    let first = &["-listen", &private_loopback(), "-gc-every", "15ms", "-note", "first"];
+    let Some(first) = Service::start(first) else { return };
     let address = first.address.clone();
     let url = format!("http://{address}");
-    let (mut child, mut next) =
-        live_scrape(&["--period", "300ms", "--count", "12", "--preserve-original", &url]);
+    let mut run =
+        LiveScrape::start(&["--period", "300ms", "--timeout", "30s", "--preserve-original", &url]);
     let mut events = Vec::new();
     for _ in 0..3 {
-        events.push(next());
+        events.push(run.next());
     }
     drop(first);
-    let mut down = 0;
-    while down < 2 {
-        let event = next();
-        down += usize::from(message(&event).is_some());
-        events.push(event);
+    // Down: a scrape cut by the kill says what it saw (a reset, a body cut short, a pooled
+    // connection closed); one that connects afterwards finds nobody listening.
+    while !events.iter().any(|e| message(e) == Some("connection refused")) {
+        events.push(run.next());
     }
-    let second = Service::start(&["-listen", &address, "-gc-every", "15ms"]).unwrap();
-    for _ in events.len()..12 {
-        events.push(next());
+    let second = ["-listen", &address, "-gc-every", "15ms", "-note", "second"];
+    let second = Service::start(&second).unwrap();
+    // Three good scrapes of the new process: the restart's window and two after it.
+    while events.iter().filter(|e| note(e).as_deref() == Some("second")).count() < 3 {
+        events.push(run.next());
     }
-    assert!(child.wait().unwrap().success());
+    let (status, rest, errors) = run.stop();
+    assert!(status.success(), "{errors}");
+    events.extend(rest);
     drop(second);
 
-    let failures: Vec<&str> = events.iter().filter_map(message).collect();
-    assert!(failures.iter().all(|m| *m == "connection refused"), "{failures:?}");
+    assert!(events.iter().any(|e| message(e).is_some()), "no failed scrape while it was down");
     let good: Vec<&Value> = events.iter().filter(|e| message(e).is_none()).collect();
     let restart = good
-        .windows(2)
-        .position(|w| figure(&memstats(w[1])["NumGC"]) < figure(&memstats(w[0])["NumGC"]))
-        .expect("a restart among the good scrapes")
-        + 1;
+        .iter()
+        .position(|e| note(e).as_deref() == Some("second"))
+        .expect("a good scrape of the new process");
+    assert!(restart >= 1, "no good scrape of the first process");
+    assert!(good[restart..].iter().all(|e| note(e).as_deref() == Some("second")));
     for (i, event) in good.iter().enumerate().skip(1) {
         let pause = &event["golang"]["heap"]["gc"]["pause"];
         let num_gc = figure(&memstats(event)["NumGC"]);
@@ -263,22 +439,32 @@ fn a_restarted_service_starts_a_new_window() {
 /// not the difference (Metricbeat's beats#6543).
 #[test]
 fn a_restart_past_the_old_count_is_seen() {
-    let Some(first) = Service::start(&["-gc-every", "10ms"]) else { return };
+    // The old process: one cycle before its first body (and none by the clock); the new one:
+    // 40 before its first.
+    let first = ["-listen", &private_loopback(), "-gc-at-start", "1", "-note", "first"];
+    let Some(first) = Service::start(&first) else { return };
     let address = first.address.clone();
-    // A few cycles in the old process before the first scrape.
-    std::thread::sleep(Duration::from_millis(150));
     let url = format!("http://{address}");
-    let (mut child, mut next) = live_scrape(&["--period", "1500ms", "--count", "2", &url]);
-    let before = next();
+    let mut run =
+        LiveScrape::start(&["--period", "300ms", "--timeout", "30s", "--preserve-original", &url]);
+    let mut events = vec![run.next()];
     drop(first);
-    let second = Service::start(&["-listen", &address, "-gc-every", "10ms"]).unwrap();
-    let after = next();
-    assert!(child.wait().unwrap().success());
+    let second = ["-listen", &address, "-gc-at-start", "40", "-note", "second"];
+    let second = Service::start(&second).unwrap();
+    // Until the new process's first good body (scrapes while it was down failed).
+    while note(events.last().unwrap()).as_deref() != Some("second") {
+        events.push(run.next());
+    }
+    drop(run);
     drop(second);
 
+    let good: Vec<&Value> = events.iter().filter(|e| message(e).is_none()).collect();
+    assert!(good.len() >= 2, "{events:?}");
+    let (before, after) = (good[good.len() - 2], good[good.len() - 1]);
+    assert_eq!(note(before).as_deref(), Some("first"), "no good scrape of the old process");
     let count = |event: &Value| figure(&event["golang"]["heap"]["gc"]["total"]["count"]);
-    let (old, new) = (count(&before), count(&after));
-    assert!(old >= 1 && new >= old && new - old < 256, "NumGC {old} then {new}: retime the test");
+    let (old, new) = (count(before), count(after));
+    assert!(old >= 1 && new >= old && new - old < 256, "NumGC {old} then {new}");
     let pause = &after["golang"]["heap"]["gc"]["pause"];
     let window = figure(&pause["count"]) + pause["missed"]["count"].as_u64().unwrap_or(0);
     assert_eq!(window, new, "NumGC {old} then {new} in a new process");
@@ -289,23 +475,33 @@ fn a_restart_past_the_old_count_is_seen() {
 /// the service started, and says so; the default makes the first scrape the baseline.
 #[test]
 fn the_first_window_starts_where_asked() {
-    let Some(service) = Service::start(&["-gc-every", "5ms"]) else { return };
-    std::thread::sleep(Duration::from_millis(200)); // cycles before the first scrape
+    // Cycles before the first scrape: three before the service says where it listens.
+    let Some(service) = Service::start(&["-gc-at-start", "3", "-gc-every", "5ms"]) else { return };
     let url = format!("http://{}", service.address);
-    let output =
-        scrape(&["--first-window", "process-start", "--count", "2", "--period", "300ms", &url]);
+    let output = scrape(&[
+        "--first-window",
+        "process-start",
+        "--count",
+        "2",
+        "--period",
+        "300ms",
+        "--timeout",
+        "30s",
+        &url,
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
     let got = events(&output);
     let pause = &got[0]["golang"]["heap"]["gc"]["pause"];
     let num_gc = figure(&got[0]["golang"]["heap"]["gc"]["total"]["count"]);
-    assert!(num_gc >= 1, "the service ran no GC before the first scrape");
+    assert!(num_gc >= 3, "the service ran {num_gc} GC cycles before the first scrape");
     assert_eq!(pause["since"], "process_start");
     assert_eq!(figure(&pause["count"]), num_gc.min(256));
     assert_eq!(pause["missed"]["count"].as_u64().unwrap_or(0), num_gc.saturating_sub(256));
     assert_eq!(got[1]["golang"]["heap"]["gc"]["pause"]["since"], "previous_body");
 
     // The default: a baseline, then a window of one period.
-    let output = scrape(&["--count", "2", "--period", "300ms", &url]);
+    let output = scrape(&["--count", "2", "--period", "300ms", "--timeout", "30s", &url]);
+    assert!(output.status.success(), "{}", stderr(&output));
     let got = events(&output);
     assert!(got[0]["golang"]["heap"]["gc"]["pause"].get("count").is_none());
     assert!(figure(&got[0]["golang"]["heap"]["gc"]["pause"]["total"]["ns"]) > 0);
@@ -319,20 +515,22 @@ fn the_first_window_starts_where_asked() {
 /// A first scrape that fails is no baseline: the windows start at the first good one.
 #[test]
 fn a_failed_first_scrape_is_no_baseline() {
-    let Some(service) = Service::start(&["-gc-every", "5ms"]) else { return };
+    // An address nobody else listens on: the service's, once it is stopped.
+    let first = ["-listen", &private_loopback()];
+    let Some(service) = Service::start(&first) else { return };
     let address = service.address.clone();
     drop(service);
     let url = format!("http://{address}");
-    let (mut child, mut next) = live_scrape(&["--period", "300ms", "--count", "8", &url]);
-    let down = next();
+    let mut run = LiveScrape::start(&["--period", "300ms", "--timeout", "30s", &url]);
+    let down = run.next();
     assert_eq!(message(&down), Some("connection refused"));
     let service = Service::start(&["-listen", &address, "-gc-every", "5ms"]).unwrap();
-    let baseline = std::iter::repeat_with(&mut next).find(|e| message(e).is_none()).unwrap();
-    let window = next();
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let baseline = std::iter::repeat_with(|| run.next()).find(|e| message(e).is_none()).unwrap();
+    let window = run.next();
+    drop(run);
     drop(service);
     assert!(baseline["golang"]["heap"]["gc"]["pause"].get("count").is_none(), "{baseline}");
+    assert_eq!(message(&window), None, "{window}");
     assert_eq!(window["golang"]["heap"]["gc"]["pause"]["since"], "previous_body");
 }
 
@@ -373,21 +571,23 @@ fn basic_auth_from_the_url_or_a_file_and_never_shown() {
     let plain = format!("http://{}", service.address);
     let wrong = format!("http://scraper:wrong@{}", service.address);
     let password_file = dir.join("password");
+    // One scrape each, with a timeout no busy machine reaches (not the 90 ms of a short period).
+    let once = ["--count", "1", "--timeout", "30s"];
     let outputs = [
-        scrape(&["--period", "100ms", "--count", "1", &in_url]),
+        scrape(&[&once[..], &[&in_url]].concat()),
         scrape(&[
-            "--period",
-            "100ms",
             "--count",
             "1",
+            "--timeout",
+            "30s",
             "--username",
             "scraper",
             "--password-file",
             password_file.to_str().unwrap(),
             &plain,
         ]),
-        scrape(&["--period", "100ms", "--count", "1", &wrong]),
-        scrape(&["--period", "100ms", "--count", "1", &plain]),
+        scrape(&[&once[..], &[&wrong]].concat()),
+        scrape(&[&once[..], &[&plain]].concat()),
     ];
     for (output, code) in outputs.iter().zip([0, 0, 3, 3]) {
         // The scrapes answered 401 all failed: status 3.
@@ -409,9 +609,10 @@ fn basic_auth_from_the_url_or_a_file_and_never_shown() {
     assert_eq!(message(&first(&outputs[3])), Some("HTTP 401 Unauthorized"));
 }
 
-/// A CA made here, a server certificate for 127.0.0.1 and a client certificate it signs.
+/// A CA made here, a server certificate for 127.0.0.1 and a client certificate it signs, in a
+/// folder of its own (tests running at once each make theirs), removed when dropped.
 struct Pki {
-    dir: PathBuf,
+    dir: TempDir,
 }
 
 impl Pki {
@@ -447,10 +648,11 @@ fn tls_with_a_private_ca_and_mutual_tls() {
     let tls = ["-tls-cert", &pki.path("server.pem"), "-tls-key", &pki.path("server.key")];
     let Some(service) = Service::start(&tls) else { return };
     let url = format!("https://{}", service.address);
-    let trusted =
-        scrape(&["--period", "100ms", "--count", "1", "--ca-cert", &pki.path("ca.pem"), &url]);
+    // One scrape each, with a timeout no busy machine reaches (not the 90 ms of a short period).
+    let once = ["--count", "1", "--timeout", "30s"];
+    let trusted = scrape(&[&once[..], &["--ca-cert", &pki.path("ca.pem"), &url]].concat());
     assert_eq!(message(&events(&trusted)[0]), None, "{}", stderr(&trusted));
-    let untrusted = scrape(&["--period", "100ms", "--count", "1", &url]);
+    let untrusted = scrape(&[&once[..], &[url.as_str()]].concat());
     assert_eq!(
         message(&events(&untrusted)[0]),
         Some(
@@ -459,12 +661,12 @@ fn tls_with_a_private_ca_and_mutual_tls() {
              the targets file)"
         )
     );
-    let insecure = scrape(&["--period", "100ms", "--count", "1", "--insecure-skip-verify", &url]);
+    let insecure = scrape(&[&once[..], &["--insecure-skip-verify", &url]].concat());
     assert_eq!(message(&events(&insecure)[0]), None);
     assert_eq!(stderr(&insecure).matches("not verified").count(), 1, "{}", stderr(&insecure));
     // No https target: nothing goes unverified, and nothing is said.
     let plain = "http://127.0.0.1:9/debug/vars";
-    let no_tls = scrape(&["--period", "100ms", "--count", "1", "--insecure-skip-verify", plain]);
+    let no_tls = scrape(&[&once[..], &["--insecure-skip-verify", plain]].concat());
     assert!(!stderr(&no_tls).contains("not verified"), "{}", stderr(&no_tls));
 
     let (ca_pem, client_pem, client_key) =
@@ -472,7 +674,7 @@ fn tls_with_a_private_ca_and_mutual_tls() {
     let mutual = [&tls[..], &["-client-ca", &ca_pem]].concat();
     let service = Service::start(&mutual).unwrap();
     let url = format!("https://{}", service.address);
-    let ca = ["--period", "100ms", "--count", "1", "--ca-cert", &pki.path("ca.pem")];
+    let ca = ["--count", "1", "--timeout", "30s", "--ca-cert", &pki.path("ca.pem")];
     let with_cert =
         [&ca[..], &["--client-cert", &client_pem, "--client-key", &client_key, &url]].concat();
     let output = scrape(&with_cert);
@@ -511,13 +713,15 @@ fn a_self_signed_certificate_given_with_ca_cert_is_trusted() {
     let tls = ["-tls-cert", &path("server.pem"), "-tls-key", &path("server.key")];
     let Some(service) = Service::start(&tls) else { return };
     let url = format!("https://{}", service.address);
-    let pinned = scrape(&["--count", "1", "--ca-cert", &path("server.pem"), &url]);
+    let pinned =
+        scrape(&["--count", "1", "--timeout", "30s", "--ca-cert", &path("server.pem"), &url]);
     assert!(pinned.status.success(), "{}", stderr(&pinned));
     let event = &events(&pinned)[0];
     assert_eq!(message(event), None, "{event}");
     assert!(event["golang"]["heap"]["allocations"]["active"]["bytes"].is_u64());
 
-    let other = scrape(&["--count", "1", "--ca-cert", &path("other.pem"), &url]);
+    let other =
+        scrape(&["--count", "1", "--timeout", "30s", "--ca-cert", &path("other.pem"), &url]);
     assert_eq!(other.status.code(), Some(3), "{}", stderr(&other));
     // webpki refuses a CA certificate as a server's before it looks for its issuer.
     assert_eq!(
@@ -536,13 +740,15 @@ fn the_wrong_scheme_says_which_to_use() {
     let pki = Pki::new();
     let tls = ["-tls-cert", &pki.path("server.pem"), "-tls-key", &pki.path("server.key")];
     let Some(plain) = Service::start(&[]) else { return };
-    let output = scrape(&["--count", "1", &format!("https://{}", plain.address)]);
+    let output =
+        scrape(&["--count", "1", "--timeout", "30s", &format!("https://{}", plain.address)]);
     assert_eq!(
         message(&events(&output)[0]),
         Some("TLS: the target did not answer in TLS (a plain HTTP port?): use http://")
     );
     let secure = Service::start(&tls).unwrap();
-    let output = scrape(&["--count", "1", &format!("http://{}", secure.address)]);
+    let output =
+        scrape(&["--count", "1", "--timeout", "30s", &format!("http://{}", secure.address)]);
     let event = &events(&output)[0];
     assert_eq!(
         message(event),
@@ -558,31 +764,19 @@ fn the_wrong_scheme_says_which_to_use() {
 #[test]
 fn sigterm_ends_the_run_cleanly() {
     let Some(service) = Service::start(&[]) else { return };
-    let mut child = expvar_heap()
-        .args(["scrape", "--period", "100ms", &format!("http://{}", service.address)])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut first = [0u8; 1];
-    stdout.read_exact(&mut first).unwrap(); // the first event is on its way
-    std::thread::sleep(Duration::from_millis(350));
-    assert!(
-        Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap().success()
-    );
-    let mut rest = Vec::new();
-    stdout.read_to_end(&mut rest).unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(0));
-    let text = String::from_utf8([&first[..], &rest].concat()).unwrap();
-    assert!(text.ends_with('\n'));
-    let lines: Vec<&str> = text.lines().collect();
-    assert!(lines.len() >= 3, "{} events", lines.len());
-    for line in lines {
+    let url = format!("http://{}", service.address);
+    let mut run = LiveScrape::start(&["--period", "100ms", "--timeout", "30s", &url]);
+    // Three events written whole, then the signal, whatever is in flight.
+    let first: Vec<Value> = (0..3).map(|_| run.next()).collect();
+    run.signal("-TERM");
+    let (status, rest, errors) = run.finish();
+    assert_eq!(status.code(), Some(0), "{errors}");
+    for line in &rest {
+        assert!(line.ends_with('\n'), "the output ends mid-line: {line}");
         serde_json::from_str::<Value>(line).unwrap();
     }
-    assert!(stderr(&output).contains("1 targets,"), "{}", stderr(&output));
+    assert!(first.len() + rest.len() >= 3);
+    assert!(errors.contains("1 targets,"), "{errors}");
 }
 
 /// A targets file with two targets, each with its own namespace and tags, combined with a URL of
@@ -616,29 +810,21 @@ fn an_output_that_cannot_be_written_says_why() {
 #[test]
 fn a_second_interrupt_stops_at_once() {
     // Headers, then nothing: the scrape in flight would wait for its 30 s timeout.
-    let (stall, _) = fault_server(|mut s, _| {
+    let stall = fault_server(|mut s, _| {
         let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n{");
         std::thread::sleep(Duration::from_secs(40));
     });
-    let mut child = expvar_heap()
-        .args(["scrape", "--period", "60s", "--timeout", "30s", &format!("http://{stall}")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let interrupt = |child: &Child| {
-        let pid = child.id().to_string();
-        assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
-    };
-    std::thread::sleep(Duration::from_millis(500));
-    interrupt(&child);
-    std::thread::sleep(Duration::from_millis(500));
-    assert!(child.try_wait().unwrap().is_none(), "the first interrupt waits for the scrape");
-    interrupt(&child);
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
-    assert!(stderr(&output).contains("(again: at once)"), "{}", stderr(&output));
-    assert!(output.stdout.is_empty(), "no event of the scrape cut short");
+    let url = format!("http://{}", stall.address);
+    let mut run = LiveScrape::start(&["--period", "60s", "--timeout", "30s", &url]);
+    // The scrape is in flight once the target has its request.
+    stall.requests.recv_timeout(WAIT).expect("the tool sent no request");
+    run.signal("-INT");
+    run.stderr_until("stopping once the scrapes in flight are written (again: at once)");
+    assert!(run.child.try_wait().unwrap().is_none(), "the first interrupt waits for the scrape");
+    run.signal("-INT");
+    let (status, rest, errors) = run.finish();
+    assert_eq!(status.code(), Some(130), "{errors}");
+    assert!(rest.is_empty(), "no event of the scrape cut short: {rest:?}");
 }
 
 #[test]
@@ -659,6 +845,8 @@ fn a_targets_file_and_an_output_file() {
     let output = scrape(&[
         "--period",
         "100ms",
+        "--timeout",
+        "30s",
         "--count",
         "2",
         "--targets",
@@ -697,81 +885,93 @@ fn a_targets_file_edited_during_a_run_adds_and_removes_targets() {
     let (a, b) = (format!("http://{}", a.address), format!("http://{}", b.address));
     let dir = temp_dir("reload");
     let file = dir.join("targets.json");
+    let file_sd = |url: &str| format!("[{{\"targets\": [\"{}\"]}}]", &url["http://".len()..]);
     // Prometheus's file_sd form; the next version of the file is ours, in TOML.
-    std::fs::write(&file, format!("[{{\"targets\": [\"{}\"]}}]", &a["http://".len()..])).unwrap();
-    let (child, mut next) =
-        live_scrape(&["--period", "200ms", "--targets", file.to_str().unwrap()]);
+    std::fs::write(&file, file_sd(&a)).unwrap();
+    let args = ["--period", "200ms", "--timeout", "30s", "--targets", file.to_str().unwrap()];
+    let mut run = LiveScrape::start(&args);
     let address = |event: &Value| event["service"]["address"].as_str().unwrap_or("").to_owned();
-    assert_eq!(address(&next()), a);
+    assert_eq!(address(&run.next()), a);
     // A SIGHUP with the file unchanged changes nothing (and does not end the run).
-    let _ = Command::new("kill").args(["-HUP", &child.id().to_string()]).status();
-    assert_eq!(address(&next()), a);
+    run.signal("-HUP");
+    assert_eq!(address(&run.next()), a);
 
     // The file edited in place: A out, B in.
-    std::fs::write(&file, format!("[{{\"targets\": [\"{}\"]}}]", &b["http://".len()..])).unwrap();
-    // Within a few seconds B's events come, and after them no more of A's (one in flight may
-    // come first).
+    std::fs::write(&file, file_sd(&b)).unwrap();
+    // B's events come once the tool sees the change (it looks every second), and after them no
+    // more of A's (one in flight may come first).
     let mut seen = Vec::new();
+    let deadline = Instant::now() + WAIT;
     while seen.iter().filter(|s| **s == b).count() < 3 {
-        seen.push(address(&next()));
-        assert!(seen.len() < 60, "B never scraped: {seen:?}");
+        assert!(Instant::now() < deadline, "B not scraped within {WAIT:?}: {seen:?}");
+        seen.push(address(&run.next()));
     }
     let first_b = seen.iter().position(|s| *s == b).unwrap();
     assert!(seen[first_b..].iter().all(|s| *s == b), "A scraped after B started: {seen:?}");
-    let _ = Command::new("kill").arg(child.id().to_string()).status();
-    let output = child.wait_with_output().unwrap();
-    let errors = String::from_utf8_lossy(&output.stderr);
+    let (_, _, errors) = run.stop();
     assert!(
         errors.contains("targets file read again: 1 targets added, 1 removed, 0 kept"),
         "{errors}"
     );
 
     // A file that cannot be used keeps the targets as they were, and says why.
-    std::fs::write(&file, format!("[{{\"targets\": [\"{}\"]}}]", &a["http://".len()..])).unwrap();
-    let (child, mut next) =
-        live_scrape(&["--period", "200ms", "--targets", file.to_str().unwrap()]);
-    assert_eq!(address(&next()), a);
+    std::fs::write(&file, file_sd(&a)).unwrap();
+    let mut run = LiveScrape::start(&args);
+    assert_eq!(address(&run.next()), a);
     std::fs::write(&file, "[{\"targets\": [\"http://not-host-port\"]}]").unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(address(&next()), a);
-    let _ = Command::new("kill").arg(child.id().to_string()).status();
-    let output = child.wait_with_output().unwrap();
-    let errors = String::from_utf8_lossy(&output.stderr);
-    assert!(errors.contains("the targets file changed but cannot be used"), "{errors}");
-    assert!(errors.contains("file_sd target is host:port"), "{errors}");
-    let _ = std::fs::remove_dir_all(&dir);
+    // Read at once at SIGHUP (if the tool has not seen the change already).
+    run.signal("-HUP");
+    let warning = run.stderr_until("file_sd target is host:port");
+    assert!(warning.contains("the targets file changed but cannot be used"), "{warning}");
+    assert_eq!(address(&run.next()), a);
+    let (status, _, errors) = run.stop();
+    assert!(status.success(), "{errors}");
 }
 
 // ---------------------------------------------------------------------------------------------
 // A misbehaving server
 
-/// Serves each connection with `answer`, on 127.0.0.1; counts the bytes it wrote.
-fn fault_server(answer: fn(TcpStream, &AtomicUsize)) -> (String, &'static AtomicUsize) {
+/// A loopback server that misbehaves on purpose.
+struct FaultServer {
+    address: String,
+    /// What its `answer` counts (bytes written, requests answered).
+    count: &'static AtomicUsize,
+    /// A message for each request, once its head is read (before it is answered).
+    requests: mpsc::Receiver<()>,
+}
+
+/// Serves each connection with `answer`, on 127.0.0.1.
+fn fault_server(answer: fn(TcpStream, &AtomicUsize)) -> FaultServer {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap().to_string();
-    let written: &'static AtomicUsize = Box::leak(Box::new(AtomicUsize::new(0)));
+    let count: &'static AtomicUsize = Box::leak(Box::new(AtomicUsize::new(0)));
+    let (request, requests) = mpsc::channel();
     std::thread::spawn(move || {
-        for stream in listener.incoming().take(20) {
-            let stream = stream.unwrap();
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let request = request.clone();
             std::thread::spawn(move || {
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
                 let mut line = String::new();
                 while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
                     line.clear();
                 }
-                answer(stream, written);
+                let _ = request.send(());
+                answer(stream, count);
             });
         }
     });
-    (address, written)
+    FaultServer { address, count, requests }
 }
 
 /// One scrape of a target that fails: its event. The scrape counts as failed (a 200 answer that
-/// is no expvar body too), so the run's exit status is 3, as for a failed health check.
+/// is no expvar body too), so the run's exit status is 3, as for a failed health check. Unless
+/// `extra` sets one, the timeout is one no busy machine reaches, so that only the fault tested
+/// can fail the scrape.
 fn scrape_one(address: &str, extra: &[&str]) -> Value {
     let url = format!("http://{address}");
-    let output =
-        scrape(&[&["--period", "100ms", "--count", "1"][..], extra, &[url.as_str()]].concat());
+    let timeout: &[&str] = if extra.contains(&"--timeout") { &[] } else { &["--timeout", "30s"] };
+    let output = scrape(&[&["--count", "1"][..], timeout, extra, &[url.as_str()]].concat());
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     assert!(stderr(&output).contains("1 targets, 1 scrapes (1 failed)"), "{}", stderr(&output));
     events(&output).remove(0)
@@ -780,14 +980,15 @@ fn scrape_one(address: &str, extra: &[&str]) -> Value {
 #[test]
 fn faults_of_the_target_become_error_events() {
     // Headers, then nothing.
-    let (stall, _) = fault_server(|mut s, _| {
+    let stall = fault_server(|mut s, _| {
         let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n{");
         std::thread::sleep(Duration::from_secs(5));
     });
-    assert_eq!(message(&scrape_one(&stall, &["--timeout", "300ms"])), Some("timeout after 300ms"));
+    let event = scrape_one(&stall.address, &["--timeout", "300ms"]);
+    assert_eq!(message(&event), Some("timeout after 300ms"));
 
     // A body that never ends: cut at the limit, and the rest is never read.
-    let (endless, written) = fault_server(|mut s, written| {
+    let endless = fault_server(|mut s, written| {
         let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n");
         let chunk = [b'7'; 64 << 10];
         while s.write_all(&chunk).is_ok() {
@@ -796,53 +997,55 @@ fn faults_of_the_target_become_error_events() {
             }
         }
     });
-    let event = scrape_one(&endless, &["--max-body-bytes", "1000000"]);
+    let event = scrape_one(&endless.address, &["--max-body-bytes", "1000000"]);
     assert!(
         message(&event).unwrap().starts_with("body over the size limit of 1000000 bytes"),
         "{event}"
     );
     assert_eq!(event["event"]["original"].as_str().unwrap().len(), 64 << 10);
-    assert!(written.load(Ordering::Relaxed) < 64 << 20, "the tool kept reading an endless body");
+    let written = endless.count.load(Ordering::Relaxed);
+    assert!(written < 64 << 20, "the tool kept reading an endless body");
 
     // Error pages keep their body.
-    let (missing, _) = fault_server(|mut s, _| {
+    let missing = fault_server(|mut s, _| {
         let page = "<html><body>404 page not found</body></html>";
         let _ = write!(s, "HTTP/1.1 404 Not Found\r\nContent-Length: {}\r\n\r\n{page}", page.len());
     });
-    let event = scrape_one(&missing, &[]);
+    let event = scrape_one(&missing.address, &[]);
     assert_eq!(message(&event), Some("HTTP 404 Not Found"));
     assert_eq!(event["event"]["original"], "<html><body>404 page not found</body></html>");
-    let (broken, _) = fault_server(|mut s, _| {
+    let broken = fault_server(|mut s, _| {
         let _ = s.write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\noops");
     });
-    assert_eq!(message(&scrape_one(&broken, &[])), Some("HTTP 500 Internal Server Error"));
+    assert_eq!(message(&scrape_one(&broken.address, &[])), Some("HTTP 500 Internal Server Error"));
 
     // A redirect to itself, forever.
-    let (looping, _) = fault_server(|mut s, _| {
+    let looping = fault_server(|mut s, _| {
         let _ = s
             .write_all(b"HTTP/1.1 302 Found\r\nLocation: /debug/vars\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     });
-    assert_eq!(message(&scrape_one(&looping, &[])), Some("too many redirects (a redirect loop?)"));
+    let event = scrape_one(&looping.address, &[]);
+    assert_eq!(message(&event), Some("too many redirects (a redirect loop?)"));
 
     // The connection closed mid-body.
-    let (cut, _) = fault_server(|mut s, _| {
+    let cut = fault_server(|mut s, _| {
         let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10000\r\n\r\n{\"memstats\":{");
         let _ = s.shutdown(std::net::Shutdown::Both);
     });
-    let event = scrape_one(&cut, &[]);
+    let event = scrape_one(&cut.address, &[]);
     assert!(message(&event).unwrap().starts_with("the body was cut short"), "{event}");
 
     // Not JSON: the transform says so, with the body kept.
-    let (text, _) = fault_server(|mut s, _| {
+    let text = fault_server(|mut s, _| {
         let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world");
     });
-    let event = scrape_one(&text, &[]);
+    let event = scrape_one(&text.address, &[]);
     assert!(message(&event).unwrap().starts_with("body is not valid JSON"), "{event}");
     assert_eq!(event["event"]["original"], "hello world");
 
-    // Nobody listening.
-    let dead = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
-    assert_eq!(message(&scrape_one(&dead, &[])), Some("connection refused"));
+    // Nobody listening (port 1, tcpmux, is served nowhere; a port bound and closed here could be
+    // taken by another socket in between).
+    assert_eq!(message(&scrape_one("127.0.0.1:1", &[])), Some("connection refused"));
 }
 
 /// A 200 answer with `body` as JSON, and the connection closed.
@@ -854,17 +1057,10 @@ fn answer_json(mut stream: TcpStream, body: &[u8]) {
     let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body));
 }
 
-/// Milliseconds into the day of an event's `@timestamp`.
-fn millis_of_day(event: &Value) -> u64 {
-    let text = event["@timestamp"].as_str().unwrap();
-    let (hms, millis) = (&text[11..19], &text[20..23]);
-    let seconds: Vec<u64> = hms.split(':').map(|n| n.parse().unwrap()).collect();
-    (seconds[0] * 3600 + seconds[1] * 60 + seconds[2]) * 1000 + millis.parse::<u64>().unwrap()
-}
-
 /// A target whose body takes long to transform (100,000 custom variables, with both datasets:
-/// over a second each) delays no other target's scrapes: a normal target's scrapes stay on their
-/// ticks, one period apart, and all their events come.
+/// seconds of work) delays no other target's scrapes: while that body is transformed, a normal
+/// target scraped every 100 ms is scraped again and again (the server counts the requests), and
+/// every one of its scrapes becomes its event.
 #[test]
 fn a_body_slow_to_transform_delays_no_other_target() {
     static SLOW: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
@@ -880,12 +1076,46 @@ fn a_body_slow_to_transform_delays_no_other_target() {
         body.into_bytes()
     });
     FAST.get_or_init(|| std::fs::read(root().join("fixtures/go1.19/idle/01.json")).unwrap());
-    let (slow, _) = fault_server(|s, _| answer_json(s, SLOW.get().unwrap()));
-    let (fast, _) = fault_server(|s, _| answer_json(s, FAST.get().unwrap()));
-    let (slow, fast) = (format!("http://{slow}"), format!("http://{fast}"));
-    let output = scrape(&["--period", "400ms", "--count", "6", "--dataset", "all", &slow, &fast]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let events = events(&output);
+    // The slow body once (the first request), then normal ones.
+    let slow = fault_server(|s, n| {
+        let first = n.fetch_add(1, Ordering::SeqCst) == 0;
+        answer_json(s, if first { SLOW.get() } else { FAST.get() }.unwrap());
+    });
+    // Counts its requests before it answers: each is counted before its scrape can end.
+    let fast = fault_server(|s, n| {
+        n.fetch_add(1, Ordering::SeqCst);
+        answer_json(s, FAST.get().unwrap());
+    });
+    let (slow_url, fast_url) =
+        (format!("http://{}", slow.address), format!("http://{}", fast.address));
+    let mut run = LiveScrape::start(&[
+        "--period",
+        "100ms",
+        // No timeout of a fetch nor deadline of a transform a busy machine could reach.
+        "--timeout",
+        "30s",
+        "--call-timeout",
+        "120s",
+        "--dataset",
+        "all",
+        &slow_url,
+        &fast_url,
+    ]);
+    slow.requests.recv_timeout(WAIT).expect("the slow target was not scraped");
+    // From here until its event is written, the slow body is fetched, then transformed (in the
+    // one transform thread, which writes every target's events in turn).
+    let before = fast.count.load(Ordering::SeqCst);
+    let mut events = Vec::new();
+    while !events.iter().any(|e: &Value| e["service"]["address"] == slow_url.as_str()) {
+        events.push(run.next());
+    }
+    let during = fast.count.load(Ordering::SeqCst) - before;
+    // Its scrapes went on, on their ticks; a tool whose transform held up the scrapes would have
+    // made none (at most the one in flight).
+    assert!(during >= 3, "the normal target was scraped {during} times during the slow transform");
+    let (status, rest, errors) = run.stop();
+    assert!(status.success(), "{errors}");
+    events.extend(rest);
     let of = |url: &str| -> Vec<&Value> {
         events
             .iter()
@@ -894,18 +1124,40 @@ fn a_body_slow_to_transform_delays_no_other_target() {
             })
             .collect()
     };
-    let (slow_events, fast_events) = (of(&slow), of(&fast));
-    assert_eq!(fast_events.len(), 6, "{}", stderr(&output));
-    assert_eq!(slow_events.len(), 6, "{}", stderr(&output));
+    let (slow_events, fast_events) = (of(&slow_url), of(&fast_url));
+    // The slow body was transformed (no trap, no timeout), and every scrape of the normal
+    // target, the ones during that transform included, became its event, in order.
+    assert_eq!(message(slow_events[0]), None, "{}", slow_events[0]);
+    assert!(fast_events.iter().all(|e| message(e).is_none()), "{errors}");
+    assert_eq!(fast_events.len(), fast.count.load(Ordering::SeqCst), "{errors}");
     for pair in fast_events.windows(2) {
-        let apart = (millis_of_day(pair[1]) + 86_400_000 - millis_of_day(pair[0])) % 86_400_000;
-        assert!(apart < 600, "the normal target's scrapes came {apart} ms apart (period 400 ms)");
+        assert!(timestamp_ms(pair[1]) >= timestamp_ms(pair[0]), "{} then {}", pair[0], pair[1]);
     }
 }
 
-fn temp_dir(name: &str) -> PathBuf {
+/// A folder of its own for each call (two tests running at once never share one), removed when
+/// dropped.
+struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir(name: &str) -> TempDir {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let dir =
-        std::env::temp_dir().join(format!("expvar-heap-scrape-{name}-{}", std::process::id()));
+        std::env::temp_dir().join(format!("expvar-heap-scrape-{name}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir); // left by an earlier process of the same pid
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir(dir)
 }

@@ -3,10 +3,14 @@
 //! credential in anything it serves. (The page itself is tested in Chromium:
 //! `host-test/js/watch.test.mjs`.)
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// How long a test waits for an answer it expects: long enough to matter only when something is
+/// truly broken, on any machine however loaded.
+const WAIT: Duration = Duration::from_secs(30);
 
 /// `expvar-heap watch ARGS`, and the address of its page (read from its first line on stderr).
 fn watch(args: &[&str]) -> (Child, String) {
@@ -17,10 +21,13 @@ fn watch(args: &[&str]) -> (Child, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    for line in lines.map_while(Result::ok) {
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    while let Some(Ok(line)) = lines.next() {
         if let Some(at) = line.find("http://") {
             let address = line[at + 7..].split('/').next().unwrap_or("").to_owned();
+            // The rest of stderr is read (and dropped) as it comes: a closed pipe would fail the
+            // tool's next line.
+            std::thread::spawn(move || lines.for_each(drop));
             return (child, address);
         }
     }
@@ -29,20 +36,21 @@ fn watch(args: &[&str]) -> (Child, String) {
     panic!("watch printed no address ({status:?})");
 }
 
-/// One request; the answer's head (lower-cased names) and as much of its body as comes within
-/// `read_for`.
-fn request(address: &str, head: &str, read_for: Duration) -> (String, String) {
+/// One request; the answer's head (lower-cased names) and its body, read until the server closes
+/// the connection or, for a stream, until the answer `has` what is looked for (at most [`WAIT`]).
+fn request(address: &str, head: &str, has: impl Fn(&str) -> bool) -> (String, String) {
     let mut stream = TcpStream::connect(address).unwrap();
     stream.write_all(head.as_bytes()).unwrap();
     stream.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
-    let deadline = Instant::now() + read_for;
+    let deadline = Instant::now() + WAIT;
     let mut answer = Vec::new();
     let mut buffer = [0; 65536];
-    while Instant::now() < deadline {
+    while Instant::now() < deadline && !has(&String::from_utf8_lossy(&answer)) {
         match stream.read(&mut buffer) {
             Ok(0) => break,
             Ok(n) => answer.extend_from_slice(&buffer[..n]),
-            Err(_) => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => break,
         }
     }
     let answer = String::from_utf8_lossy(&answer).into_owned();
@@ -50,9 +58,10 @@ fn request(address: &str, head: &str, read_for: Duration) -> (String, String) {
     (head.to_ascii_lowercase(), body.to_owned())
 }
 
+/// A GET answered whole (the server closes the connection after it: `Connection: close`).
 fn get(address: &str, path: &str, host: &str) -> (String, String) {
     let head = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    request(address, &head, Duration::from_secs(2))
+    request(address, &head, |_| false)
 }
 
 #[test]
@@ -93,19 +102,23 @@ fn the_page_server_answers_its_own_requests_only_and_shows_no_credential() {
     let post = format!(
         "POST / HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     );
-    let (head, _) = request(&address, &post, Duration::from_secs(2));
+    let (head, _) = request(&address, &post, |_| false);
     assert!(head.starts_with("http/1.1 405"), "{head}");
     let (head, _) = get(&address, "/../etc/passwd", &address);
     assert!(head.starts_with("http/1.1 404"), "{head}");
 
-    // The stream: hello, the target (its address without userinfo), its failed scrapes.
-    let (head, stream) = get(&address, "/events", &address);
+    // The stream: hello, the target (its address without userinfo), its failed scrapes; read
+    // until all of them came (a failed scrape within a period or so).
+    let target = "event: target\ndata: {\"address\":\"http://127.0.0.1:1\",\"id\":0}\n\n";
+    let events = format!("GET /events HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    let (head, stream) = request(&address, &events, |answer| {
+        answer.contains("event: hello\n")
+            && answer.contains(target)
+            && answer.contains("connection refused")
+    });
     assert!(head.contains("content-type: text/event-stream"), "{head}");
     assert!(stream.contains("event: hello\n"), "{stream}");
-    assert!(
-        stream.contains("event: target\ndata: {\"address\":\"http://127.0.0.1:1\",\"id\":0}\n\n"),
-        "{stream}"
-    );
+    assert!(stream.contains(target), "{stream}");
     assert!(stream.contains("connection refused"), "{stream}");
     assert!(!stream.contains("SECRET") && !stream.contains("someone"), "{stream}");
 

@@ -3,6 +3,10 @@
 // grow between scrapes), and serves /debug/vars on loopback, optionally behind basic auth and TLS
 // (mutual TLS with -client-ca). Its first line on stdout is the address it listens on.
 //
+// So that a test never waits for a collection by the clock, -gc-at-start N runs N collections
+// before that line is printed (NumGC >= N in the first body), and -gc-per-request runs one before
+// each body is written (NumGC grows between any two scrapes).
+//
 //	expvar-service -listen 127.0.0.1:0 -gc-every 20ms
 package main
 
@@ -22,14 +26,16 @@ import (
 )
 
 var (
-	listen   = flag.String("listen", "127.0.0.1:0", "address to listen on (loopback only)")
-	gcEvery  = flag.Duration("gc-every", 0, "force a garbage collection this often (0: never)")
-	user     = flag.String("user", "", "require basic auth with this user")
-	password = flag.String("password", "", "and this password (default: $EXPVAR_SERVICE_PASSWORD, which keeps it out of the cmdline that /debug/vars shows)")
-	certFile = flag.String("tls-cert", "", "serve HTTPS with this certificate (PEM)")
-	keyFile  = flag.String("tls-key", "", "and this key (PEM)")
-	clientCA = flag.String("client-ca", "", "require client certificates signed by this CA (PEM)")
-	note     = flag.String("note", "", "publish this text as the expvar string variable \"note\"")
+	listen       = flag.String("listen", "127.0.0.1:0", "address to listen on (loopback only)")
+	gcEvery      = flag.Duration("gc-every", 0, "force a garbage collection this often (0: never)")
+	user         = flag.String("user", "", "require basic auth with this user")
+	password     = flag.String("password", "", "and this password (default: $EXPVAR_SERVICE_PASSWORD, which keeps it out of the cmdline that /debug/vars shows)")
+	certFile     = flag.String("tls-cert", "", "serve HTTPS with this certificate (PEM)")
+	keyFile      = flag.String("tls-key", "", "and this key (PEM)")
+	clientCA     = flag.String("client-ca", "", "require client certificates signed by this CA (PEM)")
+	note         = flag.String("note", "", "publish this text as the expvar string variable \"note\"")
+	gcAtStart    = flag.Int("gc-at-start", 0, "run this many garbage collections before printing the address")
+	gcPerRequest = flag.Bool("gc-per-request", false, "run a garbage collection before writing each body")
 )
 
 // sink keeps some allocations alive so that the heap has a live set.
@@ -44,6 +50,10 @@ func main() {
 	expvar.NewString("build_version").Set(runtime.Version())
 	if *note != "" {
 		expvar.NewString("note").Set(*note)
+	}
+
+	for i := 0; i < *gcAtStart; i++ {
+		runtime.GC()
 	}
 
 	listener, err := net.Listen("tcp", *listen)
@@ -77,6 +87,9 @@ func main() {
 			}
 		}
 		requests.Add(1)
+		if *gcPerRequest {
+			runtime.GC()
+		}
 		vars.ServeHTTP(w, r)
 	})
 	mux := http.NewServeMux()
