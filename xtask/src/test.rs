@@ -1,10 +1,11 @@
 //! `cargo xtask test`: every test of the workspace, the component in Node (jco) and Python
 //! (wasmtime-py), the playground in Chromium, then formatting and lints.
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use expvar_heap_test_support::{root, target_dir};
 
 use crate::{cargo, fuzz, playground, run, unify, wasm};
@@ -24,8 +25,21 @@ fn every_test(phases: &mut Phases) -> Result<()> {
     let fuzz_build = phases.run("fuzz build started", fuzz::start_build)?;
     phases.run("WebAssembly builds (component, modules)", || wasm::build().map(drop))?;
     phases.run("playground build", || playground::build(&target_dir().join("playground")))?;
-    phases.run("cargo test --workspace (build and run)", || {
-        run(cargo().args(["test", "--workspace", "--locked"]))
+    // Clippy lints the workspace as the test build compiles it (one build of every dependency,
+    // not a second, check-only one for `cargo clippy`): every target, the benches included, is
+    // built and linted first, then the tests run on that same build.
+    let clippy = clippy_driver()?;
+    phases.run("workspace build, all targets, linted by clippy (warnings as errors)", || {
+        run(linted(cargo(), &clippy).args([
+            "test",
+            "--workspace",
+            "--all-targets",
+            "--no-run",
+            "--locked",
+        ]))
+    })?;
+    phases.run("cargo test --workspace (run)", || {
+        run(linted(cargo(), &clippy).args(["test", "--workspace", "--locked"]))
     })?;
     // The core's variant for WAMR's interpreter, which only the Fluent Bit module is built with:
     // its own tests (the scans, the reader, the collector) in that build too.
@@ -35,17 +49,6 @@ fn every_test(phases: &mut Phases) -> Result<()> {
     phases.run("Node (jco) and Chromium tests", test_node)?;
     phases.run("Python (wasmtime-py) tests", test_python)?;
     phases.run("rustfmt", || run(cargo().args(["fmt", "--all", "--", "--check"])))?;
-    phases.run("clippy (workspace, all targets)", || {
-        run(cargo().args([
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--locked",
-            "--",
-            "-D",
-            "warnings",
-        ]))
-    })?;
     // The modules' ABI code is compiled for WebAssembly only.
     phases.run("clippy (wasm32 crates)", || {
         let mut wasm_lints = cargo();
@@ -61,6 +64,37 @@ fn every_test(phases: &mut Phases) -> Result<()> {
         Err(_) => fuzz::TEST_SECONDS,
     };
     phases.run("fuzz runs", || fuzz::fuzz(seconds))
+}
+
+/// Clippy's compiler driver, beside the toolchain's rustc (the `clippy` component).
+fn clippy_driver() -> Result<PathBuf> {
+    let out = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .current_dir(root())
+        .output()
+        .context("could not run rustc --print sysroot")?;
+    let driver = PathBuf::from(String::from_utf8(out.stdout)?.trim()).join("bin/clippy-driver");
+    if !driver.is_file() {
+        bail!(
+            "{} is missing: the lints need clippy (`rustup component add clippy`; \
+             rust-toolchain.toml lists it)",
+            driver.display()
+        );
+    }
+    Ok(driver)
+}
+
+/// `command` with clippy's driver compiling the workspace's own crates, its lints' warnings as
+/// errors, as `cargo clippy -- -D warnings` runs it (cargo-clippy sets these two variables;
+/// `CLIPPY_ARGS` holds the arguments after `--`, each followed by `__CLIPPY_HACKERY__`). Unlike
+/// `cargo clippy`, the build goes on to code generation, so the build that is linted is the one
+/// that is tested; dependencies are compiled by rustc as always (cargo applies a workspace
+/// wrapper to workspace members only).
+fn linted(mut command: Command, driver: &Path) -> Command {
+    command
+        .env("RUSTC_WORKSPACE_WRAPPER", driver)
+        .env("CLIPPY_ARGS", "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__");
+    command
 }
 
 /// The wall time of each phase of a run, printed at its end (and as each ends), so that where the
@@ -128,4 +162,40 @@ fn test_python() -> Result<()> {
     }
     eprintln!("testing the component in Python (wasmtime-py)");
     run(Command::new(&python).args(["-m", "pytest", "-q", "host-test/python"]).current_dir(root()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The linted build is a lint check only if a lint fails it: a crate with one of clippy's
+    /// default warnings (a collapsible `if`) does not build, and builds once it is collapsed.
+    #[test]
+    fn a_clippy_warning_fails_the_linted_build() {
+        let dir = target_dir().join(format!("lint-probe-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("src")).unwrap();
+        std::fs::write(
+            dir.join("Cargo.toml"),
+            "[package]\nname = \"lint-probe\"\nversion = \"0.0.0\"\nedition = \"2024\"\n[workspace]\n",
+        )
+        .unwrap();
+        let build = |source: &str| {
+            std::fs::write(dir.join("src/main.rs"), source).unwrap();
+            let mut command = Command::new(env!("CARGO"));
+            command.arg("build").arg("--quiet").current_dir(&dir);
+            linted(command, &clippy_driver().unwrap()).output().unwrap()
+        };
+        let nested = "fn main() {\n    let n = std::env::args().count();\n    \
+                      if n > 1 {\n        if n > 2 {\n            println!(\"{n}\");\n        }\n    }\n}\n";
+        let flagged = build(nested);
+        let stderr = String::from_utf8_lossy(&flagged.stderr);
+        assert!(!flagged.status.success(), "a clippy warning passed the linted build");
+        assert!(stderr.contains("clippy::collapsible_if"), "{stderr}");
+        let collapsed = "fn main() {\n    let n = std::env::args().count();\n    \
+                         if n > 2 {\n        println!(\"{n}\");\n    }\n}\n";
+        let clean = build(collapsed);
+        assert!(clean.status.success(), "{}", String::from_utf8_lossy(&clean.stderr));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -17,7 +17,7 @@ use serde_json::Value;
 const SELECTIONS: [(&str, &[&str]); 3] = [
     ("cargo xtask (xtask alone)", &["--package", "xtask"]),
     ("cargo run -p expvar-heap-cli", &["--package", "expvar-heap-cli"]),
-    ("cargo test --workspace", &["--workspace", "--tests"]),
+    ("cargo test --workspace --all-targets", &["--workspace", "--all-targets"]),
 ];
 
 /// Each unit wasmtime is built from: package, target, mode, features and profile (a package built
