@@ -16,6 +16,13 @@ pub const TARGETS: [&str; 5] = ["reader", "events", "collector", "counters", "fl
 /// with bodies.
 const STRUCTURED: [&str; 1] = ["counters"];
 
+/// How the targets are built, by the background build and by each run (the same flags, so that
+/// the runs find the build done): no sanitizer (the targets check what they test themselves),
+/// and 16 codegen units instead of cargo-fuzz's one, which compiled wasmtime and cranelift (the
+/// Fluent Bit target runs the module in wasmtime) on one core for most of a CI run; the runs are
+/// somewhat slower for it.
+const BUILD_FLAGS: [&str; 4] = ["--sanitizer", "none", "--codegen-units", "16"];
+
 /// The seconds each target runs for in `cargo xtask test` (`EXPVAR_HEAP_FUZZ_SECONDS` changes it).
 pub const TEST_SECONDS: u64 = 20;
 
@@ -28,7 +35,9 @@ pub fn fuzz(seconds: u64) -> Result<()> {
         seed(&corpus, !STRUCTURED.contains(&target))?;
         eprintln!("fuzzing {target} for {seconds} s (corpus {})", corpus.display());
         let status = Command::new("cargo")
-            .args(["+nightly", "fuzz", "run", "--sanitizer", "none", target])
+            .args(["+nightly", "fuzz", "run"])
+            .args(BUILD_FLAGS)
+            .arg(target)
             .arg(&corpus)
             // An input that runs over a minute is a finding (a hang), not a slow input.
             .args(["--", "-max_len=262144", "-rss_limit_mb=4096", "-timeout=60"])
@@ -88,7 +97,8 @@ pub fn start_build() -> Result<Build> {
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
     let child = command
-        .args(["+nightly", "fuzz", "build", "--sanitizer", "none"])
+        .args(["+nightly", "fuzz", "build"])
+        .args(BUILD_FLAGS)
         .env_remove("RUSTUP_TOOLCHAIN")
         .current_dir(root())
         .stdin(Stdio::null())
