@@ -418,6 +418,37 @@ fn redpanda_example_pipeline_hands_the_state_along_under_the_modules_names() {
     assert_eq!(keys[0], "key: '${! @service_address }'");
 }
 
+/// A state line is a few hundred bytes; a hostile one of a megabyte (a value that is no integer,
+/// a pair that is no name=value, no num_gc at all) is named in `expvar_heap_error` capped, as
+/// the module ships: the sentence's head and tail around the whole length, still saying what is
+/// wrong and what the module does; the message is handled as a first body.
+#[test]
+fn redpanda_module_caps_the_hostile_state_it_repeats_in_its_error() {
+    let mut harness = RedpandaProcessor::load(&module(REDPANDA_MODULE_FILE)).unwrap();
+    let ns = BLESS_TIME.seconds * 1_000_000_000;
+    let body =
+        sequences().into_iter().find(|(f, _)| f.ends_with("go1.27/alloc")).unwrap().1[1].clone();
+    let mut first = expvar_heap::Collector::default();
+    let expected = first.push(&body, BLESS_TIME).remove(0).json;
+    let huge = |unit: &str| unit.repeat((1 << 20) / unit.len());
+    for (state, ends) in [
+        (format!("num_gc={}", huge("9")), "99\" is not an unsigned integer"),
+        (format!("ab{}", huge("€")), "€€\" is not name=value"),
+        (huge("last_gc=1 "), "last_gc=1\""),
+    ] {
+        let out = harness.process(message(body.clone(), &state, ns)).unwrap();
+        assert_eq!(out.error, None);
+        let why = &out.meta[ERROR_META];
+        assert!(why.len() < 512, "{} bytes: {why}", why.len());
+        assert!(why.starts_with("metadata expvar_heap_state: collector state: "), "{why}");
+        assert!(why.contains(" bytes in all) ..."), "{why}");
+        assert!(why.ends_with(&format!("{ends}; the window starts as for a first body")), "{why}");
+        assert_eq!(state_of(&out), first.state().unwrap().to_string());
+        assert_eq!(String::from_utf8(out.content).unwrap(), expected);
+    }
+    assert_eq!(harness.breaches(), []);
+}
+
 /// The processor gives modules wazero's fake clock (2022-01-01, 1 ms more a read): without the
 /// metadata time, the event carries that time, and the module says in metadata what to set.
 #[test]

@@ -14,7 +14,8 @@
 //! previous message, so the window is every cycle the `PauseNs` ring still holds, as a collector's
 //! first body) and writes the state this message leaves into the same metadata, for the pipeline
 //! to keep per service (a `cache` resource: see `examples/redpanda-connect/`). A state it cannot
-//! read is named in the metadata [`ERROR_META`] and the message is taken as a first body.
+//! read is named in the metadata [`ERROR_META`] (what the sentence repeats of it capped: see
+//! [`MAX_ECHO`]) and the message is taken as a first body.
 //!
 //! # The processor's memory contract
 //!
@@ -77,6 +78,30 @@ pub fn collection_time(
     (CollectionTime::from_unix_nanos(ns), why)
 }
 
+/// Of a sentence that repeats what the pipeline handed in, [`ERROR_META`] keeps the first
+/// [`ECHO_HEAD`] bytes and the last [`ECHO_TAIL`] (where the sentence says what is wrong) when it
+/// is longer than [`MAX_ECHO`]: a state line is a few hundred bytes at most, and metadata that
+/// repeated a hostile one whole would carry it (a megabyte, or several once escaped) to every
+/// log line and output that shows the message's metadata.
+pub const MAX_ECHO: usize = 384;
+
+/// The bytes of the head kept of a sentence longer than [`MAX_ECHO`].
+pub const ECHO_HEAD: usize = 256;
+
+/// The bytes of the tail kept of a sentence longer than [`MAX_ECHO`].
+pub const ECHO_TAIL: usize = 64;
+
+/// `text`, or, when it is longer than [`MAX_ECHO`] bytes, its first [`ECHO_HEAD`] bytes and its
+/// last [`ECHO_TAIL`] (each cut on a char boundary) around the length of the whole.
+fn capped(text: String) -> String {
+    if text.len() <= MAX_ECHO {
+        return text;
+    }
+    let head = &text[..text.floor_char_boundary(ECHO_HEAD)];
+    let tail = &text[text.ceil_char_boundary(text.len() - ECHO_TAIL)..];
+    format!("{head}... ({} bytes in all) ...{tail}", text.len())
+}
+
 /// What one message becomes.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Processed {
@@ -86,7 +111,8 @@ pub struct Processed {
     /// one left, moved on by this body (kept as it was when the body has no usable `NumGC`).
     /// Empty when no body had one yet.
     pub state: String,
-    /// Why the state handed in could not be read ([`ERROR_META`]), when it could not.
+    /// Why the state handed in could not be read ([`ERROR_META`]), when it could not; what it
+    /// repeats of the state is capped ([`MAX_ECHO`]).
     pub state_error: Option<String>,
 }
 
@@ -106,7 +132,8 @@ pub fn process_message(message: &[u8], time: CollectionTime, previous_state: &st
             Err(why) => (
                 None,
                 Some(format!(
-                    "metadata {STATE_META}: {why}; the window starts as for a first body"
+                    "metadata {STATE_META}: {}; the window starts as for a first body",
+                    capped(why)
                 )),
             ),
         },
@@ -329,6 +356,57 @@ mod tests {
             )
         );
         assert_eq!(processed.state, "");
+    }
+
+    /// A hostile state line of a megabyte, of each kind the collector's reader names (a value
+    /// that is no integer, a pair that is no name=value, no num_gc at all), is repeated in its
+    /// error capped: a head and a tail cut on char boundaries, the whole length, and the sentence
+    /// still saying what is wrong and what the module does.
+    #[test]
+    fn a_hostile_state_is_repeated_capped_in_its_error() {
+        let huge = |unit: &str| unit.repeat((1 << 20) / unit.len());
+        let cases = [
+            (format!("num_gc={}", huge("x")), "\" is not an unsigned integer"),
+            // The head's end and the tail's start fall inside a '€' (3 bytes).
+            (format!("ab{}", huge("€")), "€€€\" is not name=value"),
+            (huge("last_gc=1 "), "last_gc=1 last_gc=1\""),
+        ];
+        for (state, ends) in cases {
+            let processed = process_message(b"{}", AT, &state);
+            let why = processed.state_error.unwrap();
+            let kept = "metadata expvar_heap_state: ; the window starts as for a first body".len()
+                + ECHO_HEAD
+                + ECHO_TAIL
+                + " ... (1234567 bytes in all) ...".len();
+            assert!(why.len() <= kept, "{} bytes: {why}", why.len());
+            assert!(why.starts_with("metadata expvar_heap_state: collector state: "), "{why}");
+            assert!(why.contains(" bytes in all) ..."), "{why}");
+            assert!(
+                why.ends_with(&format!("{ends}; the window starts as for a first body")),
+                "{why}"
+            );
+            assert_eq!(processed.state, "");
+        }
+        // Short sentences are whole.
+        let why = process_message(b"{}", AT, "num_gc=12345678901234567890123").state_error;
+        assert_eq!(
+            why.as_deref(),
+            Some(
+                r#"metadata expvar_heap_state: collector state: num_gc="12345678901234567890123" is not an unsigned integer; the window starts as for a first body"#
+            )
+        );
+    }
+
+    #[test]
+    fn a_long_sentence_keeps_its_head_and_tail_cut_on_char_boundaries() {
+        let text = format!("a{}b", "é".repeat(1000));
+        let capped = capped(text);
+        let (head, tail) = capped.split_once("... (2002 bytes in all) ...").unwrap();
+        // 256 and 2002 - 64 are both inside an 'é' (which starts at odd offsets).
+        assert_eq!(head, format!("a{}", "é".repeat(127)));
+        assert_eq!(tail, format!("{}b", "é".repeat(31)));
+        let short = "é".repeat(MAX_ECHO / 2);
+        assert_eq!(super::capped(short.clone()), short);
     }
 
     #[test]
