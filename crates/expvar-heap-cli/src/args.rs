@@ -109,8 +109,15 @@ pub struct WatchArgs {
 
     /// How much of each target's past the page keeps and shows, e.g. 15m or 6h: that many
     /// scrapes at --period, in the tool and in each open page, so memory stays flat.
-    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "1h", value_parser = parse_duration, value_name = "DURATION")]
     pub history: Duration,
+
+    /// A DNS name the page may be opened by, besides localhost and IP addresses (which are
+    /// always answered, on any port: tunnels and port forwards change it); repeat for several.
+    /// Any other name in a request's Host gets 421, so that no other web site can read the
+    /// page by pointing a name of its own at this address (DNS rebinding).
+    #[arg(long = "allow-host", value_name = "NAME")]
+    pub allow_hosts: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -119,10 +126,14 @@ pub struct ScrapeArgs {
     #[arg(value_name = "URL")]
     pub urls: Vec<String>,
 
-    /// A TOML file of targets, each a [[targets]] table with url and, optionally, its own
-    /// namespace, tags, username, password_file, bearer_token_file, headers, ca_cert,
-    /// client_cert, client_key and insecure_skip_verify (paths relative to the file). Combines
-    /// with the URLs given.
+    /// A file of targets, combined with the URLs given, read again when it changes (once
+    /// unchanged for a second) and at SIGHUP. Either TOML (any other extension): [[targets]]
+    /// tables with url and, optionally, their own namespace, tags, username, password_file,
+    /// bearer_token_file, headers, ca_cert, client_cert, client_key and insecure_skip_verify
+    /// (paths relative to the file); or a Prometheus file_sd list in JSON (.json) or YAML (.yaml,
+    /// .yml): [{"targets": ["host:port"], "labels": {"__scheme__": "https", "__metrics_path__":
+    /// "/debug/vars"}}], its other labels ignored. An empty list is no error: targets start when
+    /// the file names some.
     #[arg(long, value_name = "FILE")]
     pub targets: Option<PathBuf>,
 
@@ -130,11 +141,11 @@ pub struct ScrapeArgs {
     pub events: EventArgs,
 
     /// Time between two scrapes of a target.
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub period: Duration,
 
     /// The longest one scrape may take, connection to last byte. Default: 90% of the period.
-    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub timeout: Option<Duration>,
 
     /// Stop after this many scrapes of each target. Default: run until SIGINT or SIGTERM.
@@ -162,9 +173,13 @@ pub struct ScrapeArgs {
     #[arg(long = "header", value_name = "NAME: VALUE")]
     pub headers: Vec<String>,
 
-    /// A PEM file of CA certificates to trust besides the system's. A certificate in it that is
-    /// exactly the one a target presents is trusted as it is: a self-signed certificate (as
-    /// `openssl req -x509` makes it) works so.
+    /// A PEM file of CA certificates to trust besides the system's (ca_cert in a targets file),
+    /// read again at SIGHUP and when the targets file changes. A certificate signed by one of
+    /// them is checked in full: chain, host name, dates and key usage. A self-signed certificate
+    /// in the file that the target presents byte for byte is pinned: trusted without a chain (as
+    /// `openssl req -x509` makes them), yet it must name the URL's host in its subjectAltName and
+    /// be valid now, and the handshake proves the target holds its key (what curl's --cacert
+    /// checks too). A CA-signed certificate in the file (a fullchain.pem) is never pinned.
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
 
@@ -293,7 +308,7 @@ pub struct EngineArgs {
     pub max_memory_bytes: usize,
 
     /// The longest one call of the component may run (e.g. 500ms, 10s).
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub call_timeout: Duration,
 }
 
@@ -343,6 +358,22 @@ impl TransformArgs {
     }
 }
 
+/// A duration as the docs write them (`10s`, `500ms`, `2m`, `1h30m`), with a message in the same
+/// notation when it has no unit or one humantime does not know.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let number = text.trim();
+    humantime::parse_duration(text).map_err(|e| {
+        if !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()) {
+            format!("{text:?} has no unit: write it as {number}s, {number}ms or {number}m")
+        } else {
+            format!(
+                "{text:?} is not a duration: write a number and a unit, such as 10s, 500ms, 2m \
+                 or 1h30m ({e})"
+            )
+        }
+    })
+}
+
 fn parse_datasets(name: &str) -> Result<Datasets, String> {
     name.parse().map_err(|e: OptionsError| e.to_string())
 }
@@ -386,6 +417,19 @@ mod tests {
     fn the_command_line_is_well_formed() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_are_suggested_as_the_docs_write_them() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(
+            parse_duration("10").unwrap_err(),
+            "\"10\" has no unit: write it as 10s, 10ms or 10m"
+        );
+        let err = parse_duration("ten seconds").unwrap_err();
+        assert!(err.contains("such as 10s, 500ms"), "{err}");
+        assert!(!err.contains("sec or"), "{err}");
     }
 
     #[test]

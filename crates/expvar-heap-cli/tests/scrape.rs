@@ -734,6 +734,103 @@ fn a_self_signed_certificate_given_with_ca_cert_is_trusted() {
     );
 }
 
+/// OpenSSL's command line in `dir`: whether it ran and succeeded; `false` (a failure under
+/// CI=true) when there is no `openssl`.
+fn openssl(dir: &Path, args: &[&str]) -> bool {
+    let run = Command::new("openssl").args(args).current_dir(dir).output();
+    let Ok(output) = run else {
+        assert!(std::env::var_os("CI").is_none(), "openssl is missing");
+        eprintln!("skipped: no openssl; CI fails here instead");
+        return false;
+    };
+    assert!(
+        output.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    true
+}
+
+/// A self-signed certificate for 127.0.0.1 (`expired.pem`, key `expired.key`) that was valid
+/// through 2020 only, made in `dir` by OpenSSL, or `false` without it. `openssl req -x509` dates
+/// a certificate from now on until OpenSSL 3.4 (`-not_before`), so `openssl ca -selfsign`, which
+/// takes any dates in every version, signs the request with its own key (issuer = subject).
+fn expired_certificate(dir: &Path) -> bool {
+    let config = "[ca]\ndefault_ca = selfsign\n\n[selfsign]\ndatabase = index.txt\n\
+                  new_certs_dir = .\nserial = serial\ndefault_md = sha256\npolicy = any\n\
+                  copy_extensions = copy\n\n[any]\ncommonName = supplied\n";
+    std::fs::write(dir.join("ca.cnf"), config).unwrap();
+    std::fs::write(dir.join("index.txt"), "").unwrap();
+    std::fs::write(dir.join("serial"), "01\n").unwrap();
+    let request = "req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout \
+                   expired.key -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -out \
+                   expired.csr";
+    let sign = "ca -batch -config ca.cnf -selfsign -keyfile expired.key -in expired.csr -out \
+                expired.pem -notext -startdate 200101000000Z -enddate 210101000000Z";
+    let words = |line: &'static str| line.split_whitespace().collect::<Vec<_>>();
+    openssl(dir, &words(request)) && openssl(dir, &words(sign))
+}
+
+/// A pinned certificate (self-signed, the very one of `--ca-cert`) is still checked for its
+/// dates and for the URL's host, as curl's `--cacert` checks it: an expired one, one for another
+/// name and one that names no host at all are each refused with their sentence.
+#[test]
+fn a_pinned_certificate_is_checked_for_dates_and_name() {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SanType};
+    let dir = temp_dir("pinned-checks");
+    if !expired_certificate(&dir) {
+        return;
+    }
+    // As `openssl req -x509` makes them (CA:TRUE), valid now, for other names than 127.0.0.1.
+    for (name, names) in [
+        ("other", vec![SanType::DnsName("other.example".try_into().unwrap())]),
+        ("nameless", Vec::new()),
+    ] {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.subject_alt_names = names;
+        let cert = params.self_signed(&key).unwrap();
+        std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
+        std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
+    }
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_owned();
+    // Each served by the Go service, and pinned.
+    let refused = |name: &str| {
+        let (cert, key) = (path(&format!("{name}.pem")), path(&format!("{name}.key")));
+        let service = Service::start(&["-tls-cert", &cert, "-tls-key", &key])?;
+        let url = format!("https://{}", service.address);
+        let output = scrape(&["--count", "1", "--timeout", "30s", "--ca-cert", &cert, &url]);
+        assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+        Some(message(&events(&output)[0]).unwrap_or_default().to_owned())
+    };
+    let Some(expired) = refused("expired") else { return };
+    assert_eq!(
+        expired,
+        "TLS: the target's certificate (pinned with --ca-cert) expired at 2021-01-01T00:00:00Z: \
+         make a new one"
+    );
+    let make_one = "`openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days \
+                    365 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout key.pem \
+                    -out cert.pem`";
+    assert_eq!(
+        refused("other").unwrap(),
+        format!(
+            "TLS: the target's certificate (pinned with --ca-cert) is not valid for 127.0.0.1 (it \
+             names DNS:other.example): scrape it by a name it lists, or make one that names its \
+             host: {make_one}"
+        )
+    );
+    assert_eq!(
+        refused("nameless").unwrap(),
+        format!(
+            "TLS: the target's certificate (pinned with --ca-cert) has no subjectAltName, so it \
+             is valid for no host (its common name is not read): make one that names its host: \
+             {make_one}"
+        )
+    );
+}
+
 /// The wrong scheme for the port, both ways: a sentence that says which one to use.
 #[test]
 fn the_wrong_scheme_says_which_to_use() {
@@ -922,7 +1019,7 @@ fn a_targets_file_edited_during_a_run_adds_and_removes_targets() {
     // Read at once at SIGHUP (if the tool has not seen the change already).
     run.signal("-HUP");
     let warning = run.stderr_until("file_sd target is host:port");
-    assert!(warning.contains("the targets file changed but cannot be used"), "{warning}");
+    assert!(warning.contains("the targets file was read again but cannot be used"), "{warning}");
     assert_eq!(address(&run.next()), a);
     let (status, _, errors) = run.stop();
     assert!(status.success(), "{errors}");
@@ -1012,8 +1109,30 @@ fn faults_of_the_target_become_error_events() {
         let _ = write!(s, "HTTP/1.1 404 Not Found\r\nContent-Length: {}\r\n\r\n{page}", page.len());
     });
     let event = scrape_one(&missing.address, &[]);
-    assert_eq!(message(&event), Some("HTTP 404 Not Found"));
+    assert_eq!(
+        message(&event),
+        Some(
+            "HTTP 404 Not Found: the service serves no /debug/vars: it does once it imports \
+             \"expvar\" (on http.DefaultServeMux; a service with a mux of its own must add \
+             expvar.Handler())"
+        )
+    );
     assert_eq!(event["event"]["original"], "<html><body>404 page not found</body></html>");
+    // A URL with a path of its own is used as given.
+    let output = scrape(&[
+        "--count",
+        "1",
+        "--timeout",
+        "30s",
+        &format!("http://{}/metrics/vars", missing.address),
+    ]);
+    assert_eq!(
+        message(&events(&output)[0]),
+        Some(
+            "HTTP 404 Not Found: nothing is served at /metrics/vars, the path of the URL (used \
+             as given; with no path, /debug/vars is scraped)"
+        )
+    );
     let broken = fault_server(|mut s, _| {
         let _ = s.write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\noops");
     });
@@ -1046,6 +1165,157 @@ fn faults_of_the_target_become_error_events() {
     // Nobody listening (port 1, tcpmux, is served nowhere; a port bound and closed here could be
     // taken by another socket in between).
     assert_eq!(message(&scrape_one("127.0.0.1:1", &[])), Some("connection refused"));
+}
+
+/// A loopback server that keeps the head (request line and headers) of every request it gets,
+/// before it answers it with `answer(head)`; connections are kept alive.
+struct RecordingServer {
+    address: String,
+    /// The heads, in the order they came. A head is kept before its answer is written, so once
+    /// a run has ended every request it made is here.
+    heads: mpsc::Receiver<String>,
+}
+
+fn recording_server(answer: impl Fn(&str) -> Vec<u8> + Send + Sync + 'static) -> RecordingServer {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let (keep, heads) = mpsc::channel();
+    let answer = std::sync::Arc::new(answer);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let (keep, answer) = (keep.clone(), answer.clone());
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                loop {
+                    let mut head = String::new();
+                    while !head.ends_with("\r\n\r\n") {
+                        match reader.read_line(&mut head) {
+                            Ok(0) | Err(_) => return,
+                            Ok(_) => {}
+                        }
+                    }
+                    let _ = keep.send(head.clone());
+                    if stream.write_all(&answer(&head)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    RecordingServer { address, heads }
+}
+
+impl RecordingServer {
+    /// The heads of the requests it got so far, lowercased (header names are any case).
+    fn heads(&self) -> Vec<String> {
+        self.heads.try_iter().map(|head| head.to_ascii_lowercase()).collect()
+    }
+}
+
+/// An answer of `status` that redirects to `location`, with a short body.
+fn redirect(status: &str, location: &str) -> Vec<u8> {
+    format!("HTTP/1.1 {status}\r\nLocation: {location}\r\nContent-Length: 5\r\n\r\nmoved")
+        .into_bytes()
+}
+
+/// A 200 answer of a real Go body.
+fn go_body() -> Vec<u8> {
+    let body = std::fs::read(root().join("fixtures/go1.19/idle/01.json")).unwrap();
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    [head.into_bytes(), body].concat()
+}
+
+/// A redirect to another origin (another port) is not followed by a target that carries a
+/// credential: the other server gets no request at all, and the message names its origin only.
+#[test]
+fn no_credential_follows_a_redirect_to_another_origin() {
+    let b = recording_server(|_| go_body());
+    // A path and query of the Location (a token, say) never reach the message.
+    let to_b = format!("http://{}/debug/vars?token=t0ken", b.address);
+    let a = recording_server(move |_| redirect("302 Found", &to_b));
+    let dir = temp_dir("redirect");
+    std::fs::write(dir.join("token"), "b34rer-t0ken\n").unwrap();
+    let token_file = dir.join("token");
+    let header = ["--header", "X-Api-Key: s3cret"];
+    let bearer = ["--bearer-token-file", token_file.to_str().unwrap()];
+    for (credential, sent) in [(header, "x-api-key: s3cret"), (bearer, "bearer b34rer-t0ken")] {
+        let event = scrape_one(&a.address, &credential);
+        assert_eq!(
+            message(&event),
+            Some(
+                format!(
+                    "HTTP 302 redirect to http://{}, another origin: not followed, so that this \
+                     target's credentials (auth, headers, client certificate) stay with it; \
+                     scrape that URL directly",
+                    b.address
+                )
+                .as_str()
+            )
+        );
+        // The redirect's own answer is kept, as every error page is.
+        assert_eq!(event["event"]["original"], "moved");
+        let heads = a.heads();
+        assert_eq!(heads.len(), 1, "{heads:?}");
+        assert!(heads[0].contains(sent), "{heads:?}");
+        // The run has ended, and B keeps a request before answering it: it got none.
+        assert_eq!(b.heads(), Vec::<String>::new());
+    }
+}
+
+/// Without any credential, a redirect to another origin is followed (there is nothing to leak);
+/// to the target's own origin, with everything. No Referer is ever sent.
+#[test]
+fn redirects_are_followed_without_referer() {
+    let b = recording_server(|_| go_body());
+    let to_b = format!("http://{}/debug/vars", b.address);
+    let a = recording_server(move |_| redirect("302 Found", &to_b));
+    let url = format!("http://{}", a.address);
+    let output = scrape(&["--count", "1", "--timeout", "30s", &url]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let event = &events(&output)[0];
+    assert_eq!(message(event), None, "{event}");
+    assert!(event["golang"]["heap"]["allocations"]["active"]["bytes"].is_u64(), "{event}");
+    assert_eq!(event["service"]["address"], url.as_str());
+    let (to_a, to_b) = (a.heads(), b.heads());
+    assert_eq!((to_a.len(), to_b.len()), (1, 1), "{to_a:?} {to_b:?}");
+    assert!(to_b[0].starts_with("get /debug/vars http/1.1\r\n"), "{to_b:?}");
+    assert!(!to_b[0].contains("\r\nreferer:"), "{to_b:?}");
+
+    // The same origin, by a relative Location (and a 307): the header goes along.
+    let same = recording_server(|head| {
+        if head.starts_with("GET /debug/vars ") {
+            redirect("307 Temporary Redirect", "/moved/vars")
+        } else {
+            go_body()
+        }
+    });
+    let url = format!("http://{}", same.address);
+    let output =
+        scrape(&["--count", "1", "--timeout", "30s", "--header", "X-Api-Key: s3cret", &url]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(message(&events(&output)[0]), None);
+    let heads = same.heads();
+    assert_eq!(heads.len(), 2, "{heads:?}");
+    assert!(heads[1].starts_with("get /moved/vars http/1.1\r\n"), "{heads:?}");
+    assert!(heads.iter().all(|head| head.contains("\r\nx-api-key: s3cret\r\n")), "{heads:?}");
+    assert!(heads.iter().all(|head| !head.contains("\r\nreferer:")), "{heads:?}");
+
+    // A redirect that leads nowhere says so (and never shows its Location).
+    let nowhere = recording_server(|head| {
+        if head.starts_with("GET /debug/vars ") {
+            b"HTTP/1.1 301 Moved Permanently\r\nContent-Length: 0\r\n\r\n".to_vec()
+        } else {
+            redirect("308 Permanent Redirect", "ftp://files.example/s3cret")
+        }
+    });
+    let event = scrape_one(&nowhere.address, &[]);
+    assert_eq!(message(&event), Some("HTTP 301 redirect without a Location header"));
+    let event = scrape_one(&format!("{}/other", nowhere.address), &[]);
+    assert_eq!(message(&event), Some("HTTP 308 redirect to a Location that is no http(s) URL"));
 }
 
 /// A 200 answer with `body` as JSON, and the connection closed.
@@ -1160,4 +1430,82 @@ fn temp_dir(name: &str) -> TempDir {
     let _ = std::fs::remove_dir_all(&dir); // left by an earlier process of the same pid
     std::fs::create_dir_all(&dir).unwrap();
     TempDir(dir)
+}
+
+/// An empty targets file (what discovery writes when nothing is registered) is no error: the run
+/// says so once and waits, then scrapes the targets the file names once it has settled.
+#[test]
+fn an_empty_targets_file_waits_for_its_targets() {
+    let Some(service) = Service::start(&[]) else { return };
+    let dir = temp_dir("empty-targets");
+    let list = dir.join("targets.json");
+    std::fs::write(&list, "[]").unwrap();
+    let mut run = LiveScrape::start(&[
+        "--period",
+        "200ms",
+        "--timeout",
+        "30s",
+        "--targets",
+        list.to_str().unwrap(),
+    ]);
+    run.stderr_until("names no target yet");
+    std::fs::write(&list, format!("[{{\"targets\": [\"{}\"]}}]", service.address)).unwrap();
+    let event = run.next();
+    assert_eq!(message(&event), None, "{event}");
+    assert_eq!(event["service"]["address"], format!("http://{}", service.address));
+    run.stderr_until("1 targets added, 0 removed");
+    let (status, _, errors) = run.stop();
+    assert!(status.success(), "{errors}");
+    assert_eq!(errors.matches("names no target yet").count(), 1, "{errors}");
+}
+
+/// A certificate file replaced at the same path is read again at SIGHUP: the client made from
+/// the old one is not kept for the rest of the run.
+#[test]
+fn a_certificate_rotated_at_its_path_is_read_again_at_sighup() {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SanType};
+    let dir = temp_dir("rotated");
+    for name in ["server", "other"] {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.subject_alt_names = vec![SanType::IpAddress([127, 0, 0, 1].into())];
+        let cert = params.self_signed(&key).unwrap();
+        std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
+        std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
+    }
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_owned();
+    let tls = ["-tls-cert", &path("server.pem"), "-tls-key", &path("server.key")];
+    let Some(service) = Service::start(&tls) else { return };
+    // The pinned certificate is, at first, another one.
+    std::fs::copy(dir.join("other.pem"), dir.join("pinned.pem")).unwrap();
+    let list = dir.join("targets.toml");
+    std::fs::write(
+        &list,
+        format!("[[targets]]\nurl = \"https://{}\"\nca_cert = \"pinned.pem\"\n", service.address),
+    )
+    .unwrap();
+    let mut run = LiveScrape::start(&[
+        "--period",
+        "300ms",
+        "--timeout",
+        "30s",
+        "--targets",
+        &path("targets.toml"),
+    ]);
+    let refused = run.next();
+    assert!(message(&refused).is_some_and(|m| m.starts_with("TLS:")), "{refused}");
+    // Rotated in place: the file at that path is now the server's certificate.
+    std::fs::copy(dir.join("server.pem"), dir.join("pinned.pem")).unwrap();
+    run.signal("-HUP");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let event = run.next();
+        if message(&event).is_none() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still refused after SIGHUP: {event}");
+    }
+    let (status, _, errors) = run.stop();
+    assert!(status.success(), "{errors}");
 }

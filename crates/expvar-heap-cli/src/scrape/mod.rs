@@ -1,6 +1,8 @@
 //! `expvar-heap scrape`: polls each target on a fixed schedule and writes its events, with one
-//! collector per target, until `--count` scrapes are done or SIGINT/SIGTERM arrives. `watch` runs
-//! the same fleet and also hands each scrape's events to its page ([`Hub`]).
+//! collector per target, until `--count` scrapes are done or SIGINT/SIGTERM arrives.
+//!
+//! What a scrape produced goes to [`Observer`]s: the NDJSON output is one; `watch` adds its page.
+//! This module knows nothing of pages.
 //!
 //! - `targets`: the targets, their credentials, headers and TLS;
 //! - `fetch`: one request, its size limit, and the one-line message of each failure.
@@ -37,8 +39,19 @@ use tokio::time::MissedTickBehavior;
 
 use crate::args::{FirstWindow, ScrapeArgs};
 use crate::engine::{Engine, ProcessCollector};
-use crate::watch::Hub;
 use targets::{Target, Tls};
+
+/// What the scrapes of a run produced, told to each of its observers in the order they happened
+/// (from the one thread that transforms the bodies): targets joining and leaving, and each
+/// scrape's events, whole.
+pub trait Observer: Send {
+    /// A target joins. `address` is its `service.address`, which holds no credential.
+    fn target_added(&mut self, _id: u64, _address: &str) {}
+    /// A target leaves (its targets file no longer names it).
+    fn target_removed(&mut self, _id: u64) {}
+    /// One scrape's events. An error stops the run (an output that cannot be written).
+    fn scraped(&mut self, id: u64, events: &[expvar_heap::Event]) -> std::io::Result<()>;
+}
 
 /// What the run counted, for the summary.
 #[derive(Default)]
@@ -49,51 +62,92 @@ struct Tally {
     skipped: AtomicU64,
 }
 
-/// Where the events go: stdout or an appended file, one whole scrape at a time.
-struct Output {
-    out: Mutex<Box<dyn Write + Send>>,
-    /// Why the output could not be written, the first time it could not.
-    broken: Mutex<Option<std::io::Error>>,
+/// The events as NDJSON, one line each, written and flushed one whole scrape at a time.
+pub struct Ndjson(Box<dyn Write + Send>);
+
+impl Ndjson {
+    /// To the file `path` (appended to) or, with none, to stdout.
+    pub fn open(path: Option<&std::path::Path>) -> Result<Ndjson> {
+        Ok(Ndjson(match path {
+            Some(path) => Box::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .with_context(|| format!("cannot open {} to append", path.display()))?,
+            ),
+            None => Box::new(std::io::stdout()),
+        }))
+    }
 }
 
-impl Output {
-    /// Writes the lines of one scrape and flushes them; false once output cannot be written.
-    fn write(&self, lines: &str) -> bool {
-        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
-        let written = out.write_all(lines.as_bytes()).and_then(|()| out.flush());
-        let ok = written.is_ok();
-        if let Err(e) = written {
-            self.broken.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
-        }
-        ok
+impl Observer for Ndjson {
+    fn scraped(&mut self, _id: u64, events: &[expvar_heap::Event]) -> std::io::Result<()> {
+        let lines: String = events.iter().map(|event| format!("{}\n", event.json)).collect();
+        self.0.write_all(lines.as_bytes())?;
+        self.0.flush()
     }
 }
 
 pub fn run(args: ScrapeArgs) -> Result<ExitCode> {
-    fleet(args, None)
+    let prepared = Prepared::new(args)?;
+    let output = Ndjson::open(prepared.args.output.as_deref())?;
+    prepared.run(vec![Box::new(output)])
 }
 
-/// Scrapes the fleet of `args`; with a `hub` (`watch`), also hands it each scrape's events, and
-/// writes events only to an `--output` file.
-pub fn fleet(args: ScrapeArgs, hub: Option<Arc<Hub>>) -> Result<ExitCode> {
-    if args.period.is_zero() {
-        bail!("--period must be longer than zero");
+/// A run whose arguments, targets file, secrets, certificates and engine were all read and found
+/// usable: what can fail at start has failed before anything is printed or served.
+pub struct Prepared {
+    args: Arc<ScrapeArgs>,
+    targets: Vec<Target>,
+    /// The targets file's bytes the targets came from (what a change is compared with).
+    file: Option<Vec<u8>>,
+    clients: BTreeMap<Tls, Client>,
+    engine: Engine,
+    timeout: Duration,
+}
+
+impl Prepared {
+    pub fn new(args: ScrapeArgs) -> Result<Prepared> {
+        if args.period.is_zero() {
+            bail!("--period must be longer than zero");
+        }
+        let timeout = args.timeout.unwrap_or_else(|| default_timeout(args.period));
+        let file = match &args.targets {
+            Some(path) => Some(targets::read_targets_file(path)?),
+            None => None,
+        };
+        let targets = targets::resolve_with(&args, file.as_deref())?;
+        let clients = clients(&targets, timeout)
+            .into_iter()
+            .map(|(tls, client)| Ok((tls, client?)))
+            .collect::<Result<_>>()?;
+        let engine = Engine::open(&args.engine, args.run.quiet)?;
+        Ok(Prepared { args: Arc::new(args), targets, file, clients, engine, timeout })
     }
-    let timeout = args.timeout.unwrap_or_else(|| default_timeout(args.period));
-    let targets = targets::resolve(&args)?;
-    let engine = Engine::open(&args.engine, args.run.quiet)?;
-    let out: Box<dyn Write + Send> = match &args.output {
-        Some(path) => Box::new(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .with_context(|| format!("cannot open {} to append", path.display()))?,
-        ),
-        None if hub.is_some() => Box::new(std::io::sink()),
-        None => Box::new(std::io::stdout()),
-    };
-    let output = Arc::new(Output { out: Mutex::new(out), broken: Mutex::new(None) });
+
+    /// Scrapes the fleet, telling `observers` what each scrape produced, until the run ends.
+    pub fn run(self, observers: Vec<Box<dyn Observer>>) -> Result<ExitCode> {
+        fleet(self, observers)
+    }
+}
+
+/// An HTTP client for each TLS setting of `targets` (reading their certificate files and the
+/// system's CA store: blocking work).
+fn clients(targets: &[Target], timeout: Duration) -> BTreeMap<Tls, Result<Client>> {
+    let mut clients = BTreeMap::new();
+    for target in targets {
+        if !clients.contains_key(&target.tls) {
+            clients.insert(target.tls.clone(), client(&target.tls, timeout));
+        }
+    }
+    clients
+}
+
+/// Scrapes the fleet of `prepared`, telling `observers` each scrape's events.
+fn fleet(prepared: Prepared, observers: Vec<Box<dyn Observer>>) -> Result<ExitCode> {
+    let Prepared { args, targets, file, clients, engine, timeout } = prepared;
+    let broken: Arc<Mutex<Option<std::io::Error>>> = Arc::default();
     let tally = Arc::new(Tally::default());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -103,11 +157,14 @@ pub fn fleet(args: ScrapeArgs, hub: Option<Arc<Hub>>) -> Result<ExitCode> {
     let (stop, mut stopped) = watch::channel(false);
     let (to_transform, messages) = mpsc::channel::<ToTransform>();
     let transformer = {
-        let (output, tally, stop) = (output.clone(), tally.clone(), stop.clone());
+        let (broken, tally, stop) = (broken.clone(), tally.clone(), stop.clone());
         std::thread::Builder::new()
             .name("transform".into())
             .spawn(move || {
-                transform_bodies(messages, &output, hub.as_deref(), &tally, &stop);
+                if let Err(e) = transform_bodies(messages, observers, &tally) {
+                    broken.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
+                    let _ = stop.send(true);
+                }
             })
             .context("cannot start the transform thread")?
     };
@@ -116,16 +173,17 @@ pub fn fleet(args: ScrapeArgs, hub: Option<Arc<Hub>>) -> Result<ExitCode> {
         // A lone target named on the command line is scraped at once; a fleet is spread out.
         let lone = targets.len() == 1 && args.targets.is_none();
         let mut fleet = Fleet {
-            args: &args,
+            args: args.clone(),
             engine: &engine,
             timeout,
             start: tokio::time::Instant::now(),
             lone,
-            clients: BTreeMap::new(),
+            clients,
             running: Vec::new(),
             tasks: tokio::task::JoinSet::new(),
             next_id: 0,
             warned_unverified: false,
+            warned_none: false,
             tally: tally.clone(),
             stopped: stopped.clone(),
             to_transform,
@@ -133,17 +191,28 @@ pub fn fleet(args: ScrapeArgs, hub: Option<Arc<Hub>>) -> Result<ExitCode> {
         for target in targets {
             fleet.add(target, false)?;
         }
-        let mut changes = TargetsFileChanges::new(args.targets.as_deref())?;
+        if fleet.running.is_empty() {
+            fleet.say_none_yet();
+        }
+        let mut changes = TargetsFileChanges::new(args.targets.as_deref(), file)?;
         loop {
+            // A run whose targets are all done ends, but one with a targets file that has named
+            // none yet, or that runs with no --count, waits for the file to name (more) targets.
+            let started_any = fleet.next_id > 0;
+            if fleet.tasks.is_empty()
+                && (!changes.watching() || (args.count.is_some() && started_any))
+            {
+                break;
+            }
             let next = tokio::select! {
                 _ = stopped.wait_for(|stop| *stop) => Next::Stop,
-                done = fleet.tasks.join_next() => if done.is_some() { Next::Go } else { Next::Stop },
-                () = changes.next() => Next::Reload,
+                _ = fleet.tasks.join_next(), if !fleet.tasks.is_empty() => Next::Go,
+                read = changes.next() => Next::Reload(read),
             };
             match next {
                 Next::Stop => break,
                 Next::Go => {}
-                Next::Reload => fleet.reload(),
+                Next::Reload(read) => fleet.reload(read).await,
             }
         }
         // The scrapes in flight end and are handed over.
@@ -156,7 +225,7 @@ pub fn fleet(args: ScrapeArgs, hub: Option<Arc<Hub>>) -> Result<ExitCode> {
     transformer.join().map_err(|_| anyhow::anyhow!("the transform thread failed"))?;
     if !args.run.quiet {
         eprintln!(
-            "expvar-heap: {count} targets, {} scrapes ({} failed), {} events, {} ticks skipped, {} in {:.1?}",
+            "expvar-heap: {count} targets, {} scrapes ({} failed), {} events, {} ticks skipped; transformed {}; ran for {:.1?}",
             tally.scrapes.load(Ordering::Relaxed),
             tally.failed.load(Ordering::Relaxed),
             tally.events.load(Ordering::Relaxed),
@@ -165,7 +234,7 @@ pub fn fleet(args: ScrapeArgs, hub: Option<Arc<Hub>>) -> Result<ExitCode> {
             started.elapsed()
         );
     }
-    if let Some(why) = output.broken.lock().unwrap_or_else(|e| e.into_inner()).take() {
+    if let Some(why) = broken.lock().unwrap_or_else(|e| e.into_inner()).take() {
         eprintln!("expvar-heap: the output could not be written: {why}; stopped");
         return Ok(ExitCode::FAILURE);
     }
@@ -230,6 +299,10 @@ fn client(tls: &Tls, timeout: Duration) -> Result<Client> {
     Client::builder()
         .use_preconfigured_tls(tls::client_config(tls)?)
         .connect_timeout(timeout)
+        // Redirects are followed by `fetch`, which knows the target's credentials and keeps
+        // them to its origin; no Referer is ever sent.
+        .redirect(reqwest::redirect::Policy::none())
+        .referer(false)
         .user_agent(concat!("expvar-heap/", env!("CARGO_PKG_VERSION")))
         .build()
         .context("cannot set up HTTP")
@@ -239,24 +312,29 @@ fn client(tls: &Tls, timeout: Duration) -> Result<Client> {
 enum Next {
     Stop,
     Go,
-    Reload,
+    /// The targets file, read again (or why it could not be).
+    Reload(std::io::Result<Vec<u8>>),
 }
 
 /// The targets being scraped, and what starts and stops them.
 struct Fleet<'a> {
-    args: &'a ScrapeArgs,
+    args: Arc<ScrapeArgs>,
     engine: &'a Engine,
     timeout: Duration,
     /// When the run started: every target's ticks keep their offset from it.
     start: tokio::time::Instant,
     /// One target named on the command line only: scraped at once, with no offset.
     lone: bool,
+    /// The client of each TLS setting in use, made when the targets were last read (their
+    /// certificate files read then).
     clients: BTreeMap<Tls, Client>,
     running: Vec<Running>,
     tasks: tokio::task::JoinSet<()>,
     next_id: u64,
     /// Whether the warning of a target whose certificate is not checked was given (once a run).
     warned_unverified: bool,
+    /// Whether it was said that the targets file names no target (once a run).
+    warned_none: bool,
     tally: Arc<Tally>,
     stopped: watch::Receiver<bool>,
     to_transform: mpsc::Sender<ToTransform>,
@@ -268,6 +346,8 @@ struct Running {
     id: u64,
     target: Target,
     stop: watch::Sender<bool>,
+    /// Its client: replaced when the targets file (or SIGHUP) makes new ones.
+    client: watch::Sender<Client>,
 }
 
 impl Fleet<'_> {
@@ -284,12 +364,9 @@ impl Fleet<'_> {
         }
         let client = match self.clients.get(&target.tls) {
             Some(client) => client.clone(),
-            None => {
-                let client = client(&target.tls, self.timeout)?;
-                self.clients.insert(target.tls.clone(), client.clone());
-                client
-            }
+            None => bail!("no HTTP client was made for its TLS settings"),
         };
+        let (client, clients) = watch::channel(client);
         let id = self.next_id;
         self.next_id += 1;
         let address = target.options.service_address.clone().unwrap_or_default();
@@ -317,7 +394,7 @@ impl Fleet<'_> {
         let (stop, stopped) = watch::channel(false);
         let job = Job {
             id,
-            client,
+            client: clients,
             target: target.clone(),
             period,
             timeout: self.timeout,
@@ -328,23 +405,50 @@ impl Fleet<'_> {
             to_transform: self.to_transform.clone(),
         };
         self.tasks.spawn(job.run(first, self.stopped.clone(), stopped));
-        self.running.push(Running { id, target, stop });
+        self.running.push(Running { id, target, stop, client });
         Ok(())
     }
 
-    /// Reads the targets file again: targets no longer named stop (a scrape in flight is
-    /// dropped), new ones start, and those still named go on with their collector and schedule.
-    /// A file that cannot be used changes nothing.
-    fn reload(&mut self) {
+    /// Says, once, that the targets file names no target yet.
+    fn say_none_yet(&mut self) {
+        if !self.warned_none && !self.args.run.quiet {
+            self.warned_none = true;
+            let path = self.args.targets.as_deref().unwrap_or(std::path::Path::new(""));
+            eprintln!(
+                "expvar-heap: warning: the targets file {} names no target yet: scraping starts when it names some (it is read again when it changes, and at SIGHUP)",
+                path.display()
+            );
+        }
+    }
+
+    /// Applies the targets file as read again: targets no longer named stop (a scrape in
+    /// flight is dropped), new ones start, and those still named go on with their collector and
+    /// schedule. Every TLS client is made again (certificate files read again, so a certificate
+    /// rotated at its path is taken), and clients no target uses are dropped. The file is
+    /// resolved and the clients made off the scheduler (they read files). A file that cannot be
+    /// used changes nothing.
+    async fn reload(&mut self, read: std::io::Result<Vec<u8>>) {
         let quiet = self.args.run.quiet;
-        let targets = match targets::resolve(self.args) {
-            Ok(targets) => targets,
-            Err(e) => {
-                eprintln!(
-                    "expvar-heap: warning: the targets file changed but cannot be used ({e:#}); the targets stay as they were"
-                );
-                return;
-            }
+        let refused = |why: String| {
+            eprintln!(
+                "expvar-heap: warning: the targets file was read again but cannot be used ({why}); the targets stay as they were"
+            );
+        };
+        let bytes = match read {
+            Ok(bytes) => bytes,
+            Err(e) => return refused(format!("cannot read it: {e}")),
+        };
+        let (args, timeout) = (self.args.clone(), self.timeout);
+        let resolved = tokio::task::spawn_blocking(move || {
+            let targets = targets::resolve_with(&args, Some(&bytes))?;
+            let clients = clients(&targets, timeout);
+            anyhow::Ok((targets, clients))
+        })
+        .await;
+        let (targets, made) = match resolved {
+            Ok(Ok(resolved)) => resolved,
+            Ok(Err(e)) => return refused(format!("{e:#}")),
+            Err(e) => return refused(format!("reading it failed: {e}")),
         };
         let before = self.running.len();
         let (kept, gone): (Vec<Running>, Vec<Running>) =
@@ -355,6 +459,28 @@ impl Fleet<'_> {
             let _ = running.stop.send(true);
             let _ = self.to_transform.send(ToTransform::Remove { id: running.id });
         }
+        // The new clients; a setting whose files cannot be read now keeps its old client for the
+        // targets that had it, and starts no new target.
+        let mut clients = BTreeMap::new();
+        for (tls, client) in made {
+            match client {
+                Ok(client) => {
+                    clients.insert(tls, client);
+                }
+                Err(e) => {
+                    eprintln!("expvar-heap: warning: {e:#}");
+                    if let Some(old) = self.clients.get(&tls) {
+                        clients.insert(tls, old.clone());
+                    }
+                }
+            }
+        }
+        for running in &self.running {
+            if let Some(client) = clients.get(&running.target.tls) {
+                running.client.send_replace(client.clone());
+            }
+        }
+        self.clients = clients;
         let mut added = 0;
         for target in targets {
             if self.running.iter().any(|running| running.target == target) {
@@ -366,6 +492,11 @@ impl Fleet<'_> {
                 Err(e) => eprintln!("expvar-heap: warning: target {address} not started: {e:#}"),
             }
         }
+        if self.running.is_empty() {
+            self.say_none_yet();
+        } else {
+            self.warned_none = false;
+        }
         if !quiet && (added > 0 || removed > 0) {
             eprintln!(
                 "expvar-heap: targets file read again: {added} targets added, {removed} removed, {} kept",
@@ -375,46 +506,95 @@ impl Fleet<'_> {
     }
 }
 
-/// When to read the targets file again: at SIGHUP, and when its content changes (looked at
-/// every second). Without a targets file, never.
+/// When to read the targets file again: at SIGHUP (at once, even unchanged: certificate files
+/// are read again too), and when its content changed and then stayed the same for one check
+/// (checked every second), so that a file seen half-written is not applied. The file is read
+/// once for each check, and what was read is what is applied. Without a targets file, never.
 struct TargetsFileChanges {
-    file: Option<(std::path::PathBuf, Vec<u8>)>,
+    file: Option<WatchedFile>,
     hangup: Option<tokio::signal::unix::Signal>,
     poll: tokio::time::Interval,
 }
 
+struct WatchedFile {
+    path: std::path::PathBuf,
+    /// The bytes last applied.
+    applied: Vec<u8>,
+    /// Bytes read that differ from those applied, waiting to be read once more, the same.
+    settling: Option<Vec<u8>>,
+}
+
 impl TargetsFileChanges {
-    fn new(path: Option<&std::path::Path>) -> Result<TargetsFileChanges> {
-        let poll = tokio::time::interval(Duration::from_secs(1));
+    /// Watches `path`, whose bytes `applied` are in use.
+    fn new(path: Option<&std::path::Path>, applied: Option<Vec<u8>>) -> Result<TargetsFileChanges> {
+        let mut poll = tokio::time::interval(Duration::from_secs(1));
+        poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let Some(path) = path else {
             return Ok(TargetsFileChanges { file: None, hangup: None, poll });
         };
-        let text = std::fs::read(path).unwrap_or_default();
         let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
             .context("cannot watch for SIGHUP")?;
-        Ok(TargetsFileChanges { file: Some((path.to_owned(), text)), hangup: Some(hangup), poll })
+        let file = WatchedFile {
+            path: path.to_owned(),
+            applied: applied.unwrap_or_default(),
+            settling: None,
+        };
+        Ok(TargetsFileChanges { file: Some(file), hangup: Some(hangup), poll })
     }
 
-    async fn next(&mut self) {
-        let (Some((path, seen)), Some(hangup)) = (&mut self.file, &mut self.hangup) else {
+    /// Whether there is a targets file to watch.
+    fn watching(&self) -> bool {
+        self.file.is_some()
+    }
+
+    /// The file's bytes when they are to be applied (or why it could not be read at SIGHUP).
+    async fn next(&mut self) -> std::io::Result<Vec<u8>> {
+        let (Some(file), Some(hangup)) = (&mut self.file, &mut self.hangup) else {
             return std::future::pending().await;
         };
         loop {
-            tokio::select! {
-                _ = hangup.recv() => {
-                    *seen = std::fs::read(&*path).unwrap_or_default();
-                    return;
+            let asked = tokio::select! {
+                _ = hangup.recv() => true,
+                _ = self.poll.tick() => false,
+            };
+            let path = file.path.clone();
+            // At most one byte past the size a targets file may have (enough to refuse it).
+            let read = tokio::task::spawn_blocking(move || {
+                targets::read_targets_file(&path)
+                    .map_err(|e| std::io::Error::other(format!("{e:#}")))
+            })
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+            if asked {
+                file.settling = None;
+                if let Ok(bytes) = &read {
+                    file.applied = bytes.clone();
                 }
-                _ = self.poll.tick() => {
-                    // A file being written may be seen half-way: it is read again at the next
-                    // change, once whole.
-                    let now = std::fs::read(&*path).unwrap_or_default();
-                    if now != *seen {
-                        *seen = now;
-                        return;
-                    }
-                }
+                return read;
             }
+            // A file missing for a moment (replaced by a rename) is no change.
+            let Ok(now) = read else { continue };
+            if let Some(settled) = file.seen(now) {
+                return Ok(settled);
+            }
+        }
+    }
+}
+
+impl WatchedFile {
+    /// What one check read: the bytes to apply once they differ from those applied and were
+    /// read the same twice in a row.
+    fn seen(&mut self, now: Vec<u8>) -> Option<Vec<u8>> {
+        if now == self.applied {
+            self.settling = None;
+            None
+        } else if self.settling.as_ref() == Some(&now) {
+            self.settling = None;
+            self.applied = now.clone();
+            Some(now)
+        } else {
+            self.settling = Some(now);
+            None
         }
     }
 }
@@ -423,7 +603,8 @@ impl TargetsFileChanges {
 struct Job {
     /// Its collector's, in the transform thread.
     id: u64,
-    client: Client,
+    /// Its HTTP client, the latest made for its TLS settings.
+    client: watch::Receiver<Client>,
     target: Target,
     period: Duration,
     timeout: Duration,
@@ -461,8 +642,9 @@ impl Job {
             next = tick + self.period;
             // `@timestamp` is when the scrape started.
             let time = CollectionTime::from_system_time(SystemTime::now());
+            let client = self.client.borrow().clone();
             let fetched =
-                fetch::fetch(&self.client, &self.target, self.timeout, self.max_body_bytes).await;
+                fetch::fetch(&client, &self.target, self.timeout, self.max_body_bytes).await;
             self.tally.scrapes.fetch_add(1, Ordering::Relaxed);
             let bytes = fetched.as_ref().map_or_else(|f| f.body.len(), Vec::len);
             // A target whose bodies wait too long already waits here, and its ticks are skipped.
@@ -549,31 +731,25 @@ struct TargetCollector {
     baseline_pending: bool,
 }
 
-/// The transform thread: owns every target's collector, and writes each scrape's events, in the
-/// order the scrapes were handed over, whole (then hands them to the page's hub, if any); stops
-/// the run when the output breaks.
+/// The transform thread: owns every target's collector, and tells the observers each scrape's
+/// events, in the order the scrapes were handed over, whole. Ends when every sender is gone, or
+/// at the first observer that fails (its error).
 fn transform_bodies(
     messages: mpsc::Receiver<ToTransform>,
-    output: &Output,
-    hub: Option<&Hub>,
+    mut observers: Vec<Box<dyn Observer>>,
     tally: &Tally,
-    stop: &watch::Sender<bool>,
-) {
+) -> std::io::Result<()> {
     let mut collectors = BTreeMap::new();
     for message in messages {
         let Fetched { target, time, fetched, _place } = match message {
             ToTransform::Add { id, address, collector } => {
                 collectors.insert(id, collector);
-                if let Some(hub) = hub {
-                    hub.add_target(id, &address);
-                }
+                observers.iter_mut().for_each(|o| o.target_added(id, &address));
                 continue;
             }
             ToTransform::Remove { id } => {
                 collectors.remove(&id);
-                if let Some(hub) = hub {
-                    hub.remove_target(id);
-                }
+                observers.iter_mut().for_each(|o| o.target_removed(id));
                 continue;
             }
             ToTransform::Scrape(fetched) => fetched,
@@ -582,15 +758,11 @@ fn transform_bodies(
         let Some(collector) = collectors.get_mut(&target) else { continue };
         let events = collector.events(time, fetched, tally);
         tally.events.fetch_add(events.len() as u64, Ordering::Relaxed);
-        let lines: String = events.iter().map(|event| format!("{}\n", event.json)).collect();
-        if !output.write(&lines) {
-            let _ = stop.send(true);
-            return;
-        }
-        if let Some(hub) = hub {
-            hub.publish(target, &events);
+        for observer in &mut observers {
+            observer.scraped(target, &events)?;
         }
     }
+    Ok(())
 }
 
 impl TargetCollector {
@@ -650,6 +822,24 @@ fn offset(address: &str, period: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A file seen half-written is not applied: only bytes read the same at two checks in a row
+    /// are, once each.
+    #[test]
+    fn a_targets_file_is_applied_once_it_settles() {
+        let mut file =
+            WatchedFile { path: "targets.json".into(), applied: b"[a]".to_vec(), settling: None };
+        assert_eq!(file.seen(b"[a]".to_vec()), None);
+        // Written in two steps: the first is never applied.
+        assert_eq!(file.seen(b"[a, b".to_vec()), None);
+        assert_eq!(file.seen(b"[a, b, c]".to_vec()), None);
+        assert_eq!(file.seen(b"[a, b, c]".to_vec()), Some(b"[a, b, c]".to_vec()));
+        assert_eq!(file.seen(b"[a, b, c]".to_vec()), None);
+        // A change undone before it settled changes nothing.
+        assert_eq!(file.seen(b"[]".to_vec()), None);
+        assert_eq!(file.seen(b"[a, b, c]".to_vec()), None);
+        assert_eq!(file.seen(b"[a, b, c]".to_vec()), None);
+    }
 
     #[test]
     fn offsets_are_stable_inside_the_period_and_spread() {

@@ -1,6 +1,15 @@
 //! What to scrape: the targets named on the command line and in a targets file, each resolved to
 //! the URL to fetch, the address its events name, its own options, credentials, headers and TLS.
 //! Credentials are kept apart from the URL from here on, so that no message can show them.
+//!
+//! A targets file is read by the caller, once ([`resolve_with`] takes its bytes): our TOML, or
+//! Prometheus's `file_sd` lists in JSON or YAML. Whatever its format, it holds UTF-8 text of at
+//! most [`MAX_TARGETS_FILE_BYTES`] (4 MiB), and an empty list (`[]`, an empty YAML document, a
+//! TOML file without `[[targets]]`) is no error: no target yet. Of a `file_sd` group's labels,
+//! `__scheme__` (`http` or `https`, in any case) and `__metrics_path__` (a path: no `?`, `#`,
+//! `@` or `://`) make the URL and must be strings; the others may hold any scalar and are
+//! ignored. A YAML file with an anchor or an alias is refused before it is loaded (their
+//! expansion is unbounded), as is one nested more than 32 deep.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -79,20 +88,90 @@ struct TargetsFile {
     targets: Vec<FileTarget>,
 }
 
+/// The most a targets file may hold, in every format: 4 MiB, room for tens of thousands of
+/// targets. A larger file is refused before it is parsed.
+pub const MAX_TARGETS_FILE_BYTES: usize = 4 << 20;
+
+/// How deep a YAML targets file may nest. A `file_sd` list is three levels (the list, a group,
+/// its targets or labels); the bound keeps yaml-rust2's loader and [`yaml_to_json`], which both
+/// recurse once a level, far from the end of a thread's stack.
+const MAX_YAML_DEPTH: usize = 32;
+
 /// A target group of Prometheus's `file_sd` (`[{"targets": ["host:port"], "labels": {...}}]`, in
-/// JSON or YAML), as service discovery tools write them. Of the labels, `__scheme__` (default
-/// http) and `__metrics_path__` (default /debug/vars) make the URL; the others name nothing in an
-/// event and are ignored.
+/// JSON or YAML), as service discovery tools write them. Of the labels, `__scheme__` (`http`, the
+/// default, or `https`, in any case) and `__metrics_path__` (default /debug/vars) make the URL
+/// and must be strings; the others name nothing in an event and are ignored, whatever scalar
+/// they hold (`shard: 3`, `canary: true`, a float, null). A list or a map is no label value.
 #[derive(Deserialize)]
 struct TargetGroup {
     targets: Vec<String>,
     #[serde(default)]
-    labels: BTreeMap<String, String>,
+    labels: BTreeMap<String, serde_json::Value>,
 }
 
-/// The entries of a targets file: ours in TOML, or Prometheus's `file_sd` lists in JSON
-/// (`.json`) or YAML (`.yaml`, `.yml`).
-fn file_entries(path: &Path, text: &str) -> Result<Vec<FileTarget>> {
+impl TargetGroup {
+    /// The value of the label `name` that makes the URL, when it is set: a string.
+    fn url_label(&self, name: &str) -> Result<Option<&str>> {
+        match self.labels.get(name) {
+            None => Ok(None),
+            Some(serde_json::Value::String(value)) => Ok(Some(value)),
+            Some(_) => bail!("the label {name} must be a string"),
+        }
+    }
+
+    /// The URLs of its targets, checked.
+    fn urls(&self) -> Result<Vec<String>> {
+        for (name, value) in &self.labels {
+            if value.is_array() || value.is_object() {
+                bail!(
+                    "the label {} is a list or a map: a label is a string, a number, a boolean or null",
+                    shown(name)
+                );
+            }
+        }
+        let scheme = match self.url_label("__scheme__")? {
+            None => "http",
+            Some(scheme) if scheme.eq_ignore_ascii_case("http") => "http",
+            Some(scheme) if scheme.eq_ignore_ascii_case("https") => "https",
+            Some(_) => bail!("the label __scheme__ must be http or https (in any case)"),
+        };
+        // No path is /debug/vars, and keeps `service.address` as a URL of the command line would.
+        let path = self.url_label("__metrics_path__")?.unwrap_or("");
+        if !path.is_empty() && !path.starts_with('/') {
+            bail!("the label __metrics_path__ must start with /");
+        }
+        if path.contains(['?', '#', '@']) || path.contains("://") {
+            bail!("the label __metrics_path__ is a path: it may not hold ?, #, @ or ://");
+        }
+        let mut urls = Vec::with_capacity(self.targets.len());
+        for target in &self.targets {
+            if target.contains(['/', '\\', '@', '?', '#']) {
+                bail!("a file_sd target is host:port, without scheme, path, query or userinfo");
+            }
+            urls.push(format!("{scheme}://{target}{path}"));
+        }
+        Ok(urls)
+    }
+}
+
+/// A name from a targets file, quoted, its first 64 characters at most (a message repeats it).
+fn shown(name: &str) -> String {
+    match name.char_indices().nth(64) {
+        Some((end, _)) => format!("{:?}...", &name[..end]),
+        None => format!("{name:?}"),
+    }
+}
+
+/// The entries of a targets file of `bytes`: ours in TOML, or Prometheus's `file_sd` lists in
+/// JSON (`.json`) or YAML (`.yaml`, `.yml`). An empty list is no error: no entry.
+fn file_entries(path: &Path, bytes: &[u8]) -> Result<Vec<FileTarget>> {
+    if bytes.len() > MAX_TARGETS_FILE_BYTES {
+        bail!(
+            "it is over 4 MiB ({MAX_TARGETS_FILE_BYTES} bytes), the most a targets file may hold"
+        );
+    }
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| anyhow::anyhow!("it is not UTF-8 text (from byte {} on)", e.valid_up_to()))?;
     let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     let groups: Vec<TargetGroup> = match extension.as_str() {
         "json" => serde_json::from_str(text)?,
@@ -101,30 +180,70 @@ fn file_entries(path: &Path, text: &str) -> Result<Vec<FileTarget>> {
     };
     let mut entries = Vec::new();
     for group in groups {
-        let scheme = group.labels.get("__scheme__").map_or("http", String::as_str);
-        // No path is /debug/vars, and keeps `service.address` as a URL of the command line would.
-        let path = group.labels.get("__metrics_path__").map_or("", String::as_str);
-        if !path.is_empty() && !path.starts_with('/') {
-            bail!("__metrics_path__ must start with /");
-        }
-        for target in group.targets {
-            if target.contains(['/', '@']) {
-                bail!("a file_sd target is host:port, without scheme, path or userinfo");
-            }
-            entries.push(FileTarget::url(format!("{scheme}://{target}{path}")));
-        }
+        entries.extend(group.urls()?.into_iter().map(FileTarget::url));
     }
     Ok(entries)
 }
 
-/// A YAML document as JSON (strings, numbers, booleans, lists and maps with string keys).
+/// Refuses a YAML document that could not be loaded in memory in proportion to its text, before
+/// yaml-rust2 loads it: one with an anchor or an alias, or nested more than [`MAX_YAML_DEPTH`].
+///
+/// yaml-rust2's loader expands an alias by cloning the node of its anchor, so a few hundred
+/// bytes of aliases of aliases (a "billion laughs" document) make billions of nodes. Refusing
+/// every alias and anchor from the event parser's stream, which holds no node and expands
+/// nothing, is what makes the loaded document proportional to its text: without them every node
+/// is written out (each takes at least a byte), so [`MAX_TARGETS_FILE_BYTES`] bounds the tree. A
+/// bound on the nodes counted while loading instead would come too late: the loader clones an
+/// alias's whole tree in one step. Anchors alone are refused too (each anchored node is cloned
+/// once more; a targets file has no use for them).
+fn check_yaml(text: &str) -> Result<()> {
+    use yaml_rust2::parser::{Event, Parser};
+    let mut parser = Parser::new_from_str(text);
+    let mut depth = 0usize;
+    loop {
+        let (event, mark) = parser.next_token()?;
+        let anchor = match event {
+            Event::StreamEnd => return Ok(()),
+            Event::Alias(_) => true,
+            Event::Scalar(_, _, anchor, _) => anchor > 0,
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                depth += 1;
+                if depth > MAX_YAML_DEPTH {
+                    bail!(
+                        "line {}: the YAML is nested more than {MAX_YAML_DEPTH} deep",
+                        mark.line()
+                    );
+                }
+                anchor > 0
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                depth = depth.saturating_sub(1);
+                false
+            }
+            _ => false,
+        };
+        if anchor {
+            bail!(
+                "line {}: YAML aliases and anchors (*name, &name) are not read: write each value out",
+                mark.line()
+            );
+        }
+    }
+}
+
+/// A YAML document as JSON (strings, numbers, booleans, nulls, lists and maps with string keys);
+/// an empty document (or none, or a null) is an empty list.
 fn yaml_to_json(text: &str) -> Result<serde_json::Value> {
     use yaml_rust2::{Yaml, YamlLoader};
     fn convert(yaml: &Yaml) -> Result<serde_json::Value> {
         Ok(match yaml {
             Yaml::String(s) => s.clone().into(),
             Yaml::Integer(i) => (*i).into(),
-            Yaml::Real(r) => r.clone().into(),
+            // A float JSON cannot write (.inf, .nan) stays text.
+            Yaml::Real(r) => match yaml.as_f64().and_then(serde_json::Number::from_f64) {
+                Some(number) => number.into(),
+                None => r.clone().into(),
+            },
             Yaml::Boolean(b) => (*b).into(),
             Yaml::Null => serde_json::Value::Null,
             Yaml::Array(items) => items.iter().map(convert).collect::<Result<Vec<_>>>()?.into(),
@@ -139,16 +258,20 @@ fn yaml_to_json(text: &str) -> Result<serde_json::Value> {
             _ => bail!("YAML aliases and other tags are not read"),
         })
     }
+    check_yaml(text)?;
     let documents = YamlLoader::load_from_str(text)?;
     match documents.as_slice() {
-        [] => Ok(serde_json::Value::Array(Vec::new())),
+        [] | [Yaml::Null] => Ok(serde_json::Value::Array(Vec::new())),
         [document] => convert(document),
         _ => bail!("more than one YAML document"),
     }
 }
 
-/// Every target of the run: the command line's URLs, then the targets file's.
-pub fn resolve(args: &ScrapeArgs) -> Result<Vec<Target>> {
+/// Every target of the run: the command line's URLs, then those of the targets file
+/// `args.targets`, whose bytes the caller read (`file`). A targets file that names no target
+/// (an empty list) is no error: the run has none yet. With neither URLs nor a targets file, it
+/// is one.
+pub fn resolve_with(args: &ScrapeArgs, file: Option<&[u8]>) -> Result<Vec<Target>> {
     let defaults = FileTarget {
         url: String::new(),
         namespace: None,
@@ -171,20 +294,24 @@ pub fn resolve(args: &ScrapeArgs) -> Result<Vec<Target>> {
             None,
         )?);
     }
-    if let Some(path) = &args.targets {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the targets file {}", path.display()))?;
-        let entries = file_entries(path, &text)
-            .with_context(|| format!("the targets file {} is not valid", path.display()))?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        for entry in &entries {
-            let target = target(args, &defaults, entry, Some(base))
-                .with_context(|| format!("in the targets file {}", path.display()))?;
-            targets.push(target);
+    match (&args.targets, file) {
+        (Some(path), Some(bytes)) => {
+            let entries = file_entries(path, bytes)
+                .with_context(|| format!("the targets file {} is not valid", path.display()))?;
+            let base = path.parent().unwrap_or(Path::new("."));
+            for entry in &entries {
+                let target = target(args, &defaults, entry, Some(base))
+                    .with_context(|| format!("in the targets file {}", path.display()))?;
+                targets.push(target);
+            }
         }
-    }
-    if targets.is_empty() {
-        bail!("no target: name one or more URLs, or a --targets file");
+        (Some(path), None) => bail!("the targets file {} was not read", path.display()),
+        (None, Some(_)) => bail!("a targets file's content was given without --targets"),
+        (None, None) => {
+            if targets.is_empty() {
+                bail!("no target: name one or more URLs, or a --targets file");
+            }
+        }
     }
     // A target named twice is scraped once.
     let mut unique: Vec<Target> = Vec::with_capacity(targets.len());
@@ -194,6 +321,29 @@ pub fn resolve(args: &ScrapeArgs) -> Result<Vec<Target>> {
         }
     }
     Ok(unique)
+}
+
+/// Every target of the run: reads the targets file ([`read_targets_file`]), then
+/// [`resolve_with`].
+// The run reads the file itself (to tell a change from it); the tests call this.
+#[cfg(test)]
+pub fn resolve(args: &ScrapeArgs) -> Result<Vec<Target>> {
+    let file = match &args.targets {
+        Some(path) => Some(read_targets_file(path)?),
+        None => None,
+    };
+    resolve_with(args, file.as_deref())
+}
+
+/// A targets file's bytes: no more than [`MAX_TARGETS_FILE_BYTES`] and one, enough for
+/// [`resolve_with`] to tell a file too large without reading all of it.
+pub fn read_targets_file(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(MAX_TARGETS_FILE_BYTES as u64 + 1).read_to_end(&mut bytes))
+        .with_context(|| format!("cannot read the targets file {}", path.display()))?;
+    Ok(bytes)
 }
 
 impl FileTarget {
@@ -362,6 +512,10 @@ pub struct ParsedUrl {
 
 /// Takes a target URL apart.
 pub fn parse_url(text: &str) -> Result<ParsedUrl> {
+    // `localhost:7001` parses as a URL of the scheme `localhost`; `127.0.0.1:7001` as none.
+    if !text.contains("://") {
+        bail!("a target URL needs its scheme: write it as http://HOST:PORT[/PATH]");
+    }
     let mut url = Url::parse(text).map_err(|e| {
         // The text may hold credentials: say what is wrong without repeating it.
         anyhow::anyhow!("a target URL is not valid ({e}); write it as http://HOST:PORT[/PATH]")
@@ -437,6 +591,14 @@ mod tests {
     fn bad_urls_are_refused_without_repeating_them() {
         let err = parse_url("http://me:secret@[bad").unwrap_err().to_string();
         assert!(!err.contains("secret"), "{err}");
+        // With no scheme, a name and an address get the same help.
+        for bare in ["localhost:7001", "127.0.0.1:7001", "me:secret@db:6060"] {
+            let err = parse_url(bare).unwrap_err().to_string();
+            assert_eq!(
+                err, "a target URL needs its scheme: write it as http://HOST:PORT[/PATH]",
+                "{bare}"
+            );
+        }
         assert!(parse_url("ftp://127.0.0.1/").unwrap_err().to_string().contains("http://"));
     }
 
@@ -460,7 +622,7 @@ mod tests {
         let yaml = "- targets: [127.0.0.1:6060, '10.0.0.5:6060']\n  labels: {job: api}\n\
                     - targets:\n    - db:8443\n  labels:\n    __scheme__: https\n    __metrics_path__: /vars\n";
         for (file, text) in [("sd.json", json), ("sd.yaml", yaml), ("sd.yml", yaml)] {
-            let entries = file_entries(Path::new(file), text).unwrap();
+            let entries = file_entries(Path::new(file), text.as_bytes()).unwrap();
             let urls: Vec<_> = entries.iter().map(|e| e.url.as_str()).collect();
             assert_eq!(
                 urls,
@@ -473,12 +635,250 @@ mod tests {
             r#"[{"targets": ["u:p@a:1"]}]"#,
             r#"{"targets": []}"#,
         ] {
-            assert!(file_entries(Path::new("sd.json"), bad).is_err(), "{bad}");
+            assert!(file_entries(Path::new("sd.json"), bad.as_bytes()).is_err(), "{bad}");
         }
         assert!(
-            file_entries(Path::new("sd.yaml"), "- targets: [a:1]\n---\n- targets: [b:1]\n")
+            file_entries(Path::new("sd.yaml"), b"- targets: [a:1]\n---\n- targets: [b:1]\n")
                 .is_err()
         );
+    }
+
+    /// The arguments of `expvar-heap scrape FLAGS`.
+    fn scrape_args(flags: &[&str]) -> ScrapeArgs {
+        use clap::Parser;
+        let argv = ["expvar-heap", "scrape"].into_iter().chain(flags.iter().copied());
+        let crate::args::Command::Scrape(args) = crate::args::Cli::parse_from(argv).command else {
+            unreachable!()
+        };
+        *args
+    }
+
+    /// The targets of the command line `flags` and a targets file `name` whose bytes, as the
+    /// caller read them, are `bytes`; the file on disk holds `on_disk` (else the same bytes).
+    fn resolved_with(
+        name: &str,
+        bytes: &[u8],
+        on_disk: Option<&[u8]>,
+        flags: &[&str],
+    ) -> Result<Vec<Target>> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "expvar-heap-targets-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, on_disk.unwrap_or(bytes)).unwrap();
+        let mut flags = flags.to_vec();
+        flags.extend(["--targets", path.to_str().unwrap()]);
+        let resolved = resolve_with(&scrape_args(&flags), Some(bytes));
+        let _ = std::fs::remove_dir_all(&dir);
+        resolved
+    }
+
+    /// The targets of a targets file `name` of `text`, no URL on the command line.
+    fn resolved(name: &str, text: &str) -> Result<Vec<Target>> {
+        resolved_with(name, text.as_bytes(), None, &[])
+    }
+
+    fn urls(targets: &[Target]) -> Vec<&str> {
+        targets.iter().map(|t| t.url.as_str()).collect()
+    }
+
+    /// The whole message of an error, its contexts included.
+    fn error(result: Result<Vec<Target>>) -> String {
+        match result {
+            Ok(targets) => panic!("no error, but targets {:?}", urls(&targets)),
+            Err(e) => format!("{e:#}"),
+        }
+    }
+
+    /// The caller reads the targets file once and hands its bytes over: they are what counts,
+    /// whatever the file holds by then. Bytes that are not UTF-8 are refused, saying so.
+    #[test]
+    fn resolve_with_takes_the_bytes_it_is_given() {
+        let on_disk = b"[[targets]]\nurl = \"http://127.0.0.1:1\"\n";
+        let given = b"[[targets]]\nurl = \"http://127.0.0.1:2\"\n";
+        let targets = resolved_with("targets.toml", given, Some(on_disk), &[]).unwrap();
+        assert_eq!(urls(&targets), ["http://127.0.0.1:2/debug/vars"]);
+        let not_utf8 = b"[[targets]]\nurl = \"http://127.0.0.1:3/\xff\"\n";
+        let err = error(resolved_with("targets.toml", not_utf8, None, &[]));
+        assert!(err.contains("not valid: it is not UTF-8 text (from byte 38 on)"), "{err}");
+        let err = error(resolve_with(&scrape_args(&["--targets", "t.toml"]), None));
+        assert!(err.contains("the targets file t.toml was not read"), "{err}");
+    }
+
+    /// A targets file that names no target yet is no error, in every format, with or without
+    /// URLs on the command line; neither URLs nor a targets file is one.
+    #[test]
+    fn an_empty_targets_file_is_no_target_yet() {
+        for (name, text) in [
+            ("sd.json", "[]"),
+            ("sd.json", " [ ]\n"),
+            ("sd.yaml", ""),
+            ("sd.yaml", "[]\n"),
+            ("sd.yml", "---\n"),
+            ("sd.yaml", "# none yet\n"),
+            ("sd.yaml", "~\n"),
+            ("targets.toml", ""),
+            ("targets.toml", "# none yet\n"),
+            ("targets.toml", "targets = []\n"),
+        ] {
+            let targets = resolved(name, text).unwrap_or_else(|e| panic!("{name} {text:?}: {e:#}"));
+            assert_eq!(urls(&targets), [] as [&str; 0], "{name} {text:?}");
+        }
+        let targets = resolved_with("sd.json", b"[]", None, &["http://127.0.0.1:4"]).unwrap();
+        assert_eq!(urls(&targets), ["http://127.0.0.1:4/debug/vars"]);
+        let err = format!("{:#}", resolve_with(&scrape_args(&[]), None).err().unwrap());
+        assert!(err.starts_with("no target: name one or more URLs, or a --targets file"), "{err}");
+    }
+
+    /// A file_sd label may hold any scalar (other labels than the two of the URL are ignored);
+    /// `__scheme__` and `__metrics_path__` are strings, and a list or a map is no label value.
+    #[test]
+    fn file_sd_labels_may_be_any_scalar() {
+        let json = r#"[{"targets": ["a:1"], "labels":
+            {"shard": 3, "canary": true, "weight": 0.5, "gone": null, "big": -1e300, "job": "x"}}]"#;
+        let yaml = "- targets: [a:1]\n  labels: {shard: 3, canary: true, weight: 0.5, gone: null, \
+                    tilde: ~, inf: .inf, big: 18446744073709551616, job: x}\n";
+        for (name, text) in [("sd.json", json), ("sd.yaml", yaml)] {
+            let targets = resolved(name, text).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+            assert_eq!(urls(&targets), ["http://a:1/debug/vars"], "{name}");
+        }
+        for (label, value) in
+            [("__scheme__", "3"), ("__scheme__", "true"), ("__metrics_path__", "null")]
+        {
+            for (name, text) in [
+                (
+                    "sd.json",
+                    format!(r#"[{{"targets": ["a:1"], "labels": {{"{label}": {value}}}}}]"#),
+                ),
+                ("sd.yaml", format!("- targets: [a:1]\n  labels: {{{label}: {value}}}\n")),
+            ] {
+                let err = error(resolved(name, &text));
+                assert!(err.ends_with(&format!("the label {label} must be a string")), "{err}");
+            }
+        }
+        for (name, text) in [
+            ("sd.json", r#"[{"targets": ["a:1"], "labels": {"zones": ["x", "y"]}}]"#),
+            ("sd.json", r#"[{"targets": ["a:1"], "labels": {"zones": {"x": 1}}}]"#),
+            ("sd.yaml", "- targets: [a:1]\n  labels: {zones: [x, y]}\n"),
+            ("sd.yaml", "- targets: [a:1]\n  labels:\n    zones:\n      x: 1\n"),
+        ] {
+            let err = error(resolved(name, text));
+            assert!(
+                err.ends_with(
+                    "the label \"zones\" is a list or a map: a label is a string, a number, a boolean or null"
+                ),
+                "{name}: {err}"
+            );
+        }
+    }
+
+    /// `__scheme__` is http or https in any case, written in lower case; `__metrics_path__` is
+    /// a path; a target is host:port. Anything else refuses the file, naming what is wrong.
+    #[test]
+    fn file_sd_scheme_and_path_are_checked() {
+        let group = |labels: &str| format!(r#"[{{"targets": ["a:1"], "labels": {{{labels}}}}}]"#);
+        for (scheme, url) in
+            [("HTTPS", "https://a:1/debug/vars"), ("Http", "http://a:1/debug/vars")]
+        {
+            let targets = resolved("sd.json", &group(&format!(r#""__scheme__": "{scheme}""#)));
+            assert_eq!(urls(&targets.unwrap()), [url], "{scheme}");
+        }
+        for scheme in ["http://127.0.0.1:2/x?", "ftp", "", "https:", " http"] {
+            let text = group(&format!(r#""__scheme__": "{scheme}""#));
+            let err = error(resolved("sd.json", &text));
+            assert!(
+                err.ends_with("the label __scheme__ must be http or https (in any case)"),
+                "{scheme:?}: {err}"
+            );
+            let yaml = format!("- targets: [a:1]\n  labels: {{__scheme__: '{scheme}'}}\n");
+            let err = error(resolved("sd.yaml", &yaml));
+            assert!(
+                err.ends_with("the label __scheme__ must be http or https (in any case)"),
+                "{err}"
+            );
+        }
+        for path in ["/x?y", "/x#y", "/u@h", "/a://b", "/debug/vars?x=1"] {
+            let err =
+                error(resolved("sd.json", &group(&format!(r#""__metrics_path__": "{path}""#))));
+            assert!(
+                err.ends_with(
+                    "the label __metrics_path__ is a path: it may not hold ?, #, @ or ://"
+                ),
+                "{path}: {err}"
+            );
+        }
+        let targets = resolved("sd.json", &group(r#""__metrics_path__": "/v/x:y""#)).unwrap();
+        assert_eq!(urls(&targets), ["http://a:1/v/x:y"]);
+        for target in ["a:1?x", "a:1#x", "a:1\\\\x"] {
+            let text = format!(r#"[{{"targets": ["{target}"]}}]"#);
+            let err = error(resolved("sd.json", &text));
+            assert!(
+                err.ends_with(
+                    "a file_sd target is host:port, without scheme, path, query or userinfo"
+                ),
+                "{target}: {err}"
+            );
+        }
+    }
+
+    /// A YAML alias bomb (nine levels of nine aliases: 9^9 strings once expanded) is refused from
+    /// the event stream, before yaml-rust2 would expand it; so is any alias or anchor, and a
+    /// document nested past the bound.
+    #[test]
+    fn yaml_aliases_anchors_and_deep_nesting_are_refused_before_loading() {
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x]\n");
+        for (name, previous) in ["b", "c", "d", "e", "f", "g", "h", "i"].iter().zip('a'..) {
+            let items = vec![format!("*{previous}"); 9].join(", ");
+            bomb.push_str(&format!("{name}: &{name} [{items}]\n"));
+        }
+        let err = error(resolved("bomb.yaml", &bomb));
+        assert!(
+            err.ends_with(
+                "line 1: YAML aliases and anchors (*name, &name) are not read: write each value out"
+            ),
+            "{err}"
+        );
+        let alias = "- targets: [a:1]\n  labels: &l {job: x}\n- targets: [b:1]\n  labels: *l\n";
+        let err = error(resolved("sd.yaml", alias));
+        assert!(err.contains("line 2: YAML aliases and anchors"), "{err}");
+        let anchor = "- targets: [a:1]\n  labels: {job: &j x}\n";
+        assert!(error(resolved("sd.yaml", anchor)).contains("YAML aliases and anchors"));
+        let deep =
+            format!("- targets: [a:1]\n  labels: {{x: {}{}}}\n", "[".repeat(40), "]".repeat(40));
+        let err = error(resolved("sd.yaml", &deep));
+        assert!(err.ends_with("line 2: the YAML is nested more than 32 deep"), "{err}");
+    }
+
+    /// A targets file over 4 MiB is refused before it is parsed, in every format, whether the
+    /// caller read it or `resolve` does (which reads no more than it needs to tell).
+    #[test]
+    fn a_targets_file_over_4_mib_is_refused() {
+        for (name, empty) in [("sd.json", "[]"), ("sd.yaml", "[]"), ("targets.toml", "#")] {
+            let mut text = empty.as_bytes().to_vec();
+            text.resize(MAX_TARGETS_FILE_BYTES, b' ');
+            let url = ["http://127.0.0.1:5"];
+            let targets = resolved_with(name, &text, None, &url).unwrap();
+            assert_eq!(urls(&targets), ["http://127.0.0.1:5/debug/vars"], "{name}");
+            text.push(b' ');
+            let err = error(resolved_with(name, &text, None, &url));
+            assert!(
+                err.ends_with(
+                    "not valid: it is over 4 MiB (4194304 bytes), the most a targets file may hold"
+                ),
+                "{name}: {err}"
+            );
+        }
+        let path =
+            std::env::temp_dir().join(format!("expvar-heap-big-{}.json", std::process::id()));
+        std::fs::write(&path, vec![b' '; 2 * MAX_TARGETS_FILE_BYTES]).unwrap();
+        let resolved = resolve(&scrape_args(&["--targets", path.to_str().unwrap()]));
+        let _ = std::fs::remove_file(&path);
+        assert!(error(resolved).contains("it is over 4 MiB"));
     }
 
     /// What a target resolves to, from a targets file entry of `entry` TOML and command-line

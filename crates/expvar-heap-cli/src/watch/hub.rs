@@ -7,16 +7,18 @@
 //! receives the kept history again (each stream starts with `hello`, which resets the page).
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use expvar_heap::Event;
 use tokio::sync::broadcast;
 
-/// Frames a page may fall behind the live stream before it is disconnected (it then reconnects
-/// and catches up from the history).
-const LIVE_FRAMES: usize = 4096;
+use crate::scrape::Observer;
+
+/// Frames the live channel holds for a page's forwarding task, which takes each at once (the
+/// page's own backlog is bounded in bytes by the server); a task this far behind ends its page.
+const LIVE_FRAMES: usize = 256;
 
 /// Bytes of frames kept per target, at most, whatever `--history` says: a target whose bodies
 /// are large (thousands of custom variables, with `--dataset all`) keeps fewer scrapes.
@@ -119,6 +121,25 @@ impl Hub {
             frames.extend(kept.frames.iter().cloned());
         }
         (frames, self.live.subscribe())
+    }
+}
+
+/// The hub as an observer of the scrapes: told each target and scrape in order, by the thread
+/// that transforms them, which it never makes wait.
+pub struct Publisher(pub Arc<Hub>);
+
+impl Observer for Publisher {
+    fn target_added(&mut self, id: u64, address: &str) {
+        self.0.add_target(id, address);
+    }
+
+    fn target_removed(&mut self, id: u64) {
+        self.0.remove_target(id);
+    }
+
+    fn scraped(&mut self, id: u64, events: &[Event]) -> std::io::Result<()> {
+        self.0.publish(id, events);
+        Ok(())
     }
 }
 

@@ -14,7 +14,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 
 use crate::args::WatchArgs;
-pub use hub::Hub;
+use crate::scrape::{Ndjson, Observer, Prepared};
+use hub::Hub;
 
 pub fn run(args: WatchArgs) -> Result<ExitCode> {
     let period = args.scrape.period;
@@ -24,19 +25,28 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
     if args.history < period {
         bail!("--history must be at least one --period");
     }
+    // Everything that can fail at start does, before the page is served and its URL printed.
+    let output = args.scrape.output.clone();
+    let prepared = Prepared::new(args.scrape)?;
+    let mut observers: Vec<Box<dyn Observer>> = Vec::new();
+    if let Some(path) = output {
+        observers.push(Box::new(Ndjson::open(Some(&path))?));
+    }
     let listener = TcpListener::bind(args.listen)
         .with_context(|| format!("cannot listen on {} (--listen)", args.listen))?;
     let address = listener.local_addr()?;
     let keep = (args.history.as_secs_f64() / period.as_secs_f64()).ceil() as usize;
     let hub = Arc::new(Hub::new(keep, period));
-    server::serve(listener, hub.clone())?;
+    server::serve(listener, hub.clone(), &args.allow_hosts)?;
     if let Some(warning) = exposed(address) {
         eprintln!("expvar-heap: warning: {warning}");
     }
     eprintln!(
-        "expvar-heap: the page is at http://{address}/ (the last {keep} scrapes of each target)"
+        "expvar-heap: the page is at http://{} (the last {keep} scrapes of each target)",
+        server::page_url(address)
     );
-    crate::scrape::fleet(args.scrape, Some(hub))
+    observers.push(Box::new(hub::Publisher(hub)));
+    prepared.run(observers)
 }
 
 /// What to warn of when the page listens beyond loopback.
