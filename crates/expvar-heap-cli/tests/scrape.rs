@@ -694,13 +694,11 @@ fn tls_with_a_private_ca_and_mutual_tls() {
     );
 }
 
-/// A self-signed certificate as `openssl req -x509` makes it (CA:TRUE, and the server's own):
-/// trusted when `--ca-cert` is that very certificate, refused when it is another one.
-#[test]
-fn a_self_signed_certificate_given_with_ca_cert_is_trusted() {
+/// For each name, `NAME.pem` and `NAME.key` in `dir`: a self-signed certificate for 127.0.0.1
+/// as `openssl req -x509` makes it (CA:TRUE, and the server's own), and its key.
+fn self_signed_certificates(dir: &Path, names: &[&str]) {
     use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SanType};
-    let dir = temp_dir("self-signed");
-    for name in ["server", "other"] {
+    for name in names {
         let key = KeyPair::generate().unwrap();
         let mut params = CertificateParams::new(Vec::new()).unwrap();
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -709,6 +707,14 @@ fn a_self_signed_certificate_given_with_ca_cert_is_trusted() {
         std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
         std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
     }
+}
+
+/// A self-signed certificate as `openssl req -x509` makes it (CA:TRUE, and the server's own):
+/// trusted when `--ca-cert` is that very certificate, refused when it is another one.
+#[test]
+fn a_self_signed_certificate_given_with_ca_cert_is_trusted() {
+    let dir = temp_dir("self-signed");
+    self_signed_certificates(&dir, &["server", "other"]);
     let path = |name: &str| dir.join(name).to_str().unwrap().to_owned();
     let tls = ["-tls-cert", &path("server.pem"), "-tls-key", &path("server.key")];
     let Some(service) = Service::start(&tls) else { return };
@@ -1463,17 +1469,8 @@ fn an_empty_targets_file_waits_for_its_targets() {
 /// the old one is not kept for the rest of the run.
 #[test]
 fn a_certificate_rotated_at_its_path_is_read_again_at_sighup() {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SanType};
     let dir = temp_dir("rotated");
-    for name in ["server", "other"] {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(Vec::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.subject_alt_names = vec![SanType::IpAddress([127, 0, 0, 1].into())];
-        let cert = params.self_signed(&key).unwrap();
-        std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
-        std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
-    }
+    self_signed_certificates(&dir, &["server", "other"]);
     let path = |name: &str| dir.join(name).to_str().unwrap().to_owned();
     let tls = ["-tls-cert", &path("server.pem"), "-tls-key", &path("server.key")];
     let Some(service) = Service::start(&tls) else { return };

@@ -436,7 +436,7 @@ impl Fleet<'_> {
         };
         let bytes = match read {
             Ok(bytes) => bytes,
-            Err(e) => return refused(format!("cannot read it: {e}")),
+            Err(e) => return refused(e.to_string()),
         };
         let (args, timeout) = (self.args.clone(), self.timeout);
         let resolved = tokio::task::spawn_blocking(move || {
@@ -822,6 +822,44 @@ fn offset(address: &str, period: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Over long random sequences of reads (empty files, one byte apart, long ones, changes that
+    /// flicker back): bytes are applied exactly when read the same twice in a row and unlike
+    /// those applied, so what is applied is always the last of two equal reads.
+    #[test]
+    fn a_settled_read_is_applied_and_nothing_else_over_random_reads() {
+        let texts: [Vec<u8>; 5] = [
+            Vec::new(),
+            b"[a]".to_vec(),
+            b"[a, b".to_vec(),
+            b"[a, b]".to_vec(),
+            vec![b'x'; 1 << 16],
+        ];
+        let mut file = WatchedFile { path: "t.json".into(), applied: Vec::new(), settling: None };
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let (mut previous, mut applied, mut count) = (None::<usize>, 0usize, 0);
+        for _ in 0..100_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let now = (state % texts.len() as u64) as usize;
+            let settled = file.seen(texts[now].clone());
+            // `previous`: the read before, unless it was applied (a third equal read applies
+            // nothing); `applied`: what was applied before this read.
+            let expected = previous == Some(now) && texts[now] != texts[applied];
+            if let Some(bytes) = &settled {
+                assert_eq!(bytes, &texts[now]);
+                assert_ne!(texts[now], texts[applied]);
+                assert_eq!(previous, Some(now), "applied without a second equal read");
+                applied = now;
+                count += 1;
+            }
+            assert_eq!(settled.is_some(), expected);
+            assert_eq!(file.applied, texts[applied]);
+            previous = if settled.is_some() { None } else { Some(now) };
+        }
+        assert!(count > 1000, "{count} applied");
+    }
 
     /// A file seen half-written is not applied: only bytes read the same at two checks in a row
     /// are, once each.
