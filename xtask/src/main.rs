@@ -59,6 +59,9 @@ Commands:
 ";
 
 fn main() -> Result<()> {
+    if let Some(wrapped) = fuzz::rustc_wrapper() {
+        return wrapped;
+    }
     let command = std::env::args().nth(1).unwrap_or_else(|| "help".to_owned());
     match command.as_str() {
         "build" => wasm::build().map(drop),
