@@ -1,6 +1,6 @@
 //! A collector never panics on any sequence of bodies (the input split at 0xFF bytes, which no
 //! UTF-8 text holds), each body's events are JSON, and its pause window never counts more than
-//! the ring holds. Each body is also pushed as a record its host wrote itself
+//! the ring holds (its percentiles ordered, at most its max). Each body is also pushed as a record its host wrote itself
 //! ([`Collector::push_host_record`], as the Fluent Bit module reads records): never a panic, and
 //! for a body that is valid JSON, the events of the checked read.
 #![no_main]
@@ -33,6 +33,14 @@ fuzz_target!(|input: &[u8]| {
             let (sum, max) =
                 (pause["sum"]["ns"].as_u64().unwrap(), pause["max"]["ns"].as_u64().unwrap());
             assert!(max <= sum || count == 0);
+            // Percentiles of the held pauses: there exactly when a pause is, ordered, at most max.
+            let p = ["p50", "p90", "p99"].map(|p| pause[p]["ns"].as_u64());
+            if count == 0 {
+                assert_eq!(p, [None; 3]);
+            } else {
+                let [p50, p90, p99] = p.map(|p| p.expect("a window with pauses has percentiles"));
+                assert!(p50 <= p90 && p90 <= p99 && p99 <= max, "{pause}");
+            }
         }
     }
 });

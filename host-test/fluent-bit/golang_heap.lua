@@ -23,7 +23,8 @@ What it writes (the fields of docs/events.md):
   number (a count: not an unsigned whole number), is left out, and so are empty strings, empty
   arrays and the objects left empty;
 - the GC pauses since the previous record of the same tag (`golang.heap.gc.pause.*`: count,
-  sum, max, avg rounded down, missed when more than 256 cycles ended, and `since`): a
+  sum, max, avg rounded down, p50, p90 and p99 by nearest rank, missed when more than 256
+  cycles ended, and `since`): a
   `last_num_gc` in the body is the previous NumGC; the process restarted when NumGC, LastGC,
   PauseTotalNs, TotalAlloc or Mallocs went down, or when the previous last cycle is still in
   the PauseEnd ring but ended at another time than the previous LastGC.
@@ -181,6 +182,7 @@ local function pause_window(tag, record, m)
     end
     local n = new < RING and new or RING
     local sum, max = 0, 0
+    local held = {}
     for cycle = num_gc - n + 1, num_gc do
         local pause = pause_ns[(cycle - 1) % RING + 1]
         if type(pause) == "number" then
@@ -188,6 +190,7 @@ local function pause_window(tag, record, m)
             if pause > max then
                 max = pause
             end
+            held[#held + 1] = pause
         end
     end
     local window = {
@@ -197,6 +200,14 @@ local function pause_window(tag, record, m)
         since = since,
         sum = { ns = sum },
     }
+    -- Percentiles by nearest rank: the pause of rank ceil(p / 100 * count), ascending.
+    if #held > 0 then
+        table.sort(held)
+        for _, p in ipairs({ 50, 90, 99 }) do
+            local rank = math.ceil(p * #held / 100)
+            window["p" .. p] = { ns = held[rank < 1 and 1 or rank] }
+        end
+    end
     if new > n then
         window.missed = { count = new - n }
     end

@@ -74,7 +74,7 @@ test("the collector agrees with Elastic's PR #4908 pause test", () => {
   const [event] = collector.push(new TextEncoder().encode(body), BLESS_TIME);
   assert.equal(event.hasError, false);
   // The event's text, not a parsed object: numbers stay exact.
-  assert.match(event.json, /"pause":\{"avg":\{"ns":66902\.0\},"count":6,"max":\{"ns":111861\},"since":"previous_body","sum":\{"ns":401412\},"total":\{"ns":484694\}\}/);
+  assert.match(event.json, /"pause":\{"avg":\{"ns":66902\.0\},"count":6,"max":\{"ns":111861\},"p50":\{"ns":49736\},"p90":\{"ns":111861\},"p99":\{"ns":111861\},"since":"previous_body","sum":\{"ns":401412\},"total":\{"ns":484694\}\}/);
 });
 
 test('a collector with invalid options is refused when it is made', () => {

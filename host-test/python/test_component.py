@@ -101,4 +101,4 @@ def test_collector_agrees_with_elastics_pr_4908_pause_test(processor):
     [event] = push(processor.store, collector, body, processor.collected_at(BLESS_SECONDS))
     assert getattr(event, "has-error") is False
     # The event's text, not a parsed object: numbers stay exact.
-    assert '"pause":{"avg":{"ns":66902.0},"count":6,"max":{"ns":111861},"since":"previous_body","sum":{"ns":401412},"total":{"ns":484694}}' in event.json
+    assert '"pause":{"avg":{"ns":66902.0},"count":6,"max":{"ns":111861},"p50":{"ns":49736},"p90":{"ns":111861},"p99":{"ns":111861},"since":"previous_body","sum":{"ns":401412},"total":{"ns":484694}}' in event.json

@@ -339,6 +339,7 @@ fn every_field_of_every_fixture_event_is_mapped_with_its_type() {
             "golang.heap.gc.cpu_fraction",
             "golang.heap.gc.pause.avg.ns",
             "golang.heap.gc.pause.missed.count",
+            "golang.heap.gc.pause.p99.ns",
             "golang.heap.gc.pause.since",
             "golang.expvar.custom",
             "error.message",
@@ -352,12 +353,18 @@ fn every_field_of_every_fixture_event_is_mapped_with_its_type() {
 
 /// The `golang.*` fields have the type, metric type and unit Elastic's `fields.yml` gives them,
 /// and the envelope the types of `base-fields.yml`. Only what Elastic does not declare is ours:
-/// `gc.pause.missed.count`, `gc.pause.since` and `golang.expvar.custom` (dynamically mapped
-/// there).
+/// `gc.pause.missed.count`, the pause percentiles, `gc.pause.since` and `golang.expvar.custom`
+/// (dynamically mapped there).
 #[test]
 fn types_are_elastics() {
-    let ours_only =
-        ["golang.heap.gc.pause.missed.count", "golang.heap.gc.pause.since", "golang.expvar.custom"];
+    let ours_only = [
+        "golang.heap.gc.pause.missed.count",
+        "golang.heap.gc.pause.p50.ns",
+        "golang.heap.gc.pause.p90.ns",
+        "golang.heap.gc.pause.p99.ns",
+        "golang.heap.gc.pause.since",
+        "golang.expvar.custom",
+    ];
     for (file, dataset, table) in [
         ("heap/fields.yml", "golang.heap", expvar_heap::fields::HEAP_FIELDS),
         ("expvar/fields.yml", "golang.expvar", expvar_heap::fields::EXPVAR_FIELDS),

@@ -176,7 +176,7 @@ mod tests {
         // Tag a went from 2 to 4 cycles: cycles 3 and 4, pauses 30 and 40.
         assert!(
             event.contains(
-                r#""pause":{"avg":{"ns":35.0},"count":2,"max":{"ns":40},"since":"previous_body","sum":{"ns":70}}"#
+                r#""pause":{"avg":{"ns":35.0},"count":2,"max":{"ns":40},"p50":{"ns":30},"p90":{"ns":40},"p99":{"ns":40},"since":"previous_body","sum":{"ns":70}}"#
             ),
             "{event}"
         );

@@ -90,6 +90,9 @@ fn build(input: &Input<'_>, dataset: Dataset) -> Event {
                     Pause::Max => Value::Uint(w.max_ns),
                     Pause::Missed if w.missed > 0 => Value::Uint(w.missed),
                     Pause::Missed => return None,
+                    Pause::P50 => Value::Uint(w.percentiles?.p50_ns),
+                    Pause::P90 => Value::Uint(w.percentiles?.p90_ns),
+                    Pause::P99 => Value::Uint(w.percentiles?.p99_ns),
                     Pause::Since => Value::Str(w.since.name()),
                     Pause::Sum => Value::Uint(w.sum_ns),
                 }

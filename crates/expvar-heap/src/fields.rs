@@ -173,6 +173,10 @@ pub enum Pause {
     Max,
     /// Written only when not zero.
     Missed,
+    /// The window's pause percentiles (nearest rank), written only when it holds a cycle.
+    P50,
+    P90,
+    P99,
     /// Where the window starts (`process_start`, `previous_body` or `restart`), a keyword.
     Since,
     Sum,
@@ -295,6 +299,9 @@ pub const HEAP_FIELDS: &[Field] = &[
     field(&["golang", "heap", "gc", "pause", "count"], P(Pause::Count), Long, G, None),
     field(&["golang", "heap", "gc", "pause", "max", "ns"], P(Pause::Max), Long, G, NS),
     field(&["golang", "heap", "gc", "pause", "missed", "count"], P(Pause::Missed), Long, G, None),
+    field(&["golang", "heap", "gc", "pause", "p50", "ns"], P(Pause::P50), Long, G, NS),
+    field(&["golang", "heap", "gc", "pause", "p90", "ns"], P(Pause::P90), Long, G, NS),
+    field(&["golang", "heap", "gc", "pause", "p99", "ns"], P(Pause::P99), Long, G, NS),
     field(&["golang", "heap", "gc", "pause", "since"], P(Pause::Since), Keyword, None, None),
     field(&["golang", "heap", "gc", "pause", "sum", "ns"], P(Pause::Sum), Long, G, NS),
     field(&["golang", "heap", "gc", "pause", "total", "ns"], S(Stat::PauseTotalNs), Long, C, NS),

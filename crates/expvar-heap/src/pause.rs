@@ -44,8 +44,50 @@ pub(crate) struct PauseWindow {
     pub(crate) avg_ns: u64,
     /// Cycles of the window that the ring no longer holds (more than 256 ended since the last body).
     pub(crate) missed: u64,
+    /// The 50th, 90th and 99th percentiles of the held pauses, in ns, by nearest rank (the
+    /// smallest pause that at least that share of the held pauses do not exceed); `None` when the
+    /// window holds no cycle. Over the 256 held entries only when cycles were missed.
+    pub(crate) percentiles: Option<Percentiles>,
     /// Where the window starts.
     pub(crate) since: WindowStart,
+}
+
+/// Pause percentiles of one window, in ns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Percentiles {
+    pub(crate) p50_ns: u64,
+    pub(crate) p90_ns: u64,
+    pub(crate) p99_ns: u64,
+}
+
+impl Percentiles {
+    /// The nearest-rank percentiles of `pauses` (not empty), which it reorders. Three nested
+    /// selections, not a sort: the median splits the pauses, p90 is selected among those above
+    /// it, p99 among those above p90 (about 1.6 passes over the pauses where a sort makes
+    /// log2(n); the pipeline modules run this on every body).
+    fn of(pauses: &mut [u64]) -> Percentiles {
+        let [r50, r90, r99] = [50, 90, 99].map(|percent| nearest_rank(pauses.len(), percent) - 1);
+        // Each selection leaves the entries at or above its pick after it: the next is made there.
+        let (_, &mut p50_ns, above) = pauses.select_nth_unstable(r50);
+        let (p90_ns, above) = match r90 - r50 {
+            0 => (p50_ns, above),
+            offset => {
+                let (_, &mut p90_ns, above) = above.select_nth_unstable(offset - 1);
+                (p90_ns, above)
+            }
+        };
+        let p99_ns = match r99 - r90 {
+            0 => p90_ns,
+            offset => *above.select_nth_unstable(offset - 1).1,
+        };
+        Percentiles { p50_ns, p90_ns, p99_ns }
+    }
+}
+
+/// The rank (counted from 1) of the `percent`th percentile of `n` entries by nearest rank:
+/// `ceil(percent / 100 * n)`, at least 1.
+fn nearest_rank(n: usize, percent: usize) -> usize {
+    (percent * n).div_ceil(100).max(1)
 }
 
 impl PauseWindow {
@@ -68,12 +110,16 @@ impl PauseWindow {
             PauseWindow { count, missed: new - count, since, ..PauseWindow::default() };
         // The first cycle of the window still held; `count` is at most 256.
         let first = num_gc.wrapping_sub(count).wrapping_add(1);
-        for k in 0..count {
+        let mut held = [0u64; PAUSE_RING_LEN];
+        for (k, slot) in (0..count).zip(held.iter_mut()) {
             let pause = pause_ns(pause_ring_slot(first.wrapping_add(k)));
+            *slot = pause;
             window.sum_ns = window.sum_ns.saturating_add(pause);
             window.max_ns = window.max_ns.max(pause);
         }
         window.avg_ns = window.sum_ns.checked_div(count).unwrap_or(0);
+        let held = &mut held[..count as usize];
+        window.percentiles = (!held.is_empty()).then(|| Percentiles::of(held));
         window
     }
 }
@@ -103,9 +149,19 @@ mod tests {
         let ring = ring(&[(2, 5), (3, 10), (4, 30), (5, 20)]);
         let window = between(2, 5, &ring);
         let since = WindowStart::PreviousBody;
+        // Pauses 10, 30, 20: the median is the second of three, p90 and p99 the third.
+        let percentiles = Some(Percentiles { p50_ns: 20, p90_ns: 30, p99_ns: 30 });
         assert_eq!(
             window,
-            PauseWindow { count: 3, sum_ns: 60, max_ns: 30, avg_ns: 20, missed: 0, since }
+            PauseWindow {
+                count: 3,
+                sum_ns: 60,
+                max_ns: 30,
+                avg_ns: 20,
+                missed: 0,
+                since,
+                percentiles
+            }
         );
         assert_eq!(between(5, 5, &ring), PauseWindow::default());
     }
@@ -121,5 +177,54 @@ mod tests {
         assert_eq!(window.sum_ns, (first_held..=600).sum::<u64>());
         assert_eq!(window.max_ns, 600);
         assert_eq!(window.avg_ns, (first_held..=600).sum::<u64>() / RING);
+        // Over the 256 held pauses (345..=600): ranks 128, 231 and 254 of them.
+        let percentiles = Percentiles {
+            p50_ns: first_held + 127,
+            p90_ns: first_held + 230,
+            p99_ns: first_held + 253,
+        };
+        assert_eq!(window.percentiles, Some(percentiles));
+    }
+
+    #[test]
+    fn percentiles_by_nearest_rank() {
+        // 1..=100 in a shuffled order: the pth percentile is p.
+        let mut pauses: Vec<u64> = (1..=100).map(|k| (k * 37) % 101).collect();
+        let p = Percentiles::of(&mut pauses);
+        assert_eq!(p, Percentiles { p50_ns: 50, p90_ns: 90, p99_ns: 99 });
+        // One pause is every percentile; ties and u64::MAX are plain values.
+        assert_eq!(Percentiles::of(&mut [7]), Percentiles { p50_ns: 7, p90_ns: 7, p99_ns: 7 });
+        let mut tied = [u64::MAX, 0, u64::MAX, 0];
+        assert_eq!(
+            Percentiles::of(&mut tied),
+            Percentiles { p50_ns: 0, p90_ns: u64::MAX, p99_ns: u64::MAX }
+        );
+    }
+
+    #[test]
+    fn percentiles_agree_with_their_definition_for_every_length() {
+        // Nearest rank: the smallest held pause that at least p % of the held pauses do not
+        // exceed, checked by counting for every window length and a spread of values.
+        for n in 1..=RING as usize {
+            let pauses: Vec<u64> =
+                (0..n as u64).map(|k| (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) % 50).collect();
+            let p = Percentiles::of(&mut pauses.clone());
+            for (percent, got) in [(50, p.p50_ns), (90, p.p90_ns), (99, p.p99_ns)] {
+                let covers =
+                    |v: u64| pauses.iter().filter(|&&x| x <= v).count() * 100 >= percent * n;
+                let want = pauses.iter().copied().filter(|&v| covers(v)).min().unwrap();
+                assert_eq!(got, want, "p{percent} of {n} pauses");
+            }
+        }
+    }
+
+    #[test]
+    fn an_empty_window_has_no_percentiles() {
+        let ring = ring(&[(1, 5)]);
+        assert_eq!(between(1, 1, &ring).percentiles, None);
+        assert_eq!(
+            between(0, 1, &ring).percentiles,
+            Some(Percentiles { p50_ns: 5, p90_ns: 5, p99_ns: 5 })
+        );
     }
 }

@@ -31,6 +31,9 @@ fn documented_field_tables_match_the_code() {
                         Pause::Count => "GC cycles that ended since the previous body, in the ring",
                         Pause::Max => "the longest of their pauses",
                         Pause::Missed => "cycles no longer in the ring (only when not 0)",
+                        Pause::P50 => "the median of their pauses, by nearest rank (only when `count` is not 0)",
+                        Pause::P90 => "the 90th percentile of their pauses, by nearest rank (only when `count` is not 0)",
+                        Pause::P99 => "the 99th percentile of their pauses, by nearest rank (only when `count` is not 0)",
                         Pause::Since =>
                             "where the window starts: `process_start`, `previous_body` or `restart`",
                         Pause::Sum => "their pauses added up",

@@ -68,10 +68,24 @@ pub fn check_conformance(
         let pause = ["golang", "heap", "gc", "pause"]
             .iter()
             .try_fold(&mut *object, |at, key| at.get_mut(*key)?.as_object_mut());
+        // And its pause percentiles: there when a cycle is, ordered, none above the max.
         if let Some(pause) = pause {
             let since = pause.remove("since");
             let windowed = pause.get("count").is_some();
             assert_eq!(since.as_ref().and_then(Value::as_str), windowed.then_some("previous_body"));
+            let count = pause.get("count").and_then(Value::as_u64).unwrap_or(0);
+            let max = pause.get("max").map(|max| max["ns"].as_u64().unwrap());
+            let percentiles: Vec<Option<u64>> = ["p50", "p90", "p99"]
+                .iter()
+                .map(|p| pause.remove(*p).map(|v| v["ns"].as_u64().unwrap()))
+                .collect();
+            if count == 0 {
+                assert_eq!(percentiles, [None, None, None]);
+            } else {
+                let mut ordered: Vec<u64> = percentiles.iter().map(|p| p.unwrap()).collect();
+                ordered.push(max.unwrap());
+                assert!(ordered.is_sorted(), "p50, p90, p99, max: {ordered:?}");
+            }
         }
         let mut expected = expected.clone();
         expected.as_object_mut().unwrap().remove("tags");
