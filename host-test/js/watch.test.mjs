@@ -1,8 +1,8 @@
 // `expvar-heap watch` in real headless Chromium (Debian's chromium, driven by playwright-core),
 // against two real Go services on loopback (host-test/go/expvar-service, which the Rust scrape
 // tests build with Debian's Go 1.19 into target/go/) scraped every second: both show in the
-// fleet; one is killed, shows as failing with its message, is restarted on the same address,
-// shows a restart and recovers; the figures under the pointer are those of the matching event in the
+// fleet as ok; one is killed, is first in the fleet as down since then with its message (the
+// tab's title counts it), is restarted on the same address and says it restarted once; the figures under the pointer are those of the matching event in the
 // --output file; a page opened later shows every kept scrape; a hostile cmdline is shown as text.
 // `cargo xtask test` runs it after the workspace's tests (which build both binaries). A
 // screenshot is saved in target/playwright/.
@@ -58,9 +58,10 @@ function start(command, args, options = {}) {
   return child;
 }
 
-// A Go service; its address is the first line it prints.
+// A Go service; its address is the first line it prints. A GC every 200 ms: each 1 s interval
+// has a pause window, and 5 GC/s is a healthy service's rate (20 a second is GC thrashing).
 async function service(listen, extra = []) {
-  const child = start(SERVICE, ['-listen', listen, '-gc-every', '20ms', ...extra]);
+  const child = start(SERVICE, ['-listen', listen, '-gc-every', '200ms', ...extra]);
   const address = await firstLine(child, 'stdout');
   return { child, address, url: `http://${address}` };
 }
@@ -131,7 +132,7 @@ const row = (address) => `#fleet tbody tr:has(td.address:text-is("${address}"))`
 
 test('the fleet, a failure, a restart, the figures under the pointer, a page opened later', { timeout: 10 * WAIT }, async () => {
   const { page, problems } = await openPage();
-  for (const s of [quiet, loud]) await page.waitForSelector(`${row(s.url)}[data-state="up"]`);
+  for (const s of [quiet, loud]) await page.waitForSelector(`${row(s.url)}[data-verdict="ok"]`);
   assert.equal(await page.locator('#fleet tbody tr').count(), 2);
 
   // A hostile cmdline is text.
@@ -166,15 +167,51 @@ test('the fleet, a failure, a restart, the figures under the pointer, a page ope
     idle: h.allocations.idle.bytes, released: h.system.released.bytes,
   });
 
+  // The pointer picks the scrape under it at 800 and 1400 px, where the drawing is letterboxed in
+  // its element: the guide drawn is that of the point nearest the pointer, in the drawing's own
+  // coordinates. The move and the reading are one task of the page (a pointermove on the panel's
+  // hover area, as the browser sends it), so that no redraw comes between them.
+  for (const width of [800, 1400]) {
+    await page.setViewportSize({ width, height: 1000 });
+    const misses = await page.evaluate(() => {
+      const svg = document.querySelector('.panel[data-panel="Heap memory"] svg');
+      const area = svg.querySelector('rect.hover');
+      const path = svg.querySelector('g[data-series="in use"] path').getAttribute('d');
+      const xs = [...path.matchAll(/[ML](-?[\d.]+),/g)].map((m) => Number(m[1]));
+      const box = area.getBoundingClientRect();
+      const inverse = svg.getScreenCTM().inverse();
+      const out = [];
+      for (const f of [0.02, 0.2, 0.4, 0.6, 0.8, 0.98]) {
+        const clientX = box.left + f * box.width;
+        const clientY = box.top + box.height / 2;
+        area.dispatchEvent(new PointerEvent('pointermove', { clientX, clientY, bubbles: true }));
+        const x = new DOMPoint(clientX, clientY).matrixTransform(inverse).x;
+        const nearest = xs.reduce((a, b) => (Math.abs(b - x) < Math.abs(a - x) ? b : a));
+        const guide = Number(svg.querySelector('.guide').getAttribute('x1'));
+        if (Math.abs(guide - nearest) > 0.11) out.push({ f, x, nearest, guide });
+      }
+      // How much wider the element is than its drawing: what the old mapping got wrong.
+      return { out, letterbox: svg.getBoundingClientRect().width - 400 * svg.getScreenCTM().a };
+    });
+    assert.ok(misses.letterbox > 20, `at ${width} px the drawing is not letterboxed (${misses.letterbox} px): the check checks nothing`);
+    assert.deepEqual(misses.out, [], `at ${width} px the pointer chose another scrape than the one under it`);
+    await page.screenshot({ path: join(target, 'playwright', `watch-${width}.png`), fullPage: true });
+  }
+  await page.setViewportSize({ width: 1400, height: 1000 });
+
   // Killed: failing, with the message; restarted on the same address: a restart, then up. A
   // scrape cut by the kill says what it saw (a reset, a body cut short); the next ones find
   // nobody listening, and the row says so.
   await stop(loud.child);
-  await page.waitForSelector(`${row(loud.url)}[data-state="failing"]`);
+  await page.waitForSelector(`${row(loud.url)}[data-verdict="down"]`);
   const refused = /connect|refused/i;
-  await page.locator(`${row(loud.url)}[data-state="failing"] .why`).filter({ hasText: refused }).waitFor();
+  await page.locator(`${row(loud.url)}[data-verdict="down"] td.verdict`).filter({ hasText: /^down since \d\d:\d\d:\d\d: / }).filter({ hasText: refused }).waitFor();
+  // Worst first: the service that is down is the first row.
+  assert.equal(await page.$eval('#fleet tbody tr', (tr) => tr.dataset.verdict), 'down');
+  await page.waitForFunction(() => /^1 down · /.test(document.title));
   loud = await service(loud.address);
-  await page.waitForSelector(`${row(loud.url)}[data-state="restarted"]`);
+  await page.locator(`${row(loud.url)}[data-verdict="restarted"] td.verdict`).filter({ hasText: /^restarted once in 15 min \(up \d+ s\)$/ }).waitFor();
+  await page.waitForFunction(() => /^1 restarted · /.test(document.title));
   await page.click(row(loud.url));
   await page.waitForSelector('.panel .marker.restart', { state: 'attached' });
   await page.waitForSelector('.panel .marker.failed', { state: 'attached' });

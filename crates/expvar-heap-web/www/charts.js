@@ -198,8 +198,9 @@ function hover(container, title, svg, tip, entries, points, xOf) {
   svg.append(guide, area);
   const keyOf = (i) => points[i].key ?? String(i);
   area.addEventListener('pointermove', (event) => {
-    const box = svg.getBoundingClientRect();
-    const x = ((event.clientX - box.left) / box.width) * 400;
+    // Through the SVG's own transform: the drawing is letterboxed inside the element (the
+    // viewBox keeps its aspect), so the element's box is not the drawing's.
+    const x = toDrawing(svg, event.clientX, event.clientY).x;
     let best = 0;
     points.forEach((p, i) => { if (Math.abs(xOf(p.x) - x) < Math.abs(xOf(points[best].x) - x)) best = i; });
     hovered.set(container, { title, key: keyOf(best) });
@@ -215,6 +216,13 @@ function hover(container, title, svg, tip, entries, points, xOf) {
     const index = points.findIndex((_, i) => keyOf(i) === was.key);
     if (index >= 0) showPoint(svg, tip, entries, points, xOf, index);
   }
+}
+
+/// A point of the screen (client coordinates) in the drawing's coordinates (the viewBox's).
+function toDrawing(svg, clientX, clientY) {
+  const screen = svg.getScreenCTM();
+  if (!screen) return { x: clientX, y: clientY };
+  return new DOMPoint(clientX, clientY).matrixTransform(screen.inverse());
 }
 
 /// Shows point `index` under the pointer (also what a test calls through the panel's element).

@@ -28,9 +28,10 @@ use tokio::sync::{Notify, broadcast, mpsc};
 use super::hub::Hub;
 
 /// The page's files: its own, and the chart module it shares with the playground.
-const FILES: [(&str, &str, &str); 5] = [
+const FILES: [(&str, &str, &str); 6] = [
     ("/", "text/html; charset=utf-8", include_str!("www/index.html")),
     ("/watch.js", "text/javascript; charset=utf-8", include_str!("www/watch.js")),
+    ("/triage.js", "text/javascript; charset=utf-8", include_str!("www/triage.js")),
     ("/watch.css", "text/css; charset=utf-8", include_str!("www/watch.css")),
     (
         "/charts.js",

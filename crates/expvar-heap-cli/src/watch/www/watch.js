@@ -2,6 +2,7 @@
 // and its kept scrapes, then every new scrape) and shows the fleet and one target's panels. All
 // a target sends (its address, cmdline, custom variables, error messages) is shown as text.
 import { drawPanels, human, clock } from './charts.js';
+import { KINDS, scrapeOf, verdict } from './triage.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -12,7 +13,7 @@ let periodMs = 10000;
 let skewMs = 0; // the tool's clock minus this page's
 let selected;
 let windowMs = 'all';
-let sortKey = 'address';
+let sortKey = 'rank';
 let sortDown = false;
 
 // JSON with each number above 2^53 kept as its text (JSON.parse's source access), so that a
@@ -21,23 +22,6 @@ function parseExact(text) {
   return JSON.parse(text, (key, value, context) =>
     (typeof value === 'number' && !Number.isSafeInteger(value) && Number.isInteger(value) && context?.source
       ? { exact: context.source } : value));
-}
-
-// One scrape from its events: the heap event's figures, or why it failed.
-function scrapeOf(events) {
-  const scrape = { t: undefined, key: undefined, heap: undefined, expvar: undefined, error: undefined, restart: false };
-  for (const { has_error: hasError, event } of events) {
-    scrape.t ??= Date.parse(event['@timestamp']);
-    scrape.key ??= event['@timestamp'];
-    if (hasError && scrape.error === undefined) scrape.error = String(event.error?.message ?? 'error');
-    const dataset = event.data_stream?.dataset;
-    if (dataset === 'golang.heap' && event.golang?.heap?.allocations) scrape.heap = event.golang.heap;
-    if (dataset === 'golang.expvar' && event.golang?.expvar) scrape.expvar = event.golang.expvar;
-  }
-  scrape.restart = scrape.heap?.gc?.pause?.since === 'restart';
-  // An event with error.message and figures is a usable scrape with one bad field.
-  scrape.failed = scrape.error !== undefined && scrape.heap === undefined && scrape.expvar === undefined;
-  return scrape;
 }
 
 // Redraws at most once a frame; the selected target's panels only when it has something new.
@@ -96,19 +80,13 @@ function setStatus(className, text) {
 // A target's row: its state and figures from its last scrapes.
 function summary(target) {
   const scrapes = target.scrapes;
-  const last = scrapes[scrapes.length - 1];
   const good = scrapes.filter((s) => s.heap);
   const now = good[good.length - 1];
   const before = good[good.length - 2];
-  const row = { address: target.address, state: 'waiting', why: '', inUse: undefined, goal: undefined, share: undefined,
-    allocRate: undefined, gcPerMinute: undefined, maxPause: undefined, cpuFraction: undefined, age: undefined };
-  if (last?.failed) {
-    row.state = 'failing';
-    row.why = last.error;
-  } else if (last) {
-    const recent = scrapes.slice(-Math.max(1, Math.ceil(60000 / periodMs)));
-    row.state = recent.some((s) => s.restart) ? 'restarted' : 'up';
-  }
+  const judged = verdict(scrapes, Date.now() + skewMs);
+  const row = { address: target.address, verdict: judged.kind, rank: judged.rank, why: judged.reason,
+    inUse: undefined, goal: undefined, share: undefined, allocRate: undefined, gcPerMinute: undefined,
+    maxPause: undefined, cpuFraction: undefined, age: undefined };
   if (now) {
     const h = now.heap;
     row.inUse = h.allocations?.active?.bytes;
@@ -143,47 +121,96 @@ function ago(ms) {
   return s < 120 ? `${s} s ago` : `${Math.round(s / 60)} min ago`;
 }
 
+// The fleet's rows, one per target, kept and updated in place (keyed by target), so that a
+// click or a text selection survives the updates.
+const rowsById = new Map();
+
+function fleetRow(id) {
+  let tr = rowsById.get(id);
+  if (tr) return tr;
+  tr = document.createElement('tr');
+  tr.dataset.id = String(id);
+  tr.tabIndex = 0;
+  const open = () => { selected = id; render(); };
+  tr.addEventListener('click', () => {
+    // A click that ends a text selection selects text, not the target.
+    if (String(window.getSelection?.() ?? '') !== '') return;
+    open();
+  });
+  tr.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); open(); } });
+  const names = ['address', 'verdict', 'inUse', 'goal', 'share', 'allocRate', 'gcPerMinute', 'maxPause', 'cpuFraction', 'age'];
+  for (const name of names) {
+    const td = document.createElement('td');
+    td.className = name === 'address' ? 'address' : name === 'verdict' ? 'verdict' : 'num';
+    td.dataset.cell = name;
+    tr.append(td);
+  }
+  rowsById.set(id, tr);
+  return tr;
+}
+
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
 function renderFleet() {
   const rows = [...targets.values()].map((t) => ({ id: t.id, ...summary(t) }));
   rows.sort((a, b) => {
     const x = a[sortKey];
     const y = b[sortKey];
-    if (x === y) return a.address < b.address ? -1 : 1;
+    if (x === y) return (a.rank - b.rank) || (a.address < b.address ? -1 : a.address > b.address ? 1 : 0);
     if (x === undefined) return 1;
     if (y === undefined) return -1;
     return (x < y ? -1 : 1) * (sortDown ? -1 : 1);
   });
-  const body = $('fleet').tBodies[0];
-  body.replaceChildren(...rows.map((r) => {
-    const tr = document.createElement('tr');
-    tr.dataset.id = String(r.id);
-    tr.dataset.state = r.state;
-    if (r.id === selected) tr.className = 'selected';
-    const state = cell(r.state, `state ${r.state}`);
-    if (r.why) {
-      const why = document.createElement('span');
-      why.className = 'why';
-      why.textContent = r.why;
-      state.append(why);
+  for (const id of [...rowsById.keys()]) {
+    if (!targets.has(id)) {
+      rowsById.get(id).remove();
+      rowsById.delete(id);
     }
-    tr.append(
-      cell(r.address, 'address'), state,
-      cell(human(r.inUse, 'bytes'), 'num'), cell(human(r.goal, 'bytes'), 'num'),
-      cell(r.share === undefined ? '–' : `${(r.share * 100).toFixed(0)} %`, 'num'),
-      cell(r.allocRate === undefined ? '–' : `${human(r.allocRate, 'bytes')}/s`, 'num'),
-      cell(r.gcPerMinute === undefined ? '–' : r.gcPerMinute.toFixed(1), 'num'),
-      cell(human(r.maxPause, 'ns'), 'num'),
-      cell(r.cpuFraction === undefined ? '–' : `${(r.cpuFraction * 100).toFixed(3)} %`, 'num'),
-      cell(ago(r.age), 'num'));
-    tr.addEventListener('click', () => { selected = r.id; render(); });
-    return tr;
-  }));
-  for (const th of $('fleet').tHead.rows[0].cells) {
-    th.classList.toggle('sorted', th.dataset.key === sortKey);
-    th.classList.toggle('down', th.dataset.key === sortKey && sortDown);
   }
-  $('count').textContent = `(${rows.length})`;
+  const body = $('fleet').tBodies[0];
+  rows.forEach((r, index) => {
+    const tr = fleetRow(r.id);
+    tr.dataset.verdict = r.verdict;
+    tr.classList.toggle('selected', r.id === selected);
+    const cells = Object.fromEntries([...tr.cells].map((td) => [td.dataset.cell, td]));
+    setText(cells.address, r.address);
+    const verdictText = r.why;
+    cells.verdict.className = `verdict ${r.verdict}`;
+    setText(cells.verdict, verdictText);
+    setText(cells.inUse, human(r.inUse, 'bytes'));
+    setText(cells.goal, human(r.goal, 'bytes'));
+    setText(cells.share, r.share === undefined ? '–' : `${(r.share * 100).toFixed(0)} %`);
+    setText(cells.allocRate, r.allocRate === undefined ? '–' : `${human(r.allocRate, 'bytes')}/s`);
+    setText(cells.gcPerMinute, r.gcPerMinute === undefined ? '–' : r.gcPerMinute.toFixed(1));
+    setText(cells.maxPause, human(r.maxPause, 'ns'));
+    setText(cells.cpuFraction, r.cpuFraction === undefined ? '–' : `${(r.cpuFraction * 100).toFixed(3)} %`);
+    setText(cells.age, ago(r.age));
+    // Moved only when out of place, so that a row under the pointer stays put between updates.
+    if (body.rows[index] !== tr) body.insertBefore(tr, body.rows[index] ?? null);
+  });
+  for (const th of $('fleet').tHead.rows[0].cells) {
+    const sorted = th.dataset.key === sortKey;
+    th.classList.toggle('sorted', sorted);
+    th.classList.toggle('down', sorted && sortDown);
+    th.setAttribute('aria-sort', sorted ? (sortDown ? 'descending' : 'ascending') : 'none');
+  }
+  // Counts per verdict, worst first, in the heading and the tab's title.
+  const counts = KINDS.map((kind) => [kind, rows.filter((r) => r.verdict === kind).length]).filter(([, n]) => n > 0);
+  const said = counts.map(([kind, n]) => `${n} ${LABELS[kind]}`).join(', ');
+  setText($('count'), rows.length ? `(${rows.length}: ${said})` : '(0)');
+  const trouble = counts.filter(([kind]) => kind !== 'ok' && kind !== 'waiting');
+  document.title = trouble.length
+    ? `${trouble.map(([kind, n]) => `${n} ${LABELS[kind]}`).join(', ')} · expvar-heap watch`
+    : `${rows.length} ok · expvar-heap watch`;
 }
+
+// How a count of each verdict is said.
+const LABELS = {
+  down: 'down', never: 'never answered', thrashing: 'GC thrashing', growing: 'heap growing',
+  restarted: 'restarted', nomemstats: 'no memstats', waiting: 'waiting', ok: 'ok',
+};
 
 // Custom variables as dotted paths and their values as text.
 function flatten(value, path, out) {
@@ -259,11 +286,14 @@ function render() {
 
 function main() {
   for (const th of $('fleet').tHead.rows[0].cells) {
-    th.addEventListener('click', () => {
+    th.tabIndex = 0;
+    const sortBy = () => {
       if (sortKey === th.dataset.key) sortDown = !sortDown;
       else { sortKey = th.dataset.key; sortDown = false; }
       render();
-    });
+    };
+    th.addEventListener('click', sortBy);
+    th.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); sortBy(); } });
   }
   for (const b of $('windows').querySelectorAll('button')) {
     b.addEventListener('click', () => {

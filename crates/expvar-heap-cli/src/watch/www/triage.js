@@ -1,0 +1,202 @@
+// The verdict on one target of `expvar-heap watch`, from the scrapes the page keeps of it: what is
+// wrong with it, said in a sentence, and how bad that is. Pure functions of the scrapes (no page,
+// no clock of its own), so that Node tests them on sequences of figures as Go writes them. Each
+// threshold is named below and explained in docs/watch.md.
+//
+// A scrape is { t, heap, failed, error, restart, noMemstats }: `heap` the `golang.heap` figures of
+// a good scrape, `failed` a scrape that gave no figures (its `error` says why), `restart` a heap
+// event whose pause window starts at a restart.
+
+// One scrape from its events: the heap event's figures, or why it failed.
+export function scrapeOf(events) {
+  const scrape = { t: undefined, key: undefined, heap: undefined, expvar: undefined, error: undefined, restart: false };
+  for (const { has_error: hasError, event } of events) {
+    scrape.t ??= Date.parse(event['@timestamp']);
+    scrape.key ??= event['@timestamp'];
+    if (hasError && scrape.error === undefined) scrape.error = String(event.error?.message ?? 'error');
+    const dataset = event.data_stream?.dataset;
+    if (dataset === 'golang.heap' && event.golang?.heap?.allocations) scrape.heap = event.golang.heap;
+    if (dataset === 'golang.expvar' && event.golang?.expvar) scrape.expvar = event.golang.expvar;
+  }
+  scrape.restart = scrape.heap?.gc?.pause?.since === 'restart';
+  // A body that has no memstats (the core says "memstats is missing") came from a service that
+  // answered: no failed scrape, but one with no heap figures.
+  scrape.noMemstats = scrape.heap === undefined && /memstats is missing/.test(scrape.error ?? '');
+  // An event with error.message and figures is a usable scrape with one bad field.
+  scrape.failed = scrape.error !== undefined && scrape.heap === undefined && scrape.expvar === undefined
+    && !scrape.noMemstats;
+  return scrape;
+}
+
+// The verdicts, worst first: the fleet table sorts by this order.
+export const KINDS = ['down', 'never', 'thrashing', 'growing', 'restarted', 'nomemstats', 'waiting', 'ok'];
+
+// Restarts are counted over this span.
+export const RESTART_SPAN_MS = 15 * 60 * 1000;
+// GC rates are taken over the last minute of scrapes (at least two scrapes).
+export const RATE_SPAN_MS = 60 * 1000;
+// GC thrashing: at least this many cycles a second (Go's pacer starts a cycle when the heap has
+// grown by GOGC % over what the last one kept, so this many a second means the program allocates
+// its live heap over again 20 times a second, or that a memory limit holds the goal down). The
+// share of time stopped for GC is said with it, but is no verdict of its own: on a starved host
+// (more runnable threads than cores) every stop-the-world pause stretches to tens of ms, and a
+// healthy service then shows several % of its time stopped.
+export const THRASH_GC_PER_S = 20;
+// The heap the GC keeps is growing when, over at least this span of one process ...
+export const GROWTH_SPAN_MS = 5 * 60 * 1000;
+// ... its floor (the lowest heap in use between collections, read as the lowest `object.bytes` of
+// each of GROWTH_BUCKETS slices of the span) rose steadily: the Theil-Sen slope of the floors
+// (robust to the sawtooth and to one odd slice) is positive, at least GROWTH_RISING of the
+// slice-to-slice steps rose, and the floor grew by at least GROWTH_SHARE of where it started and
+// GROWTH_MIN_BYTES in all.
+export const GROWTH_BUCKETS = 8;
+export const GROWTH_RISING = 0.7;
+export const GROWTH_SHARE = 0.1;
+export const GROWTH_MIN_BYTES = 4 * 1024 * 1024;
+
+// A figure with its unit, as a person reads it.
+export function bytes(n) {
+  const sign = n < 0 ? '-' : '';
+  let v = Math.abs(n);
+  for (const unit of ['B', 'KiB', 'MiB', 'GiB', 'TiB']) {
+    if (v < 1024 || unit === 'TiB') return `${sign}${unit === 'B' ? v.toFixed(0) : v.toFixed(1)} ${unit}`;
+    v /= 1024;
+  }
+  return `${sign}${v} B`;
+}
+
+export function duration(ms) {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 120) return `${s} s`;
+  if (s < 7200) return `${Math.round(s / 60)} min`;
+  return `${(s / 3600).toFixed(1)} h`;
+}
+
+// HH:MM:SS of a time in ms, in the page's time zone.
+export function clockOf(t) {
+  const d = new Date(t);
+  return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
+}
+
+// The slope (per ms) through points [x, y] by Theil-Sen: the median of the pairwise slopes.
+export function theilSen(points) {
+  const slopes = [];
+  for (let i = 0; i < points.length; i++) {
+    for (let j = i + 1; j < points.length; j++) {
+      const dx = points[j][0] - points[i][0];
+      if (dx > 0) slopes.push((points[j][1] - points[i][1]) / dx);
+    }
+  }
+  if (slopes.length === 0) return undefined;
+  slopes.sort((a, b) => a - b);
+  const mid = slopes.length >> 1;
+  return slopes.length % 2 ? slopes[mid] : (slopes[mid - 1] + slopes[mid]) / 2;
+}
+
+// The good scrapes of the process that is running now: those after its last restart.
+function currentProcess(scrapes) {
+  const good = scrapes.filter((s) => s.heap);
+  let start = 0;
+  for (let i = good.length - 1; i > 0; i--) {
+    if (good[i].restart) {
+      start = i;
+      break;
+    }
+  }
+  return good.slice(start);
+}
+
+// GC cycles per second and the share of time paused, between the first good scrape of the last
+// RATE_SPAN_MS (of this process) and the last.
+export function gcRates(process) {
+  const last = process[process.length - 1];
+  if (!last) return undefined;
+  const first = process.find((s) => s.t >= last.t - RATE_SPAN_MS && s !== last)
+    ?? process[process.length - 2];
+  if (!first || !(last.t > first.t)) return undefined;
+  const seconds = (last.t - first.t) / 1000;
+  const count = (s) => s.heap.gc?.total?.count;
+  const paused = (s) => s.heap.gc?.pause?.total?.ns;
+  if (count(first) === undefined || count(last) === undefined) return undefined;
+  const cycles = count(last) - count(first);
+  const pausedNs = (paused(last) ?? 0) - (paused(first) ?? 0);
+  if (cycles < 0 || pausedNs < 0) return undefined;
+  return { perSecond: cycles / seconds, pausedShare: pausedNs / 1e9 / seconds, seconds };
+}
+
+// The floor of the heap in use over the last GROWTH_SPAN_MS or more of this process, its slope in
+// bytes an hour, and whether it rose as a leak does.
+export function keptGrowth(process) {
+  const last = process[process.length - 1];
+  if (!last || process.length < 2 * GROWTH_BUCKETS) return undefined;
+  const span = last.t - process[0].t;
+  if (span < GROWTH_SPAN_MS) return undefined;
+  const from = process[0].t;
+  const width = span / GROWTH_BUCKETS;
+  const floors = [];
+  for (let b = 0; b < GROWTH_BUCKETS; b++) {
+    const inBucket = process.filter((s) => {
+      const k = Math.min(GROWTH_BUCKETS - 1, Math.floor((s.t - from) / width));
+      return k === b;
+    });
+    const values = inBucket.map((s) => s.heap.allocations?.object?.bytes).filter((v) => v !== undefined);
+    if (values.length === 0) continue;
+    floors.push([from + (b + 0.5) * width, Math.min(...values)]);
+  }
+  if (floors.length < GROWTH_BUCKETS / 2) return undefined;
+  const slope = theilSen(floors);
+  if (slope === undefined) return undefined;
+  let rising = 0;
+  for (let i = 1; i < floors.length; i++) if (floors[i][1] > floors[i - 1][1]) rising++;
+  const start = floors[0][1];
+  const grown = floors[floors.length - 1][1] - start;
+  const perHour = slope * 3600 * 1000;
+  const leaking = slope > 0 && rising >= GROWTH_RISING * (floors.length - 1)
+    && grown >= GROWTH_SHARE * start && grown >= GROWTH_MIN_BYTES;
+  return { perHour, floor: floors[floors.length - 1][1], leaking };
+}
+
+// Everything the verdict is made from, at `now` (ms, the tool's clock).
+export function signals(scrapes, now) {
+  const last = scrapes[scrapes.length - 1];
+  const process = currentProcess(scrapes);
+  let downSince;
+  for (let i = scrapes.length - 1; i >= 0 && scrapes[i].failed; i--) downSince = scrapes[i].t;
+  const restarts = scrapes.filter((s) => s.restart && s.t >= now - RESTART_SPAN_MS);
+  return {
+    last,
+    everGood: scrapes.some((s) => s.heap),
+    everAnswered: scrapes.some((s) => !s.failed),
+    downSince,
+    restarts: restarts.length,
+    upSince: restarts.length ? restarts[restarts.length - 1].t : undefined,
+    rates: gcRates(process),
+    growth: keptGrowth(process),
+  };
+}
+
+// The verdict: { kind, reason, rank } (rank: the place of kind in KINDS, 0 the worst).
+export function verdict(scrapes, now) {
+  const s = signals(scrapes, now);
+  const make = (kind, reason) => ({ kind, reason, rank: KINDS.indexOf(kind), signals: s });
+  if (!s.last) return make('waiting', 'waiting for its first scrape');
+  if (s.last.failed) {
+    if (!s.everAnswered) return make('never', `never answered: ${s.last.error}`);
+    return make('down', `down since ${clockOf(s.downSince)}: ${s.last.error}`);
+  }
+  const r = s.rates;
+  if (r && r.perSecond >= THRASH_GC_PER_S) {
+    const perSecond = r.perSecond >= 10 ? r.perSecond.toFixed(0) : r.perSecond.toFixed(1);
+    return make('thrashing', `GC thrashing: ${perSecond} GC/s, ${(r.pausedShare * 100).toFixed(1)} % of time paused`);
+  }
+  if (s.growth?.leaking) return make('growing', `heap kept growing +${bytes(s.growth.perHour)}/h`);
+  if (s.restarts > 0) {
+    const times = s.restarts === 1 ? 'once' : `${s.restarts}x`;
+    return make('restarted', `restarted ${times} in ${RESTART_SPAN_MS / 60000} min (up ${duration(now - s.upSince)})`);
+  }
+  if (!s.last.heap) {
+    if (s.last.noMemstats) return make('nomemstats', 'no memstats in the body');
+    return make('nomemstats', s.last.error ? `no heap figures: ${s.last.error}` : 'no heap figures in the body');
+  }
+  return make('ok', 'ok');
+}

@@ -1,0 +1,179 @@
+// The verdicts of `expvar-heap watch` (crates/expvar-heap-cli/src/watch/www/triage.js), on their
+// own: scrapes made from the core's real events (fixtures/) and from a model of Go's counters (a
+// heap that grows and is collected, NumGC and PauseTotalNs as the runtime counts them), so that
+// each threshold is met just over and just under. The page shows them; watch.test.mjs checks
+// them on real Go services in Chromium.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  scrapeOf, verdict, theilSen, keptGrowth, gcRates, KINDS,
+  THRASH_GC_PER_S, GROWTH_SPAN_MS, RESTART_SPAN_MS,
+} from '../../crates/expvar-heap-cli/src/watch/www/triage.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const MiB = 1024 * 1024;
+const T0 = Date.UTC(2026, 11, 4, 12, 0, 0);
+
+// The events of a fixture's expected file, as the stream carries them.
+function fixtureEvents(path) {
+  return readFileSync(join(root, path), 'utf8').trim().split('\n').map((line) => {
+    const event = JSON.parse(line);
+    return { has_error: event.error !== undefined, event };
+  });
+}
+
+// A scrape of a model Go process at `t`: heap floor `kept` (what the GC keeps), the sawtooth's
+// phase above it, `numGC` and `pausedNs` so far, `since` the pause window's start.
+function heapScrape(t, { kept, phase = 0, numGC, pausedNs, since = 'previous_body' }) {
+  const heap = {
+    allocations: { object: { bytes: Math.round(kept * (1 + phase)) }, active: { bytes: Math.round(kept * 1.2) } },
+    gc: { next_gc_limit: kept * 2, total: { count: numGC }, pause: { since, total: { ns: pausedNs } } },
+  };
+  return scrapeOf([{ has_error: false, event: { '@timestamp': new Date(t).toISOString(), data_stream: { dataset: 'golang.heap' }, golang: { heap } } }]);
+}
+
+function failedScrape(t, message) {
+  return scrapeOf([{ has_error: true, event: { '@timestamp': new Date(t).toISOString(), data_stream: { dataset: 'golang.heap' }, error: { message } } }]);
+}
+
+// `minutes` of scrapes every `periodS` of a steady process: heap floor `kept(t)`, `gcPerS`
+// cycles a second of `pauseUs` each; a GC every third scrape (the sawtooth: 0, 45 and 90 % over the floor).
+function process({ from = T0, minutes, periodS = 10, kept = () => 50 * MiB, gcPerS = 0.5, pauseUs = 50, first = 'process_start' }) {
+  const scrapes = [];
+  for (let k = 0; k * periodS <= minutes * 60; k++) {
+    const t = from + k * periodS * 1000;
+    const seconds = k * periodS;
+    const numGC = Math.floor(seconds * gcPerS);
+    scrapes.push(heapScrape(t, {
+      kept: kept(t), phase: (k % 3) * 0.45, numGC, pausedNs: numGC * pauseUs * 1000,
+      since: k === 0 ? first : 'previous_body',
+    }));
+  }
+  return scrapes;
+}
+
+const end = (scrapes) => scrapes[scrapes.length - 1].t;
+
+test('a steady service is ok, and the kinds are ordered worst first', () => {
+  const steady = process({ minutes: 20 });
+  const v = verdict(steady, end(steady));
+  assert.equal(v.kind, 'ok', v.reason);
+  assert.equal(v.reason, 'ok');
+  assert.deepEqual(KINDS.slice(0, 3), ['down', 'never', 'thrashing']);
+  assert.equal(verdict([], T0).kind, 'waiting');
+});
+
+test('down since the first failure of the current run, with the last message', () => {
+  const scrapes = process({ minutes: 2 });
+  const t = end(scrapes);
+  scrapes.push(failedScrape(t + 10000, 'first'), failedScrape(t + 20000, 'connection refused'));
+  const v = verdict(scrapes, t + 20000);
+  assert.equal(v.kind, 'down');
+  const at = new Date(t + 10000);
+  const clock = [at.getHours(), at.getMinutes(), at.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
+  assert.equal(v.reason, `down since ${clock}: connection refused`);
+  // Answered again: no longer down.
+  scrapes.push(heapScrape(t + 30000, { kept: 50 * MiB, numGC: 200, pausedNs: 1e7 }));
+  assert.notEqual(verdict(scrapes, t + 30000).kind, 'down');
+});
+
+test('never answered', () => {
+  const scrapes = [failedScrape(T0, 'dial tcp 127.0.0.1:1: connection refused'), failedScrape(T0 + 10000, 'dial tcp 127.0.0.1:1: connection refused')];
+  const v = verdict(scrapes, T0 + 10000);
+  assert.equal(v.kind, 'never');
+  assert.equal(v.reason, 'never answered: dial tcp 127.0.0.1:1: connection refused');
+});
+
+test('a body without memstats (the core\'s own event) is no failure but its own verdict', () => {
+  const scrape = scrapeOf(fixtureEvents('fixtures/bad/memstats-missing.expected.ndjson'));
+  assert.equal(scrape.failed, false);
+  assert.equal(scrape.noMemstats, true);
+  const v = verdict([scrape], scrape.t);
+  assert.equal(v.kind, 'nomemstats');
+  assert.equal(v.reason, 'no memstats in the body');
+  // Any other bad body is a failed scrape.
+  const truncated = scrapeOf(fixtureEvents('fixtures/bad/truncated.expected.ndjson'));
+  assert.equal(truncated.failed, true);
+});
+
+test('GC thrashing by cycles a second, with the share of time paused said', () => {
+  const just = process({ minutes: 3, gcPerS: THRASH_GC_PER_S });
+  const v = verdict(just, end(just));
+  assert.equal(v.kind, 'thrashing');
+  assert.equal(v.reason, 'GC thrashing: 20 GC/s, 0.1 % of time paused');
+  const under = process({ minutes: 3, gcPerS: THRASH_GC_PER_S - 1 });
+  assert.equal(verdict(under, end(under)).kind, 'ok');
+  // 5 cycles a second of 25 ms each (a starved host stretches each pause): 12.5 % of the time
+  // stopped, measured, but no thrashing.
+  const starved = process({ minutes: 3, gcPerS: 5, pauseUs: 25000 });
+  assert.equal(gcRates(starved).pausedShare.toFixed(3), '0.125');
+  assert.equal(verdict(starved, end(starved)).kind, 'ok');
+});
+
+test('rates are never taken across a restart', () => {
+  const old = process({ minutes: 3, gcPerS: 5 });
+  const restarted = process({ from: end(old) + 10000, minutes: 0.5, gcPerS: 1, first: 'restart' });
+  const rates = gcRates(restarted);
+  const all = [...old, ...restarted];
+  // The new process's counters start again from 0: the rate is its own, not negative or mixed.
+  const v = verdict(all, end(all));
+  assert.equal(v.signals.rates.perSecond.toFixed(2), rates.perSecond.toFixed(2));
+  assert.equal(v.kind, 'restarted');
+});
+
+test('restarted: counted over 15 minutes, with the time up', () => {
+  const a = process({ minutes: 4 });
+  const b = process({ from: end(a) + 10000, minutes: 4, first: 'restart' });
+  const c = process({ from: end(b) + 10000, minutes: 3, first: 'restart' });
+  const all = [...a, ...b, ...c];
+  const v = verdict(all, end(all));
+  assert.equal(v.kind, 'restarted');
+  assert.equal(v.reason, 'restarted 2x in 15 min (up 3 min)');
+  // 15 minutes after the last restart, it is ok again.
+  const later = process({ from: end(c) + 10000, minutes: RESTART_SPAN_MS / 60000 });
+  const after = [...all, ...later];
+  assert.equal(verdict(after, end(after)).kind, 'ok');
+});
+
+test('a leak is the floor of the sawtooth rising; a sawtooth alone is not', () => {
+  // 2.5 MiB/s kept on top of 50 MiB, scraped every 10 s for 10 minutes.
+  const perMs = (2.5 * MiB) / 1000;
+  const leak = process({ minutes: 10, kept: (t) => 50 * MiB + (t - T0) * perMs });
+  const v = verdict(leak, end(leak));
+  assert.equal(v.kind, 'growing');
+  const growth = keptGrowth(leak);
+  // The floors of 8 slices see the same slope: 2.5 MiB/s is 8.8 GiB/h.
+  assert.ok(Math.abs(growth.perHour / (perMs * 3600 * 1000) - 1) < 0.05, `${growth.perHour}`);
+  assert.equal(v.reason, 'heap kept growing +8.8 GiB/h');
+  // A big sawtooth on a flat floor, and a floor that grows 2 MiB in all: no leak.
+  const flat = process({ minutes: 10 });
+  assert.equal(keptGrowth(flat).leaking, false);
+  const small = process({ minutes: 10, kept: (t) => 50 * MiB + ((t - T0) / 600000) * 2 * MiB });
+  assert.equal(keptGrowth(small).leaking, false);
+  // Too short a span to tell.
+  const short = process({ minutes: GROWTH_SPAN_MS / 60000 - 1, kept: (t) => 50 * MiB + (t - T0) * perMs });
+  assert.equal(keptGrowth(short), undefined);
+});
+
+test('Theil-Sen keeps its slope through one odd point', () => {
+  const points = [[0, 0], [1, 10], [2, 20], [3, 1000], [4, 40], [5, 50]];
+  assert.equal(theilSen(points), 10);
+  assert.equal(theilSen([[0, 5]]), undefined);
+});
+
+test('extreme figures give a verdict, never an exception', () => {
+  const big = Number.MAX_SAFE_INTEGER;
+  const scrapes = [
+    heapScrape(T0, { kept: big, numGC: 4294967295, pausedNs: big }),
+    heapScrape(T0, { kept: 0, numGC: 0, pausedNs: 0 }),
+    heapScrape(T0 - 60000, { kept: 1, numGC: 5, pausedNs: 1 }),
+    heapScrape(T0 + 1, { kept: big, numGC: 2 ** 32, pausedNs: 0 }),
+  ];
+  for (let n = 1; n <= scrapes.length; n++) {
+    const v = verdict(scrapes.slice(0, n), T0);
+    assert.ok(KINDS.includes(v.kind), v.kind);
+  }
+});
