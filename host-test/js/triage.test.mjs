@@ -87,6 +87,38 @@ test('never answered', () => {
   assert.equal(v.reason, 'never answered: dial tcp 127.0.0.1:1: connection refused');
 });
 
+test('down for longer than is kept, and bodies that came back unusable', () => {
+  const failed = [1, 2, 3].map((k) => failedScrape(T0 + k * 10000, 'connection refused'));
+  // The page keeps 3 scrapes and all failed: older ones (good, maybe) were dropped.
+  const v = verdict(failed, T0 + 30000, true);
+  assert.equal(v.kind, 'down');
+  assert.match(v.reason, /^down since before \d\d:\d\d:\d\d \(all that is kept\): connection refused$/);
+  assert.equal(verdict(failed, T0 + 30000, false).kind, 'never');
+  // An error page kept in event.original: an answer, but no usable body.
+  const page = scrapeOf([{ has_error: true, event: { '@timestamp': new Date(T0).toISOString(), data_stream: { dataset: 'golang.heap' }, error: { message: 'HTTP 502' }, event: { original: '<html>bad gateway</html>' } } }]);
+  assert.equal(page.failed, true);
+  assert.equal(page.answered, true);
+  assert.equal(verdict([page], T0).reason, 'never gave a usable body: HTTP 502');
+});
+
+test('a run without the heap dataset has nothing to judge but failures', () => {
+  const expvarOnly = scrapeOf([{ has_error: false, event: { '@timestamp': new Date(T0).toISOString(), data_stream: { dataset: 'golang.expvar' }, golang: { expvar: { custom: { n: 1 } } } } }]);
+  assert.equal(expvarOnly.failed, false);
+  const v = verdict([expvarOnly], T0);
+  assert.equal(v.kind, 'ok');
+  assert.equal(v.reason, 'ok (no heap dataset)');
+});
+
+test('a rate needs 10 s of scrapes: two close together say nothing', () => {
+  const a = heapScrape(T0, { kept: 50 * MiB, numGC: 100, pausedNs: 0 });
+  const b = heapScrape(T0 + 2000, { kept: 50 * MiB, numGC: 200, pausedNs: 0 });
+  assert.equal(gcRates([a, b]), undefined);
+  assert.equal(verdict([a, b], T0 + 2000).kind, 'ok');
+  const c = heapScrape(T0 + 10000, { kept: 50 * MiB, numGC: 500, pausedNs: 0 });
+  assert.equal(gcRates([a, b, c]).perSecond, 40);
+  assert.equal(verdict([a, b, c], T0 + 10000).kind, 'thrashing');
+});
+
 test('a body without memstats (the core\'s own event) is no failure but its own verdict', () => {
   const scrape = scrapeOf(fixtureEvents('fixtures/bad/memstats-missing.expected.ndjson'));
   assert.equal(scrape.failed, false);

@@ -73,11 +73,19 @@ pub fn wrapped_args(args: &[String], ours: &Path) -> Vec<String> {
 /// with [`wrapped_args`], exiting as it exits.
 pub fn rustc_wrapper() -> Option<Result<()>> {
     let ours = std::env::var_os(WRAPPER_ENV)?;
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args_os().skip(1);
     let rustc = args.next()?;
-    let args: Vec<String> = args.collect();
+    let args: Vec<std::ffi::OsString> = args.collect();
     let ours = Path::new(&ours).canonicalize().unwrap_or_else(|_| ours.into());
-    let status = Command::new(rustc).args(wrapped_args(&args, &ours)).status();
+    // Arguments that are not all UTF-8 (a path) pass as they are, coverage flags kept.
+    let utf8: Option<Vec<String>> =
+        args.iter().map(|arg| arg.to_str().map(str::to_owned)).collect();
+    let mut rustc = Command::new(rustc);
+    match utf8 {
+        Some(utf8) => rustc.args(wrapped_args(&utf8, &ours)),
+        None => rustc.args(&args),
+    };
+    let status = rustc.status();
     Some(match status {
         Ok(status) => std::process::exit(status.code().unwrap_or(1)),
         Err(e) => Err(anyhow::Error::new(e).context("could not start rustc")),
@@ -96,7 +104,8 @@ fn cargo_fuzz(subcommand: &str) -> Result<Command> {
     };
     if !same(&this, &wrapper) {
         std::fs::create_dir_all(target_dir())?;
-        let partial = wrapper.with_extension("partial");
+        // A name of this process's own: two runs sharing a target folder never write one file.
+        let partial = wrapper.with_extension(format!("partial-{}", std::process::id()));
         std::fs::copy(&this, &partial)
             .with_context(|| format!("copying {} to {}", this.display(), partial.display()))?;
         std::fs::rename(&partial, &wrapper)?;
@@ -300,6 +309,12 @@ mod tests {
             "-Cdebug-assertions",
         ]);
         assert_eq!(wrapped_args(&dependency, &ours), expected);
+
+        // A fuzz target's source, relative to the fuzz workspace cargo runs rustc in (here
+        // xtask's folder, where cargo runs this test), is the repository's too.
+        let mut relative = args(&["--crate-name", "xtask", "src/main.rs"]);
+        relative.extend(args(&CARGO_FUZZ_FLAGS));
+        assert_eq!(wrapped_args(&relative, &ours), relative);
 
         // serde_json keeps them.
         let mut serde_json = args(&["--crate-name", "serde_json", registry]);

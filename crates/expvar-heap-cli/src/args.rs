@@ -81,9 +81,11 @@ pub enum Command {
     /// Scrape Go services as `scrape` does, and show their heaps live on a local page.
     ///
     /// Every option of `scrape` works here, and the events are the same. The page (served by
-    /// this program, at --listen; its URL is printed at start) shows the fleet, one row per target
-    /// (up, failing or restarted; heap in use and its goal; allocation rate; GC cycles per minute;
-    /// the longest pause of the last interval; GC CPU fraction; age of the last good scrape), and
+    /// this program, at --listen; its URL is printed at start) shows the fleet, one row per target,
+    /// worst first (its verdict and why: down since when, never answered, GC thrashing, the heap
+    /// kept growing, restarted, no memstats, or ok, as docs/watch.md says; heap in use and its
+    /// goal; allocation rate; GC cycles per minute; the longest pause of the last interval; GC CPU
+    /// fraction; age of the last good scrape), and
     /// per target the panels of Elastic's heap dashboard over clock time, with restarts and failed
     /// scrapes marked and each scrape's figures under the pointer. New scrapes reach open pages at
     /// once; a page opened later first receives the kept history (--history).

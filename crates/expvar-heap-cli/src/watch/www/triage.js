@@ -3,18 +3,23 @@
 // no clock of its own), so that Node tests them on sequences of figures as Go writes them. Each
 // threshold is named below and explained in docs/watch.md.
 //
-// A scrape is { t, heap, failed, error, restart, noMemstats }: `heap` the `golang.heap` figures of
-// a good scrape, `failed` a scrape that gave no figures (its `error` says why), `restart` a heap
-// event whose pause window starts at a restart.
+// A scrape is { t, heap, expvar, failed, error, answered, restart, noMemstats, heapEvent }: `heap`
+// the `golang.heap` figures of a good scrape, `failed` a scrape that gave no figures (its `error`
+// says why; `answered` when a body came back all the same, kept in `event.original`), `restart` a
+// heap event whose pause window starts at a restart, `heapEvent` whether the run makes heap events
+// at all (not with `--dataset expvar`).
 
 // One scrape from its events: the heap event's figures, or why it failed.
 export function scrapeOf(events) {
-  const scrape = { t: undefined, key: undefined, heap: undefined, expvar: undefined, error: undefined, restart: false };
+  const scrape = { t: undefined, key: undefined, heap: undefined, expvar: undefined, error: undefined, restart: false,
+    answered: false, heapEvent: false };
   for (const { has_error: hasError, event } of events) {
     scrape.t ??= Date.parse(event['@timestamp']);
     scrape.key ??= event['@timestamp'];
     if (hasError && scrape.error === undefined) scrape.error = String(event.error?.message ?? 'error');
+    if (typeof event.event?.original === 'string' && event.event.original !== '') scrape.answered = true;
     const dataset = event.data_stream?.dataset;
+    if (dataset === 'golang.heap') scrape.heapEvent = true;
     if (dataset === 'golang.heap' && event.golang?.heap?.allocations) scrape.heap = event.golang.heap;
     if (dataset === 'golang.expvar' && event.golang?.expvar) scrape.expvar = event.golang.expvar;
   }
@@ -33,8 +38,11 @@ export const KINDS = ['down', 'never', 'thrashing', 'growing', 'restarted', 'nom
 
 // Restarts are counted over this span.
 export const RESTART_SPAN_MS = 15 * 60 * 1000;
-// GC rates are taken over the last minute of scrapes (at least two scrapes).
+// GC rates are taken over the last minute of scrapes, and over no less than RATE_MIN_MS (a
+// scrape's time is when it started, its counters are read when its body came: two scrapes close
+// together can be far off).
 export const RATE_SPAN_MS = 60 * 1000;
+export const RATE_MIN_MS = 10 * 1000;
 // GC thrashing: at least this many cycles a second (Go's pacer starts a cycle when the heap has
 // grown by GOGC % over what the last one kept, so this many a second means the program allocates
 // its live heap over again 20 times a second, or that a memory limit holds the goal down). The
@@ -111,9 +119,8 @@ function currentProcess(scrapes) {
 export function gcRates(process) {
   const last = process[process.length - 1];
   if (!last) return undefined;
-  const first = process.find((s) => s.t >= last.t - RATE_SPAN_MS && s !== last)
-    ?? process[process.length - 2];
-  if (!first || !(last.t > first.t)) return undefined;
+  const first = process.find((s) => s.t >= last.t - RATE_SPAN_MS && s !== last);
+  if (!first || last.t - first.t < RATE_MIN_MS) return undefined;
   const seconds = (last.t - first.t) / 1000;
   const count = (s) => s.heap.gc?.total?.count;
   const paused = (s) => s.heap.gc?.pause?.total?.ns;
@@ -141,7 +148,7 @@ export function keptGrowth(process) {
     });
     const values = inBucket.map((s) => s.heap.allocations?.object?.bytes).filter((v) => v !== undefined);
     if (values.length === 0) continue;
-    floors.push([from + (b + 0.5) * width, Math.min(...values)]);
+    floors.push([from + (b + 0.5) * width, values.reduce((a, b2) => (b2 < a ? b2 : a))]);
   }
   if (floors.length < GROWTH_BUCKETS / 2) return undefined;
   const slope = theilSen(floors);
@@ -156,8 +163,10 @@ export function keptGrowth(process) {
   return { perHour, floor: floors[floors.length - 1][1], leaking };
 }
 
-// Everything the verdict is made from, at `now` (ms, the tool's clock).
-export function signals(scrapes, now) {
+// Everything the verdict is made from, at `now` (ms, the tool's clock). `full`: the page keeps no
+// more scrapes of the target than these (older ones were dropped), so the first kept one is no
+// beginning.
+export function signals(scrapes, now, full = false) {
   const last = scrapes[scrapes.length - 1];
   const process = currentProcess(scrapes);
   let downSince;
@@ -165,6 +174,7 @@ export function signals(scrapes, now) {
   const restarts = scrapes.filter((s) => s.restart && s.t >= now - RESTART_SPAN_MS);
   return {
     last,
+    full,
     everGood: scrapes.some((s) => s.heap),
     everAnswered: scrapes.some((s) => !s.failed),
     downSince,
@@ -176,12 +186,19 @@ export function signals(scrapes, now) {
 }
 
 // The verdict: { kind, reason, rank } (rank: the place of kind in KINDS, 0 the worst).
-export function verdict(scrapes, now) {
-  const s = signals(scrapes, now);
+export function verdict(scrapes, now, full = false) {
+  const s = signals(scrapes, now, full);
   const make = (kind, reason) => ({ kind, reason, rank: KINDS.indexOf(kind), signals: s });
   if (!s.last) return make('waiting', 'waiting for its first scrape');
   if (s.last.failed) {
-    if (!s.everAnswered) return make('never', `never answered: ${s.last.error}`);
+    // Every kept scrape failed, and older ones were dropped: down for longer than is kept.
+    if (s.downSince === scrapes[0].t && s.full) {
+      return make('down', `down since before ${clockOf(s.downSince)} (all that is kept): ${s.last.error}`);
+    }
+    if (!s.everAnswered) {
+      const what = scrapes.some((x) => x.answered) ? 'never gave a usable body' : 'never answered';
+      return make('never', `${what}: ${s.last.error}`);
+    }
     return make('down', `down since ${clockOf(s.downSince)}: ${s.last.error}`);
   }
   const r = s.rates;
@@ -194,6 +211,8 @@ export function verdict(scrapes, now) {
     const times = s.restarts === 1 ? 'once' : `${s.restarts}x`;
     return make('restarted', `restarted ${times} in ${RESTART_SPAN_MS / 60000} min (up ${duration(now - s.upSince)})`);
   }
+  // A run without the heap dataset (`--dataset expvar`) has no heap figures to judge.
+  if (!s.last.heap && !s.last.heapEvent) return make('ok', 'ok (no heap dataset)');
   if (!s.last.heap) {
     if (s.last.noMemstats) return make('nomemstats', 'no memstats in the body');
     return make('nomemstats', s.last.error ? `no heap figures: ${s.last.error}` : 'no heap figures in the body');

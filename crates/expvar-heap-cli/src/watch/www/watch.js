@@ -83,7 +83,7 @@ function summary(target) {
   const good = scrapes.filter((s) => s.heap);
   const now = good[good.length - 1];
   const before = good[good.length - 2];
-  const judged = verdict(scrapes, Date.now() + skewMs);
+  const judged = verdict(scrapes, Date.now() + skewMs, scrapes.length >= keep);
   const row = { address: target.address, verdict: judged.kind, rank: judged.rank, why: judged.reason,
     inUse: undefined, goal: undefined, share: undefined, allocRate: undefined, gcPerMinute: undefined,
     maxPause: undefined, cpuFraction: undefined, age: undefined };
@@ -198,12 +198,12 @@ function renderFleet() {
   }
   // Counts per verdict, worst first, in the heading and the tab's title.
   const counts = KINDS.map((kind) => [kind, rows.filter((r) => r.verdict === kind).length]).filter(([, n]) => n > 0);
-  const said = counts.map(([kind, n]) => `${n} ${LABELS[kind]}`).join(', ');
-  setText($('count'), rows.length ? `(${rows.length}: ${said})` : '(0)');
+  const say = (list) => list.map(([kind, n]) => `${n} ${LABELS[kind]}`).join(', ');
+  setText($('count'), rows.length ? `(${rows.length}: ${say(counts)})` : '(0)');
+  // The tab says what is wrong, or how many are ok (and how many are still waiting).
   const trouble = counts.filter(([kind]) => kind !== 'ok' && kind !== 'waiting');
-  document.title = trouble.length
-    ? `${trouble.map(([kind, n]) => `${n} ${LABELS[kind]}`).join(', ')} · expvar-heap watch`
-    : `${rows.length} ok · expvar-heap watch`;
+  const calm = counts.filter(([kind]) => kind === 'ok' || kind === 'waiting');
+  document.title = `${trouble.length ? say(trouble) : calm.length ? say(calm) : 'no targets'} · expvar-heap watch`;
 }
 
 // How a count of each verdict is said.
