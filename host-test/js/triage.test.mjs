@@ -9,8 +9,8 @@ import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  scrapeOf, verdict, theilSen, keptGrowth, gcRates, KINDS,
-  THRASH_GC_PER_S, GROWTH_SPAN_MS, RESTART_SPAN_MS,
+  scrapeOf, verdict, theilSen, keptGrowth, gcRates, held, memoryLimit, KINDS,
+  THRASH_GC_PER_S, GROWTH_SPAN_MS, RESTART_SPAN_MS, LIMIT_SHARE,
 } from '../../crates/expvar-heap-cli/src/watch/www/triage.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -27,12 +27,18 @@ function fixtureEvents(path) {
 
 // A scrape of a model Go process at `t`: heap floor `kept` (what the GC keeps), the sawtooth's
 // phase above it, `numGC` and `pausedNs` so far, `since` the pause window's start.
-function heapScrape(t, { kept, phase = 0, numGC, pausedNs, since = 'previous_body' }) {
+// `system`: the heap's system figures (HeapSys, HeapReleased, StackSys), `custom` the expvar
+// event's custom variables (none: no expvar event).
+function heapScrape(t, { kept, phase = 0, numGC, pausedNs, since = 'previous_body', system, custom }) {
   const heap = {
     allocations: { object: { bytes: Math.round(kept * (1 + phase)) }, active: { bytes: Math.round(kept * 1.2) } },
     gc: { next_gc_limit: kept * 2, total: { count: numGC }, pause: { since, total: { ns: pausedNs } } },
   };
-  return scrapeOf([{ has_error: false, event: { '@timestamp': new Date(t).toISOString(), data_stream: { dataset: 'golang.heap' }, golang: { heap } } }]);
+  if (system) heap.system = system;
+  const timestamp = new Date(t).toISOString();
+  const events = [{ has_error: false, event: { '@timestamp': timestamp, data_stream: { dataset: 'golang.heap' }, golang: { heap } } }];
+  if (custom) events.push({ has_error: false, event: { '@timestamp': timestamp, data_stream: { dataset: 'golang.expvar' }, golang: { expvar: { custom } } } });
+  return scrapeOf(events);
 }
 
 function failedScrape(t, message) {
@@ -62,7 +68,7 @@ test('a steady service is ok, and the kinds are ordered worst first', () => {
   const v = verdict(steady, end(steady));
   assert.equal(v.kind, 'ok', v.reason);
   assert.equal(v.reason, 'ok');
-  assert.deepEqual(KINDS.slice(0, 3), ['down', 'never', 'thrashing']);
+  assert.deepEqual(KINDS.slice(0, 4), ['down', 'never', 'limit', 'thrashing']);
   assert.equal(verdict([], T0).kind, 'waiting');
 });
 
@@ -208,4 +214,42 @@ test('extreme figures give a verdict, never an exception', () => {
     const v = verdict(scrapes.slice(0, n), T0);
     assert.ok(KINDS.includes(v.kind), v.kind);
   }
+});
+
+test('near its memory limit: the memory held from the system against the limit declared or published', () => {
+  // 480 MiB of heap mapped, 20 MiB of it released, 8 MiB of stacks: 468 MiB held.
+  const system = { total: { bytes: 480 * MiB }, released: { bytes: 20 * MiB }, stack: { bytes: 8 * MiB } };
+  const scrapes = process({ minutes: 2 });
+  scrapes.push(heapScrape(end(scrapes) + 10000, { kept: 200 * MiB, numGC: 60, pausedNs: 3e6, system }));
+  assert.equal(held(scrapes[scrapes.length - 1].heap), 468 * MiB);
+  const now = end(scrapes);
+  // 468 of 480 MiB is 97.5 %: at its limit; of 512 MiB, 91 %: below LIMIT_SHARE, and ok.
+  const at = verdict(scrapes, now, false, { memory_limit: 480 * MiB });
+  assert.equal(at.kind, 'limit');
+  assert.equal(at.reason, 'at 97 % of its memory limit (468.0 MiB of 480.0 MiB held)');
+  assert.equal(at.signals.ofLimit, 468 / 480);
+  assert.equal(verdict(scrapes, now, false, { memory_limit: 468 * MiB / LIMIT_SHARE + 1 }).kind, 'ok');
+  assert.equal(verdict(scrapes, now, false, { memory_limit: Math.ceil(468 * MiB / LIMIT_SHARE) - 1 }).kind, 'limit');
+  assert.equal(verdict(scrapes, now, false, { memory_limit: 400 * MiB }).reason, 'at 117 % of its memory limit (468.0 MiB of 400.0 MiB held)');
+  assert.equal(verdict(scrapes, now, false, {}).kind, 'ok');
+  // Above GC thrashing: a service held at its limit collects over and over, and the limit is the cause.
+  const thrash = process({ minutes: 3, gcPerS: THRASH_GC_PER_S });
+  const numGC = 3 * 60 * THRASH_GC_PER_S + 200;
+  thrash.push(heapScrape(end(thrash) + 10000, { kept: 200 * MiB, numGC, pausedNs: numGC * 50000, system }));
+  assert.equal(verdict(thrash, end(thrash), false, { memory_limit: 480 * MiB }).kind, 'limit');
+  assert.equal(verdict(thrash, end(thrash), false, {}).kind, 'thrashing');
+  // Published by the service as a custom variable: read from the last scrape that has one.
+  const published = [...scrapes.slice(0, -1), heapScrape(now, { kept: 200 * MiB, numGC: 60, pausedNs: 3e6, system, custom: { limits: { memory: 480 * MiB } } })];
+  const byVariable = { memory_limit_variable: 'limits.memory' };
+  assert.equal(memoryLimit(published, byVariable), 480 * MiB);
+  assert.equal(verdict(published, now, false, byVariable).kind, 'limit');
+  // Go's "no limit" (math.MaxInt64, kept as its text above 2^53), a string, 0, a missing
+  // variable: no limit.
+  for (const memory of [{ exact: '9223372036854775807' }, '480MiB', 0, -1, undefined]) {
+    const none = [heapScrape(now, { kept: 200 * MiB, numGC: 60, pausedNs: 3e6, system, custom: { limits: { memory } } })];
+    assert.equal(memoryLimit(none, byVariable), undefined, JSON.stringify(memory));
+    assert.equal(verdict(none, now, false, byVariable).kind, 'ok');
+  }
+  // A heap event without system figures (a partial body) says nothing of the limit.
+  assert.equal(held({ allocations: {} }), undefined);
 });

@@ -1,7 +1,8 @@
 // `expvar-heap watch` in real headless Chromium (Debian's chromium, driven by playwright-core),
-// against two real Go services on loopback (host-test/go/expvar-service, which the Rust scrape
-// tests build with Debian's Go 1.19 into target/go/) scraped every second: both show in the
-// fleet as ok; one is killed, is first in the fleet as down since then with its message (the
+// against three real Go services on loopback (host-test/go/expvar-service, which the Rust scrape
+// tests build with Debian's Go 1.19 into target/go/) scraped every second: two show in the
+// fleet as ok, the third, whose entry in a targets file declares a memory limit of 1 MiB, first
+// as near its limit; the panels' rates are those of the events; one is killed, is first in the fleet as down since then with its message (the
 // tab's title counts it), is restarted on the same address and says it restarted once; the figures under the pointer are those of the matching event in the
 // --output file; a page opened later shows every kept scrape; a hostile cmdline is shown as text.
 // `cargo xtask test` runs it after the workspace's tests (which build both binaries). A
@@ -10,7 +11,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CHROMIUM, launchChromium, openPage as open } from './chromium.mjs';
@@ -21,6 +22,8 @@ const TOOL = join(target, 'debug', 'expvar-heap');
 const SERVICE = join(target, 'go', 'expvar-service');
 const HOSTILE = ['<img src=x onerror="window.__pwned=1">', '</script><script>window.__pwned=2</script>'];
 const NOTE = '</script><img src=x onerror="window.__pwned=3">';
+// A name from the targets file, markup too: shown as text.
+const NAME = '<b onmouseover="window.__pwned=4">checkout</b>';
 
 // How long a step waits for what it expects: long enough to matter only when something is truly
 // broken, on any machine however loaded.
@@ -37,6 +40,7 @@ let url;
 let output;
 let quiet;
 let loud;
+let held;
 
 // The first line a child writes on `stream`, within WAIT.
 function firstLine(child, stream, match = () => true) {
@@ -93,8 +97,13 @@ before(async () => {
   // The service whose cmdline carries markup is also the one that stays up.
   quiet = await service('127.0.0.1:0', ['-note', NOTE, '--', ...HOSTILE]);
   loud = await service(`${PRIVATE}:0`);
+  // A Go program holds some MiB of heap and stacks from the system: over 95 % of 1 MiB.
+  held = await service('127.0.0.1:0');
+  const targets = join(out, 'watch-targets.toml');
+  writeFileSync(targets, `[[targets]]\nurl = "${quiet.url}"\nname = ${JSON.stringify(NAME)}\n\n`
+    + `[[targets]]\nurl = "${held.url}"\nname = "held"\nmemory_limit = "1MiB"\n`);
   // No scrape of a live service times out on a busy machine (not the 0.9 s of the period).
-  watch = start(TOOL, ['watch', '--period', '1s', '--timeout', '30s', '--listen', '127.0.0.1:0', '--dataset', 'all', '--output', output, quiet.url, loud.url]);
+  watch = start(TOOL, ['watch', '--period', '1s', '--timeout', '30s', '--listen', '127.0.0.1:0', '--dataset', 'all', '--output', output, '--targets', targets, loud.url]);
   const line = await firstLine(watch, 'stderr', (l) => l.includes('the page is at'));
   url = /http:\/\/\S+\//.exec(line)[0];
   browser = await launchChromium();
@@ -128,20 +137,35 @@ async function hoverLastPoint(page, panel) {
   throw new Error(`the pointer found no point on the panel ${panel}`);
 }
 
-const row = (address) => `#fleet tbody tr:has(td.address:text-is("${address}"))`;
+const row = (address) => `#fleet tbody tr:has(td.address .where:text-is("${address}"))`;
 
 test('the fleet, a failure, a restart, the figures under the pointer, a page opened later', { timeout: 10 * WAIT }, async () => {
   const { page, problems } = await openPage();
   for (const s of [quiet, loud]) await page.waitForSelector(`${row(s.url)}[data-verdict="ok"]`);
-  assert.equal(await page.locator('#fleet tbody tr').count(), 2);
+  assert.equal(await page.locator('#fleet tbody tr').count(), 3);
+  // The memory limit its entry declares: the share of it held, the verdict, the first row.
+  await page.locator(`${row(held.url)}[data-verdict="limit"] td.verdict`)
+    .filter({ hasText: /^at \d+ % of its memory limit \(\d+\.\d MiB of 1\.0 MiB held\)$/ }).waitFor();
+  assert.match(await page.textContent(`${row(held.url)} td[data-cell="ofLimit"]`), /^\d+ %of 1\.0 MiB$/);
+  assert.equal(await page.textContent(`${row(quiet.url)} td[data-cell="ofLimit"]`), '–');
+  assert.equal(await page.$eval('#fleet tbody tr', (tr) => tr.dataset.verdict), 'limit');
+  await page.waitForFunction(() => /^1 near memory limit · /.test(document.title));
+  // Names from the targets file, as text, over the address; a row without one shows its address.
+  assert.equal(await page.textContent(`${row(quiet.url)} td.address .name`), NAME);
+  assert.equal(await page.textContent(`${row(held.url)} td.address .name`), 'held');
+  assert.equal(await page.textContent(`${row(loud.url)} td.address .name`), '');
+  // Each row's sparkline: the heap in use of its last scrapes.
+  const quietId = await page.getAttribute(row(quiet.url), 'data-id');
+  await page.waitForFunction((id) => (document.querySelector(`#fleet tr[data-id="${id}"] svg.spark polyline`)?.getAttribute('points') ?? '').split(' ').length >= 3, quietId);
 
   // A hostile cmdline is text.
   await page.click(row(quiet.url));
   await page.waitForFunction(() => document.getElementById('cmdline').textContent.length > 0);
   const cmdline = await page.textContent('#cmdline');
   for (const piece of HOSTILE) assert.ok(cmdline.includes(piece), `cmdline shown as ${cmdline}`);
-  assert.equal(await page.evaluate(() => document.querySelectorAll('#target img, #target script').length), 0);
+  assert.equal(await page.evaluate(() => document.querySelectorAll('#target img, #target script, #fleet b').length), 0);
   assert.equal(await page.evaluate(() => window.__pwned), undefined);
+  assert.equal(await page.textContent('#address'), `${NAME} · ${quiet.url}`);
 
   // The custom variables of the last scrape (--datasets all), as text; a number is charted.
   await page.waitForSelector('#custom:not([hidden]) #variables tbody tr');
@@ -154,18 +178,41 @@ test('the fleet, a failure, a restart, the figures under the pointer, a page ope
 
   // The figures under the pointer are the event's.
   await page.waitForFunction(() => Number(document.querySelector('.panel g[data-series="in use"]')?.dataset.points) >= 3);
-  const tip = await hoverLastPoint(page, 'Heap memory');
+  assert.deepEqual(await page.$$eval('#panels .panel', (panels) => panels.map((p) => p.dataset.panel)),
+    ['Heap', 'Allocation rate', 'GC cycles per second', 'GC pauses per interval', 'GC CPU since the process started']);
+  const tip = await hoverLastPoint(page, 'Heap');
   const shown = await page.$eval(tip, (t) => ({
     key: t.dataset.key,
     values: Object.fromEntries([...t.querySelectorAll('[data-series]')].map((r) => [r.dataset.series, Number(r.dataset.value)])),
   }));
-  const event = heapEvents(quiet.url).find((e) => e['@timestamp'] === shown.key);
-  assert.ok(event, `no event at ${shown.key} in the output`);
-  const h = event.golang.heap;
+  const events = heapEvents(quiet.url);
+  const at = events.findIndex((e) => e['@timestamp'] === shown.key);
+  assert.ok(at > 0, `no event at ${shown.key} in the output, or none before it`);
+  const h = events[at].golang.heap;
+  // The heap the GC keeps (drawn from 16 scrapes of the process on): the lowest heap allocated
+  // in this scrape's slice of the window.
+  const kept = shown.values['kept by the GC'];
+  if (at + 1 >= 16) assert.ok(kept > 0 && kept <= h.allocations.object.bytes, `kept ${kept}`);
+  else assert.equal(kept, undefined);
   assert.deepEqual(shown.values, {
     'in use': h.allocations.active.bytes, allocated: h.allocations.object.bytes,
-    idle: h.allocations.idle.bytes, released: h.system.released.bytes,
+    goal: h.gc.next_gc_limit, ...(kept === undefined ? {} : { 'kept by the GC': kept }),
   });
+  // The rates under the pointer are those between this scrape's event and the one before.
+  const rateTip = await hoverLastPoint(page, 'Allocation rate');
+  const rate = await page.$eval(rateTip, (t) => ({
+    key: t.dataset.key,
+    values: Object.fromEntries([...t.querySelectorAll('[data-series]')].map((r) => [r.dataset.series, Number(r.dataset.value)])),
+  }));
+  const i = events.findIndex((e) => e['@timestamp'] === rate.key);
+  assert.ok(i > 0, `no event at ${rate.key} in the output, or none before it`);
+  const [a, b] = [events[i - 1], events[i]];
+  const seconds = (Date.parse(b['@timestamp']) - Date.parse(a['@timestamp'])) / 1000;
+  assert.deepEqual(rate.values, {
+    bytes: (b.golang.heap.allocations.total.bytes - a.golang.heap.allocations.total.bytes) / seconds,
+    objects: (b.golang.heap.mallocs.count - a.golang.heap.mallocs.count) / seconds,
+  });
+  assert.ok(rate.values.bytes > 0, 'a service that serves scrapes allocates');
 
   // The pointer picks the scrape under it at 800 and 1400 px, where the drawing is letterboxed in
   // its element: the guide drawn is that of the point nearest the pointer, in the drawing's own
@@ -174,7 +221,7 @@ test('the fleet, a failure, a restart, the figures under the pointer, a page ope
   for (const width of [800, 1400]) {
     await page.setViewportSize({ width, height: 1000 });
     const misses = await page.evaluate(() => {
-      const svg = document.querySelector('.panel[data-panel="Heap memory"] svg');
+      const svg = document.querySelector('.panel[data-panel="Heap"] svg');
       const area = svg.querySelector('rect.hover');
       const path = svg.querySelector('g[data-series="in use"] path').getAttribute('d');
       const xs = [...path.matchAll(/[ML](-?[\d.]+),/g)].map((m) => Number(m[1]));
@@ -209,10 +256,10 @@ test('the fleet, a failure, a restart, the figures under the pointer, a page ope
   await page.locator(`${row(loud.url)}[data-verdict="down"] td.verdict`).filter({ hasText: /^down since \d\d:\d\d:\d\d: / }).filter({ hasText: refused }).waitFor();
   // Worst first: the service that is down is the first row.
   assert.equal(await page.$eval('#fleet tbody tr', (tr) => tr.dataset.verdict), 'down');
-  await page.waitForFunction(() => /^1 down · /.test(document.title));
+  await page.waitForFunction(() => /^1 down, 1 near memory limit · /.test(document.title));
   loud = await service(loud.address);
   await page.locator(`${row(loud.url)}[data-verdict="restarted"] td.verdict`).filter({ hasText: /^restarted once in 15 min \(up \d+ s\)$/ }).waitFor();
-  await page.waitForFunction(() => /^1 restarted · /.test(document.title));
+  await page.waitForFunction(() => /^1 near memory limit, 1 restarted · /.test(document.title));
   await page.click(row(loud.url));
   await page.waitForSelector('.panel .marker.restart', { state: 'attached' });
   await page.waitForSelector('.panel .marker.failed', { state: 'attached' });
@@ -229,7 +276,7 @@ test('the fleet, a failure, a restart, the figures under the pointer, a page ope
   assert.ok(scrapes >= 5, `${scrapes} scrapes`);
 
   await page.click(row(loud.url));
-  await hoverLastPoint(page, 'Heap memory');
+  await hoverLastPoint(page, 'Heap');
   const screenshot = join(target, 'playwright', 'watch.png');
   await page.screenshot({ path: screenshot, fullPage: true });
   console.log(`screenshot: ${screenshot}`);

@@ -82,12 +82,14 @@ pub enum Command {
     ///
     /// Every option of `scrape` works here, and the events are the same. The page (served by
     /// this program, at --listen; its URL is printed at start) shows the fleet, one row per target,
-    /// worst first (its verdict and why: down since when, never answered, GC thrashing, the heap
-    /// kept growing, restarted, no memstats, or ok, as docs/watch.md says; heap in use and its
-    /// goal; allocation rate; GC cycles per minute; the longest pause of the last interval; GC CPU
-    /// fraction; age of the last good scrape), and
-    /// per target the panels of Elastic's heap dashboard over clock time, with restarts and failed
-    /// scrapes marked and each scrape's figures under the pointer. New scrapes reach open pages at
+    /// worst first (its verdict and why: down since when, never answered, near its memory limit,
+    /// GC thrashing, the heap kept growing, restarted, no memstats, or ok, as docs/watch.md says;
+    /// its name; heap in use with its trend, and its goal; allocation rate; GC cycles per minute;
+    /// the longest pause of the last interval; the share of its memory limit held; age of the last
+    /// good scrape), and per target its panels over clock time (heap and the heap the GC keeps,
+    /// allocation rate, GC cycles a second and time stopped, pause max, p99 and p50, GC CPU since
+    /// the process started), with restarts and failed scrapes marked and each scrape's figures
+    /// under the pointer. New scrapes reach open pages at
     /// once; a page opened later first receives the kept history (--history).
     ///
     /// Events are written only to --output FILE (appended), so one process can ship and show.
@@ -132,9 +134,11 @@ pub struct ScrapeArgs {
     /// unchanged for a second) and at SIGHUP. Either TOML (any other extension): [[targets]]
     /// tables with url and, optionally, their own namespace, tags, username, password_file,
     /// bearer_token_file, headers, ca_cert, client_cert, client_key and insecure_skip_verify
-    /// (paths relative to the file); or a Prometheus file_sd list in JSON (.json) or YAML (.yaml,
-    /// .yml): [{"targets": ["host:port"], "labels": {"__scheme__": "https", "__metrics_path__":
-    /// "/debug/vars"}}], its other labels ignored. An empty list is no error: targets start when
+    /// (paths relative to the file), and for watch's page a name and a memory_limit ("512MiB",
+    /// as GOMEMLIMIT writes it, or memory_limit_variable: a custom variable that publishes it);
+    /// or a Prometheus file_sd list in JSON (.json) or YAML (.yaml, .yml): [{"targets":
+    /// ["host:port"], "labels": {"__scheme__": "https", "__metrics_path__": "/debug/vars",
+    /// "name": "orders", "memory_limit": "2GiB"}}], its other labels ignored. An empty list is no error: targets start when
     /// the file names some.
     #[arg(long, value_name = "FILE")]
     pub targets: Option<PathBuf>,

@@ -37,10 +37,13 @@ function interval(heap) {
   return pause?.since === 'process_start' ? undefined : pause;
 }
 
-export const COLORS = ['#0b64dd', '#e0742a', '#2a9d5c', '#8a4fd0', '#b8860b'];
+export const COLORS = ['#0b64dd', '#e0742a', '#2a9d5c', '#8a4fd0', '#b8860b', '#b4232a'];
 
 export function human(value, unit) {
   if (value === undefined || value === null) return '–';
+  if (unit === 'bytes/s') return `${human(value, 'bytes')}/s`;
+  if (unit === '/s') return `${value >= 100 ? value.toFixed(0) : value >= 1 ? value.toFixed(1) : value.toFixed(3)}/s`;
+  if (unit === 'share') return `${(value * 100).toFixed(value >= 0.01 || value === 0 ? 1 : 3)} %`;
   if (unit === 'ns') {
     if (value >= 1e9) return `${(value / 1e9).toFixed(2)} s`;
     if (value >= 1e6) return `${(value / 1e6).toFixed(2)} ms`;
@@ -91,7 +94,7 @@ export function drawPanels(container, points, { axis = 'index', panels = PANELS,
 
 function drawPanel(container, panel, points, xOf, axis) {
   const div = el('div', 'panel');
-  div.dataset.panel = panel.title;
+  div.dataset.panel = panel.name ?? panel.title;
   const svg = svgEl('svg', { viewBox: '0 0 400 185', role: 'img', 'aria-label': panel.title });
   const heaps = points.map((p) => p.heap);
   const entries = panel.series.map(([name, get], i) => ({
@@ -110,7 +113,8 @@ function drawPanel(container, panel, points, xOf, axis) {
   if (panel.right) {
     const values = heaps.map((h) => (h ? panel.right[1](h) : undefined));
     const rightMax = Math.max(0, ...values.filter((v) => v !== undefined));
-    entries.push({ name: panel.right[0], unit: '', color: COLORS[entries.length], values, max: rightMax, note: `right, max ${human(rightMax, '')}` });
+    const unit = panel.right[2] ?? '';
+    entries.push({ name: panel.right[0], unit, color: COLORS[entries.length], values, max: rightMax, note: `right, max ${human(rightMax, unit)}` });
   }
   const bottom = BOX.top + BOX.height;
   svg.append(svgEl('line', { x1: BOX.left, y1: bottom, x2: BOX.left + BOX.width, y2: bottom, class: 'axis' }));
@@ -166,7 +170,7 @@ function drawPanel(container, panel, points, xOf, axis) {
   const tip = el('div', 'tip');
   tip.hidden = true;
   div.append(el('h3', '', panel.title), svg, legend, tip);
-  hover(container, panel.title, svg, tip, entries, points, xOf);
+  hover(container, panel.name ?? panel.title, svg, tip, entries, points, xOf);
   return div;
 }
 

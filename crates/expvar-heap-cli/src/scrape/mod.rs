@@ -22,6 +22,7 @@
 
 mod fetch;
 mod targets;
+pub use targets::Label;
 mod tls;
 
 use std::collections::BTreeMap;
@@ -45,8 +46,9 @@ use targets::{Target, Tls};
 /// (from the one thread that transforms the bodies): targets joining and leaving, and each
 /// scrape's events, whole.
 pub trait Observer: Send {
-    /// A target joins. `address` is its `service.address`, which holds no credential.
-    fn target_added(&mut self, _id: u64, _address: &str) {}
+    /// A target joins. `address` is its `service.address`, which holds no credential; `label`
+    /// what the targets file says of it for people (its name, its memory limit).
+    fn target_added(&mut self, _id: u64, _address: &str, _label: &Label) {}
     /// A target leaves (its targets file no longer names it).
     fn target_removed(&mut self, _id: u64) {}
     /// One scrape's events. An error stops the run (an output that cannot be written).
@@ -377,7 +379,12 @@ impl Fleet<'_> {
         });
         if self
             .to_transform
-            .send(ToTransform::Add { id, address: address.clone(), collector })
+            .send(ToTransform::Add {
+                id,
+                address: address.clone(),
+                label: target.label.clone(),
+                collector,
+            })
             .is_err()
         {
             bail!("the transform thread stopped");
@@ -661,7 +668,7 @@ impl Job {
 /// What the transform thread is handed, in order: a target's collector when it starts, its
 /// scrapes, and its end.
 enum ToTransform {
-    Add { id: u64, address: String, collector: Box<TargetCollector> },
+    Add { id: u64, address: String, label: Label, collector: Box<TargetCollector> },
     Scrape(Fetched),
     Remove { id: u64 },
 }
@@ -742,9 +749,9 @@ fn transform_bodies(
     let mut collectors = BTreeMap::new();
     for message in messages {
         let Fetched { target, time, fetched, _place } = match message {
-            ToTransform::Add { id, address, collector } => {
+            ToTransform::Add { id, address, label, collector } => {
                 collectors.insert(id, collector);
-                observers.iter_mut().for_each(|o| o.target_added(id, &address));
+                observers.iter_mut().for_each(|o| o.target_added(id, &address, &label));
                 continue;
             }
             ToTransform::Remove { id } => {

@@ -7,7 +7,8 @@
 //! most [`MAX_TARGETS_FILE_BYTES`] (4 MiB), and an empty list (`[]`, an empty YAML document, a
 //! TOML file without `[[targets]]`) is no error: no target yet. Of a `file_sd` group's labels,
 //! `__scheme__` (`http` or `https`, in any case) and `__metrics_path__` (a path: no `?`, `#`,
-//! `@` or `://`) make the URL and must be strings; the others may hold any scalar and are
+//! `@` or `://`) make the URL and must be strings; `name` and `memory_limit` are what a TOML
+//! entry's fields of those names are (see [`Label`]); the others may hold any scalar and are
 //! ignored. A YAML file with an anchor or an alias is refused before it is loaded (their
 //! expansion is unbounded), as is one nested more than 32 deep.
 
@@ -39,6 +40,24 @@ pub struct Target {
     /// Extra request headers, `(name, value)`.
     pub headers: Vec<(String, String)>,
     pub tls: Tls,
+    /// What `watch` shows of it besides its address.
+    pub label: Label,
+}
+
+/// What the page of `watch` shows of a target besides its address: none of it is in its events.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Label {
+    /// A name for people (`name`), shown above the address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The memory the process must stay under, in bytes (`memory_limit`): the page tells how much
+    /// of it the runtime holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_limit: Option<u64>,
+    /// The custom variable that publishes that limit, as a dotted path (`memory_limit_variable`),
+    /// read from each scrape's `golang.expvar` event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_limit_variable: Option<String>,
 }
 
 /// How a target is authenticated.
@@ -79,6 +98,72 @@ struct FileTarget {
     client_cert: Option<PathBuf>,
     client_key: Option<PathBuf>,
     insecure_skip_verify: Option<bool>,
+    name: Option<String>,
+    memory_limit: Option<Size>,
+    memory_limit_variable: Option<String>,
+}
+
+/// A size in bytes, as a targets file writes it: a number of bytes, or a string in the syntax of
+/// Go's `GOMEMLIMIT` (a whole number with an optional suffix `B`, `KiB`, `MiB`, `GiB` or `TiB`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Size(u64);
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Size, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Size;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number of bytes above 0, or a size such as \"512MiB\"")
+            }
+            fn visit_u64<E: serde::de::Error>(self, bytes: u64) -> Result<Size, E> {
+                match bytes {
+                    0 => Err(E::custom("a memory limit of 0 bytes is no limit")),
+                    bytes => Ok(Size(bytes)),
+                }
+            }
+            fn visit_i64<E: serde::de::Error>(self, bytes: i64) -> Result<Size, E> {
+                match u64::try_from(bytes) {
+                    Ok(bytes) => self.visit_u64(bytes),
+                    Err(_) => Err(E::custom("a memory limit is not negative")),
+                }
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Size, E> {
+                parse_size(text).map(Size).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+/// The longest name a target may have: a row's first line.
+const MAX_NAME_CHARS: usize = 200;
+
+/// A size in the syntax of Go's `GOMEMLIMIT` (runtime/debug: "a numeric value in bytes with an
+/// optional unit suffix"; the suffixes `B`, `KiB`, `MiB`, `GiB`, `TiB`), not 0.
+fn parse_size(text: &str) -> Result<u64> {
+    const UNITS: [(&str, u32); 5] = [("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10), ("B", 0)];
+    let (digits, shift) = UNITS
+        .iter()
+        .find_map(|(unit, shift)| text.strip_suffix(unit).map(|digits| (digits, *shift)))
+        .unwrap_or((text, 0));
+    let refused = || {
+        anyhow::anyhow!(
+            "the size {} is not a whole number of bytes with an optional suffix B, KiB, MiB, GiB or TiB (as in GOMEMLIMIT: 512MiB)",
+            shown(text)
+        )
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(refused());
+    }
+    let number: u64 = digits.parse().map_err(|_| refused())?;
+    let bytes = number
+        .checked_mul(1u64 << shift)
+        .ok_or_else(|| anyhow::anyhow!("the size {} is over 2^64 bytes", shown(text)))?;
+    if bytes == 0 {
+        bail!("a memory limit of 0 bytes is no limit");
+    }
+    Ok(bytes)
 }
 
 #[derive(Deserialize)]
@@ -117,6 +202,37 @@ impl TargetGroup {
             Some(serde_json::Value::String(value)) => Ok(Some(value)),
             Some(_) => bail!("the label {name} must be a string"),
         }
+    }
+
+    /// Its entries: the URLs of its targets, checked, with the labels `name` and `memory_limit`
+    /// (a number of bytes or a `GOMEMLIMIT` size).
+    fn entries(&self) -> Result<Vec<FileTarget>> {
+        let name = match self.labels.get("name") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(name)) => Some(name.clone()),
+            Some(serde_json::Value::Number(name)) => Some(name.to_string()),
+            Some(_) => bail!("the label name must be a string"),
+        };
+        let memory_limit = match self.labels.get("memory_limit") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(size)) => {
+                Some(Size(parse_size(size).context("the label memory_limit")?))
+            }
+            Some(serde_json::Value::Number(bytes)) => match bytes.as_u64() {
+                Some(bytes) if bytes > 0 => Some(Size(bytes)),
+                _ => bail!(
+                    "the label memory_limit must be a number of bytes above 0, or a size such as 512MiB"
+                ),
+            },
+            Some(_) => {
+                bail!("the label memory_limit must be a number of bytes or a size such as 512MiB")
+            }
+        };
+        Ok(self
+            .urls()?
+            .into_iter()
+            .map(|url| FileTarget { name: name.clone(), memory_limit, ..FileTarget::url(url) })
+            .collect())
     }
 
     /// The URLs of its targets, checked.
@@ -180,7 +296,7 @@ fn file_entries(path: &Path, bytes: &[u8]) -> Result<Vec<FileTarget>> {
     };
     let mut entries = Vec::new();
     for group in groups {
-        entries.extend(group.urls()?.into_iter().map(FileTarget::url));
+        entries.extend(group.entries()?);
     }
     Ok(entries)
 }
@@ -284,6 +400,9 @@ pub fn resolve_with(args: &ScrapeArgs, file: Option<&[u8]>) -> Result<Vec<Target
         client_cert: args.client_cert.clone(),
         client_key: args.client_key.clone(),
         insecure_skip_verify: Some(args.insecure_skip_verify),
+        name: None,
+        memory_limit: None,
+        memory_limit_variable: None,
     };
     let mut targets = Vec::new();
     for url in &args.urls {
@@ -361,6 +480,9 @@ impl FileTarget {
             client_cert: None,
             client_key: None,
             insecure_skip_verify: None,
+            name: None,
+            memory_limit: None,
+            memory_limit_variable: None,
         }
     }
 }
@@ -379,6 +501,9 @@ impl Clone for FileTarget {
             client_cert: self.client_cert.clone(),
             client_key: self.client_key.clone(),
             insecure_skip_verify: self.insecure_skip_verify,
+            name: self.name.clone(),
+            memory_limit: self.memory_limit,
+            memory_limit_variable: self.memory_limit_variable.clone(),
         }
     }
 }
@@ -421,6 +546,7 @@ fn target(
     }
     let options = Options::validate(options).with_context(|| format!("target {address}"))?;
     Ok(Target {
+        label: label(entry).with_context(|| format!("target {address}"))?,
         url,
         options,
         auth,
@@ -434,6 +560,37 @@ fn target(
                 .or(defaults.insecure_skip_verify)
                 .unwrap_or(false),
         },
+    })
+}
+
+/// What `watch` shows of an entry besides its address, checked.
+fn label(entry: &FileTarget) -> Result<Label> {
+    if let Some(name) = &entry.name {
+        if name.trim().is_empty() {
+            bail!("its name is empty");
+        }
+        if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+            bail!(
+                "its name {} is over {MAX_NAME_CHARS} characters or holds a control character",
+                shown(name)
+            );
+        }
+    }
+    if let Some(variable) = &entry.memory_limit_variable {
+        if entry.memory_limit.is_some() {
+            bail!("it has both memory_limit and memory_limit_variable: give one");
+        }
+        if variable.is_empty() || variable.split('.').any(str::is_empty) {
+            bail!(
+                "memory_limit_variable {} is not a dotted path of a custom variable (limits.memory)",
+                shown(variable)
+            );
+        }
+    }
+    Ok(Label {
+        name: entry.name.clone(),
+        memory_limit: entry.memory_limit.map(|Size(bytes)| bytes),
+        memory_limit_variable: entry.memory_limit_variable.clone(),
     })
 }
 
@@ -779,6 +936,109 @@ mod tests {
 
     /// `__scheme__` is http or https in any case, written in lower case; `__metrics_path__` is
     /// a path; a target is host:port. Anything else refuses the file, naming what is wrong.
+    #[test]
+    fn names_and_memory_limits_are_read_in_every_format() {
+        let toml = r#"
+            [[targets]]
+            url = "http://a:1"
+            name = "checkout (eu)"
+            memory_limit = "512MiB"
+            [[targets]]
+            url = "http://b:2"
+            memory_limit = 1073741824
+            [[targets]]
+            url = "http://c:3"
+            memory_limit_variable = "limits.memory"
+            [[targets]]
+            url = "http://d:4"
+        "#;
+        let json = r#"[{"targets": ["a:1"], "labels": {"name": "checkout (eu)", "memory_limit": "512MiB"}},
+                       {"targets": ["b:2"], "labels": {"memory_limit": 1073741824, "job": "x"}}]"#;
+        let yaml = "- targets: [a:1]\n  labels: {name: checkout (eu), memory_limit: 512MiB}\n\
+                    - targets: [b:2]\n  labels: {memory_limit: 1073741824}\n";
+        let a = Label {
+            name: Some("checkout (eu)".into()),
+            memory_limit: Some(512 << 20),
+            ..Label::default()
+        };
+        let b = Label { memory_limit: Some(1 << 30), ..Label::default() };
+        let c = Label { memory_limit_variable: Some("limits.memory".into()), ..Label::default() };
+        let labels =
+            |targets: Vec<Target>| targets.into_iter().map(|t| t.label).collect::<Vec<_>>();
+        assert_eq!(
+            labels(resolved("t.toml", toml).unwrap()),
+            [a.clone(), b.clone(), c, Label::default()]
+        );
+        for (name, text) in [("sd.json", json), ("sd.yaml", yaml)] {
+            let found = labels(resolved(name, text).unwrap_or_else(|e| panic!("{name}: {e:#}")));
+            assert_eq!(found, [a.clone(), b.clone()], "{name}");
+        }
+        // A group's name is every one of its targets' name; a number is a name too.
+        let group = r#"[{"targets": ["a:1", "b:2"], "labels": {"name": 7}}]"#;
+        let found = labels(resolved("sd.json", group).unwrap());
+        assert!(found.iter().all(|l| l.name.as_deref() == Some("7")), "{found:?}");
+        // The target's name is part of it: renamed, it is a new target.
+        let one = resolved("t.toml", "[[targets]]\nurl = \"http://a:1\"\nname = \"x\"\n").unwrap();
+        let two = resolved("t.toml", "[[targets]]\nurl = \"http://a:1\"\nname = \"y\"\n").unwrap();
+        assert!(one != two);
+    }
+
+    #[test]
+    fn sizes_are_gomemlimits_syntax() {
+        for (text, bytes) in [
+            ("1", 1),
+            ("4096B", 4096),
+            ("1KiB", 1024),
+            ("512MiB", 512 << 20),
+            ("3GiB", 3 << 30),
+            ("2TiB", 2 << 40),
+            ("18446744073709551615", u64::MAX),
+            ("18446744073709551615B", u64::MAX),
+            ("16777215TiB", 16_777_215 << 40),
+        ] {
+            assert_eq!(parse_size(text).unwrap(), bytes, "{text}");
+        }
+        for text in [
+            "", "MiB", "0", "0MiB", "-1", "1.5GiB", " 1GiB", "1 GiB", "1GB", "1gib", "1Mi", "+1",
+            "0x10",
+        ] {
+            assert!(parse_size(text).is_err(), "{text:?} was read");
+        }
+        let over = format!("{:#}", parse_size("16777216TiB").unwrap_err());
+        assert_eq!(over, "the size \"16777216TiB\" is over 2^64 bytes");
+        let bad = format!("{:#}", parse_size("1GB").unwrap_err());
+        assert!(bad.contains("B, KiB, MiB, GiB or TiB (as in GOMEMLIMIT: 512MiB)"), "{bad}");
+        for (entry, says) in [
+            ("memory_limit = 0", "a memory limit of 0 bytes is no limit"),
+            ("memory_limit = -5", "a memory limit is not negative"),
+            ("memory_limit = \"1GB\"", "not a whole number of bytes"),
+            ("memory_limit = true", "a number of bytes above 0, or a size such as \"512MiB\""),
+            ("name = \" \"", "its name is empty"),
+            ("name = \"a\\u0007b\"", "holds a control character"),
+            (
+                "memory_limit = 1\nmemory_limit_variable = \"x\"",
+                "both memory_limit and memory_limit_variable",
+            ),
+            ("memory_limit_variable = \"a..b\"", "not a dotted path"),
+        ] {
+            let text = format!("[[targets]]\nurl = \"http://a:1\"\n{entry}\n");
+            let err = error(resolved("t.toml", &text));
+            assert!(err.contains(says), "{entry}: {err}");
+        }
+        for (labels, says) in [
+            (r#"{"memory_limit": 0}"#, "a number of bytes above 0"),
+            (r#"{"memory_limit": -1}"#, "a number of bytes above 0"),
+            (r#"{"memory_limit": 1.5}"#, "a number of bytes above 0"),
+            (r#"{"memory_limit": "lots"}"#, "the label memory_limit"),
+            (r#"{"memory_limit": true}"#, "the label memory_limit must be"),
+            (r#"{"name": true}"#, "the label name must be a string"),
+        ] {
+            let text = format!(r#"[{{"targets": ["a:1"], "labels": {labels}}}]"#);
+            let err = error(resolved("sd.json", &text));
+            assert!(err.contains(says), "{labels}: {err}");
+        }
+    }
+
     #[test]
     fn file_sd_scheme_and_path_are_checked() {
         let group = |labels: &str| format!(r#"[{{"targets": ["a:1"], "labels": {{{labels}}}}}]"#);

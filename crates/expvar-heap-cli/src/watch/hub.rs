@@ -14,6 +14,7 @@ use bytes::Bytes;
 use expvar_heap::Event;
 use tokio::sync::broadcast;
 
+use crate::scrape::Label;
 use crate::scrape::Observer;
 
 /// Frames the live channel holds for a page's forwarding task, which takes each at once (the
@@ -56,9 +57,15 @@ impl Hub {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A target joins (`address`: its `service.address`, which holds no credential).
-    pub fn add_target(&self, id: u64, address: &str) {
-        let data = serde_json::json!({ "id": id, "address": address });
+    /// A target joins (`address`: its `service.address`, which holds no credential; `label`: its
+    /// name and memory limit, when its entry gives them).
+    pub fn add_target(&self, id: u64, address: &str, label: &Label) {
+        let mut data = serde_json::json!({ "id": id, "address": address });
+        if let (serde_json::Value::Object(data), Ok(serde_json::Value::Object(label))) =
+            (&mut data, serde_json::to_value(label))
+        {
+            data.extend(label);
+        }
         let named = Bytes::from(format!("event: target\ndata: {data}\n\n"));
         let mut state = self.state();
         state.targets.insert(id, Kept { named: named.clone(), frames: VecDeque::new(), bytes: 0 });
@@ -129,8 +136,8 @@ impl Hub {
 pub struct Publisher(pub Arc<Hub>);
 
 impl Observer for Publisher {
-    fn target_added(&mut self, id: u64, address: &str) {
-        self.0.add_target(id, address);
+    fn target_added(&mut self, id: u64, address: &str, label: &Label) {
+        self.0.add_target(id, address, label);
     }
 
     fn target_removed(&mut self, id: u64) {
@@ -158,7 +165,15 @@ mod tests {
     #[test]
     fn a_page_opened_later_gets_the_kept_scrapes_then_the_live_ones() {
         let hub = Hub::new(2, Duration::from_secs(1));
-        hub.add_target(7, "http://127.0.0.1:6060");
+        hub.add_target(
+            7,
+            "http://127.0.0.1:6060",
+            &Label {
+                name: Some("checkout".into()),
+                memory_limit: Some(1 << 29),
+                ..Label::default()
+            },
+        );
         for n in 1..=3 {
             hub.publish(7, &[event(&format!("{{\"n\":{n}}}"), false)]);
         }
@@ -169,7 +184,7 @@ mod tests {
         );
         assert!(
             history.contains(
-                "event: target\ndata: {\"address\":\"http://127.0.0.1:6060\",\"id\":7}\n\n"
+                "event: target\ndata: {\"address\":\"http://127.0.0.1:6060\",\"id\":7,\"memory_limit\":536870912,\"name\":\"checkout\"}\n\n"
             )
         );
         // The ring keeps the last two.
@@ -192,7 +207,7 @@ mod tests {
     #[test]
     fn a_target_of_large_bodies_keeps_fewer_scrapes() {
         let hub = Hub::new(1000, Duration::from_secs(1));
-        hub.add_target(1, "http://127.0.0.1:1");
+        hub.add_target(1, "http://127.0.0.1:1", &Label::default());
         let big = format!("{{\"x\":\"{}\"}}", "y".repeat(1 << 20));
         for _ in 0..40 {
             hub.publish(1, &[event(&big, false)]);

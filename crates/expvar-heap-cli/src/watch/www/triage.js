@@ -34,7 +34,7 @@ export function scrapeOf(events) {
 }
 
 // The verdicts, worst first: the fleet table sorts by this order.
-export const KINDS = ['down', 'never', 'thrashing', 'growing', 'restarted', 'nomemstats', 'waiting', 'ok'];
+export const KINDS = ['down', 'never', 'limit', 'thrashing', 'growing', 'restarted', 'nomemstats', 'waiting', 'ok'];
 
 // Restarts are counted over this span.
 export const RESTART_SPAN_MS = 15 * 60 * 1000;
@@ -50,6 +50,13 @@ export const RATE_MIN_MS = 10 * 1000;
 // (more runnable threads than cores) every stop-the-world pause stretches to tens of ms, and a
 // healthy service then shows several % of its time stopped.
 export const THRASH_GC_PER_S = 20;
+// Near its memory limit: the memory the runtime holds from the system for the heap and the
+// goroutine stacks (HeapSys - HeapReleased + StackSys: the bulk of what GOMEMLIMIT counts; the
+// runtime's own metadata, a few %, is not in the heap event) is at least this share of the limit
+// the target declares. Above the GOMEMLIMIT of 90 to 95 % of a container's limit that services
+// are commonly given, so that a runtime holding itself at its GOMEMLIMIT is not called out, and
+// one past it (its live heap alone over what that limit allows) is.
+export const LIMIT_SHARE = 0.95;
 // The heap the GC keeps is growing when, over at least this span of one process ...
 export const GROWTH_SPAN_MS = 5 * 60 * 1000;
 // ... its floor (the lowest heap in use between collections, read as the lowest `object.bytes` of
@@ -102,7 +109,7 @@ export function theilSen(points) {
 }
 
 // The good scrapes of the process that is running now: those after its last restart.
-function currentProcess(scrapes) {
+export function currentProcess(scrapes) {
   const good = scrapes.filter((s) => s.heap);
   let start = 0;
   for (let i = good.length - 1; i > 0; i--) {
@@ -131,6 +138,28 @@ export function gcRates(process) {
   return { perSecond: cycles / seconds, pausedShare: pausedNs / 1e9 / seconds, seconds };
 }
 
+// The floors of the heap in use of `process` (good scrapes of one process, in time order): its
+// span cut into `buckets` equal slices of time, and of each slice that holds a scrape, its middle
+// `t`, its bounds `from` and `to`, and the lowest `object.bytes` (HeapAlloc) in it.
+export function heapFloors(process, buckets = GROWTH_BUCKETS) {
+  if (process.length === 0) return [];
+  const from = process[0].t;
+  const span = process[process.length - 1].t - from;
+  const width = span / buckets;
+  const lows = new Array(buckets).fill(undefined);
+  for (const s of process) {
+    const v = s.heap.allocations?.object?.bytes;
+    if (v === undefined) continue;
+    const k = width > 0 ? Math.min(buckets - 1, Math.floor((s.t - from) / width)) : 0;
+    if (lows[k] === undefined || v < lows[k]) lows[k] = v;
+  }
+  const floors = [];
+  lows.forEach((floor, k) => {
+    if (floor !== undefined) floors.push({ t: from + (k + 0.5) * width, from: from + k * width, to: from + (k + 1) * width, floor });
+  });
+  return floors;
+}
+
 // The floor of the heap in use over the last GROWTH_SPAN_MS or more of this process, its slope in
 // bytes an hour, and whether it rose as a leak does.
 export function keptGrowth(process) {
@@ -138,18 +167,7 @@ export function keptGrowth(process) {
   if (!last || process.length < 2 * GROWTH_BUCKETS) return undefined;
   const span = last.t - process[0].t;
   if (span < GROWTH_SPAN_MS) return undefined;
-  const from = process[0].t;
-  const width = span / GROWTH_BUCKETS;
-  const floors = [];
-  for (let b = 0; b < GROWTH_BUCKETS; b++) {
-    const inBucket = process.filter((s) => {
-      const k = Math.min(GROWTH_BUCKETS - 1, Math.floor((s.t - from) / width));
-      return k === b;
-    });
-    const values = inBucket.map((s) => s.heap.allocations?.object?.bytes).filter((v) => v !== undefined);
-    if (values.length === 0) continue;
-    floors.push([from + (b + 0.5) * width, values.reduce((a, b2) => (b2 < a ? b2 : a))]);
-  }
+  const floors = heapFloors(process).map(({ t, floor }) => [t, floor]);
   if (floors.length < GROWTH_BUCKETS / 2) return undefined;
   const slope = theilSen(floors);
   if (slope === undefined) return undefined;
@@ -163,11 +181,41 @@ export function keptGrowth(process) {
   return { perHour, floor: floors[floors.length - 1][1], leaking };
 }
 
+// The memory the runtime holds from the system (see LIMIT_SHARE), from a scrape's heap figures.
+export function held(heap) {
+  const sys = heap?.system;
+  const total = sys?.total?.bytes;
+  if (total === undefined) return undefined;
+  return total - (sys.released?.bytes ?? 0) + (sys.stack?.bytes ?? 0);
+}
+
+// The memory limit in force at the last scrape, in bytes: the one the target's entry declares
+// (`limit.memory_limit`), or the value of the custom variable it names (`limit.memory_limit_variable`,
+// a dotted path, read from the last scrape that has the expvar dataset's event). Go's "no limit"
+// (math.MaxInt64, what debug.SetMemoryLimit(-1) returns when none is set), and anything but a
+// number above 0, is no limit.
+export function memoryLimit(scrapes, limit = {}) {
+  if (typeof limit.memory_limit === 'number' && limit.memory_limit > 0) return limit.memory_limit;
+  const path = limit.memory_limit_variable;
+  if (typeof path !== 'string') return undefined;
+  for (let i = scrapes.length - 1; i >= 0; i--) {
+    const custom = scrapes[i].expvar?.custom;
+    if (!custom) continue;
+    let value = custom;
+    for (const part of path.split('.')) value = value?.[part];
+    return typeof value === 'number' && value > 0 && Number.isSafeInteger(value) ? value : undefined;
+  }
+  return undefined;
+}
+
 // Everything the verdict is made from, at `now` (ms, the tool's clock). `full`: the page keeps no
 // more scrapes of the target than these (older ones were dropped), so the first kept one is no
 // beginning.
-export function signals(scrapes, now, full = false) {
+export function signals(scrapes, now, full = false, limit = {}) {
   const last = scrapes[scrapes.length - 1];
+  const lastGood = [...scrapes].reverse().find((x) => x.heap);
+  const limitBytes = memoryLimit(scrapes, limit);
+  const heldBytes = held(lastGood?.heap);
   const process = currentProcess(scrapes);
   let downSince;
   for (let i = scrapes.length - 1; i >= 0 && scrapes[i].failed; i--) downSince = scrapes[i].t;
@@ -182,12 +230,16 @@ export function signals(scrapes, now, full = false) {
     upSince: restarts.length ? restarts[restarts.length - 1].t : undefined,
     rates: gcRates(process),
     growth: keptGrowth(process),
+    limit: limitBytes,
+    held: heldBytes,
+    ofLimit: limitBytes && heldBytes !== undefined ? heldBytes / limitBytes : undefined,
   };
 }
 
-// The verdict: { kind, reason, rank } (rank: the place of kind in KINDS, 0 the worst).
-export function verdict(scrapes, now, full = false) {
-  const s = signals(scrapes, now, full);
+// The verdict: { kind, reason, rank } (rank: the place of kind in KINDS, 0 the worst). `limit`:
+// the memory limit the target's entry declares, or the variable it names (memoryLimit).
+export function verdict(scrapes, now, full = false, limit = {}) {
+  const s = signals(scrapes, now, full, limit);
   const make = (kind, reason) => ({ kind, reason, rank: KINDS.indexOf(kind), signals: s });
   if (!s.last) return make('waiting', 'waiting for its first scrape');
   if (s.last.failed) {
@@ -200,6 +252,9 @@ export function verdict(scrapes, now, full = false) {
       return make('never', `${what}: ${s.last.error}`);
     }
     return make('down', `down since ${clockOf(s.downSince)}: ${s.last.error}`);
+  }
+  if (s.last.heap && s.ofLimit >= LIMIT_SHARE) {
+    return make('limit', `at ${Math.floor(s.ofLimit * 100)} % of its memory limit (${bytes(s.held)} of ${bytes(s.limit)} held)`);
   }
   const r = s.rates;
   if (r && r.perSecond >= THRASH_GC_PER_S) {

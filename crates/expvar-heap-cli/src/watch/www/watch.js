@@ -2,11 +2,13 @@
 // and its kept scrapes, then every new scrape) and shows the fleet and one target's panels. All
 // a target sends (its address, cmdline, custom variables, error messages) is shown as text.
 import { drawPanels, human, clock } from './charts.js';
-import { KINDS, scrapeOf, verdict } from './triage.js';
+import {
+  KINDS, scrapeOf, verdict, bytes, held, memoryLimit, currentProcess, heapFloors, theilSen, GROWTH_BUCKETS, GROWTH_SPAN_MS,
+} from './triage.js';
 
 const $ = (id) => document.getElementById(id);
 
-// id -> { id, address, scrapes: [{ t, key, heap, expvar, error, restart }] }
+// id -> { id, address, name, limit: { memory_limit, memory_limit_variable }, scrapes: [{ t, key, heap, expvar, error, restart }] }
 const targets = new Map();
 let keep = 360;
 let periodMs = 10000;
@@ -52,8 +54,11 @@ function connect() {
     schedule();
   });
   source.addEventListener('target', (e) => {
-    const { id, address } = JSON.parse(e.data);
-    targets.set(id, { id, address: String(address), scrapes: [] });
+    const { id, address, name, memory_limit: memoryLimit, memory_limit_variable: memoryLimitVariable } = JSON.parse(e.data);
+    targets.set(id, {
+      id, address: String(address), name: name === undefined ? undefined : String(name),
+      limit: { memory_limit: memoryLimit, memory_limit_variable: memoryLimitVariable }, scrapes: [],
+    });
     schedule();
   });
   source.addEventListener('gone', (e) => {
@@ -66,10 +71,70 @@ function connect() {
     const { target, events } = parseExact(e.data);
     const t = targets.get(target);
     if (!t) return;
-    t.scrapes.push(scrapeOf(events));
+    const scrape = scrapeOf(events);
+    scrape.rates = ratesSince(lastGood(t.scrapes), scrape);
+    t.scrapes.push(scrape);
     if (t.scrapes.length > keep) t.scrapes.splice(0, t.scrapes.length - keep);
     schedule(target === selected);
   });
+}
+
+function lastGood(scrapes) {
+  for (let i = scrapes.length - 1; i >= 0; i--) if (scrapes[i].heap) return scrapes[i];
+  return undefined;
+}
+
+// A scrape's rates since the good scrape before it, per second: bytes and objects allocated, GC
+// cycles, and the share of the time stopped for GC. None across a restart (the counters start
+// again), nor when a counter went down (Go's NumGC is a uint32 and wraps).
+function ratesSince(before, now) {
+  if (!before || !now.heap || now.restart || !(now.t > before.t)) return undefined;
+  const seconds = (now.t - before.t) / 1000;
+  const per = (get) => {
+    const a = get(before.heap);
+    const b = get(now.heap);
+    return a === undefined || b === undefined || b < a ? undefined : (b - a) / seconds;
+  };
+  const paused = per((h) => h.gc?.pause?.total?.ns);
+  return {
+    bytes: per((h) => h.allocations?.total?.bytes),
+    objects: per((h) => h.mallocs?.count),
+    gc: per((h) => h.gc?.total?.count),
+    paused: paused === undefined ? undefined : paused / 1e9,
+  };
+}
+
+// The panels of one target in `expvar-heap watch`: what a person triaging it reads, over the
+// chosen window (docs/watch.md). Each series reads a point's `heap` (the event's golang.heap)
+// and `watch` (what the page derives: rates since the scrape before, the floor of the heap in
+// use in its slice of the window, the memory held and the limit).
+function watchPanels(limitKnown, slope) {
+  const heap = [
+    ['in use', (h) => h.allocations?.active?.bytes],
+    ['allocated', (h) => h.allocations?.object?.bytes],
+    ['goal', (h) => h.gc?.next_gc_limit],
+    ['kept by the GC', (h) => h.watch?.floor],
+  ];
+  if (limitKnown) heap.push(['held from the system', (h) => h.watch?.held], ['memory limit', (h) => h.watch?.limit]);
+  const kept = slope === undefined ? '' : `: kept ${slope >= 0 ? '+' : ''}${bytes(slope)}/h`;
+  return [
+    { title: `Heap${kept}`, name: 'Heap', unit: 'bytes', series: heap },
+    { title: 'Allocation rate', unit: 'bytes/s', series: [['bytes', (h) => h.watch?.rates?.bytes]],
+      right: ['objects', (h) => h.watch?.rates?.objects, '/s'] },
+    { title: 'GC cycles per second', unit: '/s', series: [['cycles', (h) => h.watch?.rates?.gc]],
+      right: ['time stopped for GC', (h) => h.watch?.rates?.paused, 'share'] },
+    { title: 'GC pauses per interval', unit: 'ns', series: [
+      ['max', (h) => pauseOf(h)?.max?.ns],
+      ['p99', (h) => pauseOf(h)?.p99?.ns],
+      ['p50', (h) => pauseOf(h)?.p50?.ns]] },
+    { title: 'GC CPU since the process started', unit: 'share', series: [['GCCPUFraction', (h) => h.gc?.cpu_fraction]] },
+  ];
+}
+
+// A pause window of one interval (not one since the process started, which would dwarf them).
+function pauseOf(heap) {
+  const pause = heap.gc?.pause;
+  return pause?.since === 'process_start' ? undefined : pause;
 }
 
 function setStatus(className, text) {
@@ -83,16 +148,17 @@ function summary(target) {
   const good = scrapes.filter((s) => s.heap);
   const now = good[good.length - 1];
   const before = good[good.length - 2];
-  const judged = verdict(scrapes, Date.now() + skewMs, scrapes.length >= keep);
-  const row = { address: target.address, verdict: judged.kind, rank: judged.rank, why: judged.reason,
+  const judged = verdict(scrapes, Date.now() + skewMs, scrapes.length >= keep, target.limit);
+  const row = { address: target.address, name: target.name, label: target.name ?? target.address,
+    verdict: judged.kind, rank: judged.rank, why: judged.reason,
     inUse: undefined, goal: undefined, share: undefined, allocRate: undefined, gcPerMinute: undefined,
-    maxPause: undefined, cpuFraction: undefined, age: undefined };
+    maxPause: undefined, ofLimit: judged.signals.ofLimit, limit: judged.signals.limit, age: undefined,
+    trend: good.slice(-SPARK_POINTS).map((s) => [s.t, s.heap.allocations?.active?.bytes]) };
   if (now) {
     const h = now.heap;
     row.inUse = h.allocations?.active?.bytes;
     row.goal = h.gc?.next_gc_limit;
     row.share = row.inUse !== undefined && row.goal ? row.inUse / row.goal : undefined;
-    row.cpuFraction = h.gc?.cpu_fraction;
     const pause = h.gc?.pause;
     row.maxPause = pause && pause.since !== 'process_start' ? pause.max?.ns : undefined;
     row.age = Date.now() + skewMs - now.t;
@@ -113,6 +179,32 @@ function cell(text, className) {
   if (className) td.className = className;
   td.textContent = text;
   return td;
+}
+
+// The heap in use of a row's last good scrapes, as a line in a box of SPARK_W x SPARK_H px (its
+// own scale: the shape, not the size; the figure beside it says the size).
+const SPARK_POINTS = 60;
+const SPARK_W = 64;
+const SPARK_H = 16;
+function sparkline(svg, trend) {
+  const points = trend.filter(([, v]) => v !== undefined);
+  let path = svg.firstChild;
+  if (!path) {
+    path = document.createElementNS('http://www.w3.org/2000/svg', 'polyline');
+    svg.append(path);
+  }
+  if (points.length < 2) {
+    path.setAttribute('points', '');
+    return;
+  }
+  const t0 = points[0][0];
+  const dt = points[points.length - 1][0] - t0 || 1;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const [, v] of points) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+  const dv = hi - lo || 1;
+  path.setAttribute('points', points.map(([t, v]) =>
+    `${(((t - t0) / dt) * (SPARK_W - 2) + 1).toFixed(1)},${(SPARK_H - 1 - ((v - lo) / dv) * (SPARK_H - 2)).toFixed(1)}`).join(' '));
 }
 
 function ago(ms) {
@@ -138,15 +230,33 @@ function fleetRow(id) {
     open();
   });
   tr.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); open(); } });
-  const names = ['address', 'verdict', 'inUse', 'goal', 'share', 'allocRate', 'gcPerMinute', 'maxPause', 'cpuFraction', 'age'];
+  const names = ['label', 'verdict', 'inUse', 'goal', 'share', 'allocRate', 'gcPerMinute', 'maxPause', 'ofLimit', 'age'];
   for (const name of names) {
     const td = document.createElement('td');
-    td.className = name === 'address' ? 'address' : name === 'verdict' ? 'verdict' : 'num';
+    td.className = name === 'label' ? 'address' : name === 'verdict' ? 'verdict' : 'num';
     td.dataset.cell = name;
     tr.append(td);
   }
+  // The target's name (when its entry gives one) over its address.
+  const label = tr.cells[0];
+  label.append(el('span', 'name'), el('span', 'where'));
+  // The heap in use: the figure, and its trend over the last scrapes.
+  const inUse = tr.cells[2];
+  const spark = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  spark.setAttribute('class', 'spark');
+  spark.setAttribute('viewBox', `0 0 ${SPARK_W} ${SPARK_H}`);
+  spark.setAttribute('width', String(SPARK_W));
+  spark.setAttribute('height', String(SPARK_H));
+  spark.setAttribute('aria-hidden', 'true');
+  inUse.append(el('span', 'figure'), spark);
   rowsById.set(id, tr);
   return tr;
+}
+
+function el(name, className) {
+  const node = document.createElement(name);
+  node.className = className;
+  return node;
 }
 
 function setText(node, text) {
@@ -158,7 +268,7 @@ function renderFleet() {
   rows.sort((a, b) => {
     const x = a[sortKey];
     const y = b[sortKey];
-    if (x === y) return (a.rank - b.rank) || (a.address < b.address ? -1 : a.address > b.address ? 1 : 0);
+    if (x === y) return (a.rank - b.rank) || (a.label < b.label ? -1 : a.label > b.label ? 1 : 0) || (a.address < b.address ? -1 : a.address > b.address ? 1 : 0);
     if (x === undefined) return 1;
     if (y === undefined) return -1;
     return (x < y ? -1 : 1) * (sortDown ? -1 : 1);
@@ -175,17 +285,23 @@ function renderFleet() {
     tr.dataset.verdict = r.verdict;
     tr.classList.toggle('selected', r.id === selected);
     const cells = Object.fromEntries([...tr.cells].map((td) => [td.dataset.cell, td]));
-    setText(cells.address, r.address);
+    setText(cells.label.querySelector('.name'), r.name ?? '');
+    setText(cells.label.querySelector('.where'), r.address);
+    cells.label.classList.toggle('named', r.name !== undefined);
     const verdictText = r.why;
     cells.verdict.className = `verdict ${r.verdict}`;
     setText(cells.verdict, verdictText);
-    setText(cells.inUse, human(r.inUse, 'bytes'));
+    setText(cells.inUse.querySelector('.figure'), human(r.inUse, 'bytes'));
+    sparkline(cells.inUse.querySelector('svg'), r.trend);
     setText(cells.goal, human(r.goal, 'bytes'));
     setText(cells.share, r.share === undefined ? '–' : `${(r.share * 100).toFixed(0)} %`);
     setText(cells.allocRate, r.allocRate === undefined ? '–' : `${human(r.allocRate, 'bytes')}/s`);
     setText(cells.gcPerMinute, r.gcPerMinute === undefined ? '–' : r.gcPerMinute.toFixed(1));
     setText(cells.maxPause, human(r.maxPause, 'ns'));
-    setText(cells.cpuFraction, r.cpuFraction === undefined ? '–' : `${(r.cpuFraction * 100).toFixed(3)} %`);
+    // The share held, over the limit it is of.
+    if (!cells.ofLimit.firstChild) cells.ofLimit.append(el('span', 'share'), el('span', 'of'));
+    setText(cells.ofLimit.firstChild, r.ofLimit === undefined ? '–' : `${Math.floor(r.ofLimit * 100)} %`);
+    setText(cells.ofLimit.lastChild, r.ofLimit === undefined ? '' : `of ${bytes(r.limit)}`);
     setText(cells.age, ago(r.age));
     // Moved only when out of place, so that a row under the pointer stays put between updates.
     if (body.rows[index] !== tr) body.insertBefore(tr, body.rows[index] ?? null);
@@ -208,7 +324,7 @@ function renderFleet() {
 
 // How a count of each verdict is said.
 const LABELS = {
-  down: 'down', never: 'never answered', thrashing: 'GC thrashing', growing: 'heap growing',
+  down: 'down', never: 'never answered', limit: 'near memory limit', thrashing: 'GC thrashing', growing: 'heap growing',
   restarted: 'restarted', nomemstats: 'no memstats', waiting: 'waiting', ok: 'ok',
 };
 
@@ -235,19 +351,37 @@ function renderTarget() {
   if (!target) return;
   const scrapes = target.scrapes;
   const lastGood = [...scrapes].reverse().find((s) => s.heap);
-  $('address').textContent = target.address;
+  $('address').textContent = target.name ? `${target.name} · ${target.address}` : target.address;
   $('cmdline').textContent = (lastGood?.heap?.cmdline ?? []).join(' ');
   const end = Date.now() + skewMs;
   const from = windowMs === 'all' ? undefined : end - windowMs;
   const inWindow = scrapes.filter((s) => from === undefined || s.t >= from);
+  // The floor of the heap in use per eighth of the window, over the process running now, and
+  // its slope: the heap the GC keeps (a leak is that floor rising). Drawn from two scrapes a
+  // slice, its slope said over GROWTH_SPAN_MS or more, as the verdict reads it: fewer scrapes
+  // over a shorter span are the sawtooth itself.
+  const process = currentProcess(inWindow);
+  const floors = process.length >= 2 * GROWTH_BUCKETS ? heapFloors(process) : [];
+  const span = process.length ? process[process.length - 1].t - process[0].t : 0;
+  const slope = floors.length >= 2 && span >= GROWTH_SPAN_MS ? theilSen(floors.map((f) => [f.t, f.floor])) : undefined;
+  const floorAt = new Map();
+  for (const s of process) {
+    const f = floors.find((x) => s.t >= x.from && s.t <= x.to);
+    if (f) floorAt.set(s, f.floor);
+  }
+  const limit = memoryLimit(scrapes, target.limit);
   const points = inWindow.map((s) => ({
-    x: s.t, key: s.key, label: clock(s.t), heap: s.heap, error: s.failed ? s.error : undefined, restart: s.restart,
+    x: s.t, key: s.key, label: clock(s.t), error: s.failed ? s.error : undefined, restart: s.restart,
+    heap: s.heap && { ...s.heap, watch: { rates: s.rates, floor: floorAt.get(s), held: held(s.heap), limit } },
   }));
   const section = $('target');
   section.dataset.scrapes = String(scrapes.length);
   section.dataset.last = scrapes.length ? scrapes[scrapes.length - 1].key : '';
   $('kept').textContent = `${scrapes.length} scrapes kept (at most ${keep})`;
-  drawPanels($('panels'), points, { axis: 'time', from, to: from === undefined ? undefined : end });
+  drawPanels($('panels'), points, {
+    axis: 'time', from, to: from === undefined ? undefined : end,
+    panels: watchPanels(limit !== undefined, slope === undefined ? undefined : slope * 3600 * 1000),
+  });
   for (const b of $('windows').querySelectorAll('button')) b.classList.toggle('on', b.dataset.window === String(windowMs));
 
   const lastExpvar = [...scrapes].reverse().find((s) => s.expvar);
