@@ -2,7 +2,9 @@
 // against three real Go services on loopback (host-test/go/expvar-service, which the Rust scrape
 // tests build with Debian's Go 1.19 into target/go/) scraped every second: two show in the
 // fleet as ok, the third, whose entry in a targets file declares a memory limit of 1 MiB, first
-// as near its limit; the panels' rates are those of the events; one is killed, is first in the fleet as down since then with its message (the
+// as near its limit, and a fourth target nobody listens at as never answered (its panels a
+// sentence); the panels' rates are those of the events, their axes labelled at the window's
+// true edges; the open target and window survive a reload (the URL keeps them); one is killed, is first in the fleet as down since then with its message (the
 // tab's title counts it), is restarted on the same address and says it restarted once; the figures under the pointer are those of the matching event in the
 // --output file; a page opened later shows every kept scrape; a hostile cmdline is shown as text.
 // `cargo xtask test` runs it after the workspace's tests (which build both binaries). A
@@ -41,6 +43,8 @@ let output;
 let quiet;
 let loud;
 let held;
+// Nobody listens at port 1 of this run's own loopback address: refused at once, every time.
+const NEVER = `http://${PRIVATE}:1`;
 
 // The first line a child writes on `stream`, within WAIT.
 function firstLine(child, stream, match = () => true) {
@@ -103,7 +107,7 @@ before(async () => {
   writeFileSync(targets, `[[targets]]\nurl = "${quiet.url}"\nname = ${JSON.stringify(NAME)}\n\n`
     + `[[targets]]\nurl = "${held.url}"\nname = "held"\nmemory_limit = "1MiB"\n`);
   // No scrape of a live service times out on a busy machine (not the 0.9 s of the period).
-  watch = start(TOOL, ['watch', '--period', '1s', '--timeout', '30s', '--listen', '127.0.0.1:0', '--dataset', 'all', '--output', output, '--targets', targets, loud.url]);
+  watch = start(TOOL, ['watch', '--period', '1s', '--timeout', '30s', '--listen', '127.0.0.1:0', '--dataset', 'all', '--output', output, '--targets', targets, loud.url, NEVER]);
   const line = await firstLine(watch, 'stderr', (l) => l.includes('the page is at'));
   url = /http:\/\/\S+\//.exec(line)[0];
   browser = await launchChromium();
@@ -142,14 +146,22 @@ const row = (address) => `#fleet tbody tr:has(td.address .where:text-is("${addre
 test('the fleet, a failure, a restart, the figures under the pointer, a page opened later', { timeout: 10 * WAIT }, async () => {
   const { page, problems } = await openPage();
   for (const s of [quiet, loud]) await page.waitForSelector(`${row(s.url)}[data-verdict="ok"]`);
-  assert.equal(await page.locator('#fleet tbody tr').count(), 3);
+  assert.equal(await page.locator('#fleet tbody tr').count(), 4);
+  await page.locator(`${row(NEVER)}[data-verdict="never"] td.verdict`).filter({ hasText: /^never answered: .*refused/i }).waitFor();
   // The memory limit its entry declares: the share of it held, the verdict, the first row.
   await page.locator(`${row(held.url)}[data-verdict="limit"] td.verdict`)
     .filter({ hasText: /^at \d+ % of its memory limit \(\d+\.\d MiB of 1\.0 MiB held\)$/ }).waitFor();
   assert.match(await page.textContent(`${row(held.url)} td[data-cell="ofLimit"]`), /^\d+ %of 1\.0 MiB$/);
   assert.equal(await page.textContent(`${row(quiet.url)} td[data-cell="ofLimit"]`), '–');
-  assert.equal(await page.$eval('#fleet tbody tr', (tr) => tr.dataset.verdict), 'limit');
-  await page.waitForFunction(() => /^1 near memory limit · /.test(document.title));
+  // Worst first, counted in the heading and the tab's title.
+  assert.deepEqual(await page.$$eval('#fleet tbody tr', (trs) => trs.map((tr) => tr.dataset.verdict)), ['never', 'limit', 'ok', 'ok']);
+  await page.waitForFunction(() => /^1 never answered, 1 near memory limit · /.test(document.title));
+  assert.equal(await page.textContent('#count'), '(4: 1 never answered, 1 near memory limit, 2 ok)');
+  // A target that never answered: its panels are a sentence, and it has no cmdline to show.
+  await page.click(row(NEVER));
+  await page.locator('#panels p.empty').filter({ hasText: /^No scrape of it gave figures yet \(\d+ of \d+ failed\)\. The last one: .*refused/i }).waitFor();
+  assert.equal(await page.isHidden('.cmdline'), true);
+  assert.equal(await page.locator('#panels svg').count(), 0);
   // Names from the targets file, as text, over the address; a row without one shows its address.
   assert.equal(await page.textContent(`${row(quiet.url)} td.address .name`), NAME);
   assert.equal(await page.textContent(`${row(held.url)} td.address .name`), 'held');
@@ -214,6 +226,48 @@ test('the fleet, a failure, a restart, the figures under the pointer, a page ope
   });
   assert.ok(rate.values.bytes > 0, 'a service that serves scrapes allocates');
 
+  // Axes: the 5 min window is labelled at its true edges, 5 min apart, the right one now (by
+  // the tool's clock, which the page reads from its hello), with round times between; each y
+  // axis starts at 0 and says its unit.
+  await page.click('#windows button[data-window="300000"]');
+  await page.waitForSelector('#windows button[data-window="300000"].on');
+  const axes = await page.$eval('.panel[data-panel="Heap"] svg', (svg) => ({
+    from: Number(svg.querySelector('text[data-edge="from"]').dataset.t),
+    fromText: svg.querySelector('text[data-edge="from"]').textContent,
+    to: Number(svg.querySelector('text[data-edge="to"]').dataset.t),
+    toText: svg.querySelector('text[data-edge="to"]').textContent,
+    between: [...svg.querySelectorAll('text[data-t]:not([data-edge])')].map((t) => [Number(t.dataset.t), t.textContent]),
+    left: [...svg.querySelectorAll('text[data-axis="left"]')].map((t) => t.textContent),
+  }));
+  const clockOf = (t) => new Date(t).toLocaleTimeString([], { hour12: false });
+  assert.equal(axes.to - axes.from, 5 * 60 * 1000);
+  assert.ok(Math.abs(axes.to - Date.now()) < WAIT, `the window ends at ${axes.toText}`);
+  assert.equal(axes.fromText, clockOf(axes.from));
+  assert.equal(axes.toText, clockOf(axes.to));
+  assert.ok(axes.between.length >= 2, JSON.stringify(axes.between));
+  for (const [t, text] of axes.between) {
+    assert.ok(t > axes.from && t < axes.to && t % 60000 === 0, `${text} is no round minute inside the window`);
+    assert.equal(text, clockOf(t).slice(0, 5));
+  }
+  assert.equal(axes.left[0], '0 B');
+  assert.ok(axes.left.length >= 3 && axes.left.length <= 6 && axes.left.every((t) => / (B|KiB|MiB|GiB)$/.test(t)), axes.left.join(', '));
+  const rightAxis = await page.$$eval('.panel[data-panel="Allocation rate"] text[data-axis="right"]', (ts) => ts.map((t) => t.textContent));
+  assert.equal(rightAxis[0], '0/s');
+  // A series hidden from its legend is neither drawn nor under the pointer; shown again, it is.
+  await page.click('.panel[data-panel="Heap"] .legend button[data-series="goal"]');
+  await page.waitForSelector('.panel[data-panel="Heap"] .legend button[data-series="goal"][aria-pressed="false"]');
+  assert.equal(await page.locator('.panel[data-panel="Heap"] g[data-series="goal"]').count(), 0);
+  await page.click('.panel[data-panel="Heap"] .legend button[data-series="goal"]');
+  await page.waitForSelector('.panel[data-panel="Heap"] g[data-series="goal"]');
+
+  // The URL keeps the open target and the window: a reload opens them again.
+  assert.equal(new URL(page.url()).hash, `#target=${encodeURIComponent(quiet.url)}&window=300000`);
+  await page.reload();
+  await page.waitForFunction((want) => document.getElementById('address').textContent.endsWith(want), quiet.url);
+  await page.waitForSelector('#windows button[data-window="300000"].on');
+  await page.click('#windows button[data-window="all"]');
+  assert.equal(new URL(page.url()).hash, `#target=${encodeURIComponent(quiet.url)}`);
+
   // The pointer picks the scrape under it at 800 and 1400 px, where the drawing is letterboxed in
   // its element: the guide drawn is that of the point nearest the pointer, in the drawing's own
   // coordinates. The move and the reading are one task of the page (a pointermove on the panel's
@@ -256,10 +310,10 @@ test('the fleet, a failure, a restart, the figures under the pointer, a page ope
   await page.locator(`${row(loud.url)}[data-verdict="down"] td.verdict`).filter({ hasText: /^down since \d\d:\d\d:\d\d: / }).filter({ hasText: refused }).waitFor();
   // Worst first: the service that is down is the first row.
   assert.equal(await page.$eval('#fleet tbody tr', (tr) => tr.dataset.verdict), 'down');
-  await page.waitForFunction(() => /^1 down, 1 near memory limit · /.test(document.title));
+  await page.waitForFunction(() => /^1 down, 1 never answered, 1 near memory limit · /.test(document.title));
   loud = await service(loud.address);
   await page.locator(`${row(loud.url)}[data-verdict="restarted"] td.verdict`).filter({ hasText: /^restarted once in 15 min \(up \d+ s\)$/ }).waitFor();
-  await page.waitForFunction(() => /^1 near memory limit, 1 restarted · /.test(document.title));
+  await page.waitForFunction(() => /^1 never answered, 1 near memory limit, 1 restarted · /.test(document.title));
   await page.click(row(loud.url));
   await page.waitForSelector('.panel .marker.restart', { state: 'attached' });
   await page.waitForSelector('.panel .marker.failed', { state: 'attached' });

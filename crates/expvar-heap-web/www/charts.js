@@ -42,6 +42,7 @@ export const COLORS = ['#0b64dd', '#e0742a', '#2a9d5c', '#8a4fd0', '#b8860b', '#
 export function human(value, unit) {
   if (value === undefined || value === null) return '–';
   if (unit === 'bytes/s') return `${human(value, 'bytes')}/s`;
+  if (value === 0 && unit !== 'bytes' && unit !== 'bytes/s' && unit !== 'ns') return unit === 'share' ? '0 %' : unit === '/s' ? '0/s' : '0';
   if (unit === '/s') return `${value >= 100 ? value.toFixed(0) : value >= 1 ? value.toFixed(1) : value.toFixed(3)}/s`;
   if (unit === 'share') return `${(value * 100).toFixed(value >= 0.01 || value === 0 ? 1 : 3)} %`;
   if (unit === 'ns') {
@@ -74,75 +75,161 @@ function el(name, className, text) {
   return e;
 }
 
-const BOX = { left: 62, top: 12, width: 300, height: 140 };
+const BOX = { left: 62, top: 12, width: 290, height: 140 };
+const BOTTOM = BOX.top + BOX.height;
+const RIGHT = BOX.left + BOX.width;
 
-// Per container, the point under the pointer ({ title, key }): shown again when the panels are
-// drawn again (a live page redraws them at each scrape).
+// Per container: the point under the pointer ({ title, key, clientX }), shown again when the
+// panels are drawn again (a live page redraws them at each scrape), and the series hidden from
+// each panel's legend (panel name -> Set of series names).
 const hovered = new WeakMap();
+const hiddenSeries = new WeakMap();
 
 /// Draws one panel per entry of `panels` (Elastic's heap panels by default) into `container`,
-/// replacing what it held. `from` and `to` widen the x axis beyond the points (a time window).
+/// replacing what it held. `from` and `to` widen the x axis beyond the points (a time window):
+/// its edges are labelled with their true times.
 export function drawPanels(container, points, { axis = 'index', panels = PANELS, from, to } = {}) {
   container.replaceChildren();
-  if (points.length === 0) return;
+  if (points.length === 0) {
+    container.append(el('p', 'empty', axis === 'time' ? 'No scrape of this target in this window yet.' : 'No heap event to draw.'));
+    return;
+  }
   const xs = points.map((p) => p.x);
   const lo = Math.min(from ?? Infinity, ...xs);
   const hi = Math.max(to ?? -Infinity, ...xs);
   const xOf = (x) => (hi > lo ? BOX.left + ((x - lo) / (hi - lo)) * BOX.width : BOX.left + BOX.width / 2);
-  for (const panel of panels) container.append(drawPanel(container, panel, points, xOf, axis));
+  if (!hiddenSeries.has(container)) hiddenSeries.set(container, new Map());
+  const drawn = [];
+  const frame = { container, points, xOf, axis, lo, hi, drawn, redraw: () => drawPanels(container, points, { axis, panels, from, to }) };
+  for (const panel of panels) container.append(drawPanel(frame, panel));
+  // Shown again under the pointer after a redraw, in the same panel, if its point is still drawn.
+  const was = hovered.get(container);
+  if (was) {
+    const index = points.findIndex((p, i) => keyOf(points, i) === was.key);
+    const panel = drawn.find((d) => d.name === was.name);
+    if (index >= 0 && panel) showPoint(frame, panel, index, was.clientX);
+  }
 }
 
-function drawPanel(container, panel, points, xOf, axis) {
+function keyOf(points, i) {
+  return points[i].key ?? String(i);
+}
+
+/// 0 and 3 to 5 round ticks up to at least `max`, in steps of 1, 2, 2.5 or 5 times a power of 10
+/// of the unit a person reads (KiB, MiB ... for bytes): { top, ticks }.
+export function niceTicks(max, unit) {
+  if (!(max > 0)) return { top: 1, ticks: [0] };
+  let base = 1;
+  if (unit === 'bytes' || unit === 'bytes/s') while (max / base >= 1024 && base < 1024 ** 4) base *= 1024;
+  const raw = max / base / 4;
+  const magnitude = 10 ** Math.floor(Math.log10(raw));
+  const norm = raw / magnitude;
+  const step = (norm <= 1 ? 1 : norm <= 2 ? 2 : norm <= 2.5 ? 2.5 : norm <= 5 ? 5 : 10) * magnitude * base;
+  const steps = Math.max(1, Math.ceil(max / step - 1e-9));
+  const ticks = [];
+  for (let i = 0; i <= steps; i++) ticks.push(i * step);
+  return { top: steps * step, ticks };
+}
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const TIME_STEPS = [1, 2, 5, 10, 15, 30].map((n) => n * SECOND)
+  .concat([1, 2, 5, 10, 15, 30].map((n) => n * MINUTE), [1, 2, 3, 6, 12, 24].map((n) => n * HOUR));
+
+/// Round times between `lo` and `hi` (ms), at most 6 (a span of seconds or more has 2 or more), at a step of the clock (10 s, 1 min, 15 min,
+/// 1 h ...) in the page's time zone: [{ t, label }].
+export function timeTicks(lo, hi) {
+  const span = hi - lo;
+  if (!(span > 0)) return [];
+  const step = TIME_STEPS.find((s) => span / s <= 5) ?? TIME_STEPS[TIME_STEPS.length - 1];
+  const offset = new Date(lo).getTimezoneOffset() * MINUTE;
+  const ticks = [];
+  for (let local = Math.ceil((lo - offset) / step) * step; local + offset <= hi; local += step) {
+    const t = local + offset;
+    const d = new Date(t);
+    const parts = [d.getHours(), d.getMinutes()].concat(step < MINUTE ? [d.getSeconds()] : []);
+    ticks.push({ t, label: parts.map((n) => String(n).padStart(2, '0')).join(':') });
+  }
+  return ticks;
+}
+
+function text(x, y, content, attrs = {}) {
+  const t = svgEl('text', { x: x.toFixed(1), y: y.toFixed(1), class: 'tick', ...attrs });
+  t.textContent = content;
+  return t;
+}
+
+function drawPanel(frame, panel) {
+  const { container, points, xOf, axis } = frame;
+  const name = panel.name ?? panel.title;
+  const hidden = hiddenSeries.get(container).get(name) ?? new Set();
   const div = el('div', 'panel');
-  div.dataset.panel = panel.name ?? panel.title;
+  div.dataset.panel = name;
   const svg = svgEl('svg', { viewBox: '0 0 400 185', role: 'img', 'aria-label': panel.title });
   const heaps = points.map((p) => p.heap);
-  const entries = panel.series.map(([name, get], i) => ({
-    name, unit: panel.unit, color: COLORS[i],
+  const entries = panel.series.map(([series, get], i) => ({
+    name: series, unit: panel.unit, color: COLORS[i], hidden: hidden.has(series),
     values: heaps.map((h) => (h ? get(h) : undefined)),
   }));
   // Counts (of pauses) beside durations get their own scale, as the right axis does.
-  const scaled = panel.countScale ? entries.slice(1) : entries;
+  const scaled = (panel.countScale ? entries.slice(1) : entries).filter((e) => !e.hidden);
   const max = Math.max(0, ...scaled.flatMap((e) => e.values).filter((v) => v !== undefined));
-  for (const e of scaled) e.max = max;
+  const left = niceTicks(max, panel.unit);
+  for (const e of entries) e.max = left.top;
   if (panel.countScale) {
     entries[0].unit = '';
     entries[0].max = Math.max(0, ...entries[0].values.filter((v) => v !== undefined));
     entries[0].note = 'own scale';
   }
+  let right;
   if (panel.right) {
-    const values = heaps.map((h) => (h ? panel.right[1](h) : undefined));
-    const rightMax = Math.max(0, ...values.filter((v) => v !== undefined));
     const unit = panel.right[2] ?? '';
-    entries.push({ name: panel.right[0], unit, color: COLORS[entries.length], values, max: rightMax, note: `right, max ${human(rightMax, unit)}` });
+    const values = heaps.map((h) => (h ? panel.right[1](h) : undefined));
+    const isHidden = hidden.has(panel.right[0]);
+    right = niceTicks(Math.max(0, ...values.filter((v) => v !== undefined)), unit);
+    entries.push({ name: panel.right[0], unit, color: COLORS[entries.length], values, max: right.top, note: 'right axis', hidden: isHidden });
+    right.unit = unit;
+    if (isHidden) right = undefined;
   }
-  const bottom = BOX.top + BOX.height;
-  svg.append(svgEl('line', { x1: BOX.left, y1: bottom, x2: BOX.left + BOX.width, y2: bottom, class: 'axis' }));
-  const top = svgEl('text', { x: 4, y: BOX.top + 10, class: 'tick' });
-  top.textContent = human(max, panel.unit);
-  svg.append(top);
-  const from = svgEl('text', { x: BOX.left, y: 172, class: 'tick' });
-  const to = svgEl('text', { x: BOX.left + BOX.width, y: 172, class: 'tick', 'text-anchor': 'end' });
-  if (axis === 'time') {
-    from.textContent = clock(points[0].x);
-    to.textContent = points.length > 1 ? clock(points[points.length - 1].x) : '';
-  } else {
-    from.textContent = 'body 1';
-    to.textContent = points.length > 1 ? `body ${points.length}` : '';
+  // Gridlines and ticks: the left axis's units, the right one's when the panel has one.
+  const yOf = (v, top) => BOTTOM - (top > 0 ? (v / top) * BOX.height : 0);
+  for (const v of left.ticks) {
+    const y = yOf(v, left.top);
+    svg.append(svgEl('line', { x1: BOX.left, y1: y.toFixed(1), x2: RIGHT, y2: y.toFixed(1), class: v === 0 ? 'axis' : 'grid' }));
+    svg.append(text(BOX.left - 4, y + 3.5, human(v, panel.unit), { 'text-anchor': 'end', 'data-axis': 'left' }));
   }
-  svg.append(from, to);
+  if (right) {
+    for (const v of right.ticks) svg.append(text(RIGHT + 4, yOf(v, right.top) + 3.5, human(v, right.unit), { 'data-axis': 'right' }));
+  }
+  drawTimeAxis(svg, frame);
 
-  // Restarts and failed scrapes, as vertical marks whose title says what happened.
-  for (const p of points) {
-    if (!p.restart && p.error === undefined) continue;
-    const x = xOf(p.x).toFixed(1);
-    const mark = svgEl('line', { x1: x, y1: BOX.top, x2: x, y2: bottom, class: p.error !== undefined ? 'marker failed' : 'marker restart' });
-    const title = svgEl('title', {});
-    title.textContent = p.error !== undefined ? `${p.label}: ${p.error}` : `${p.label}: the service restarted`;
-    mark.append(title);
-    svg.append(mark);
+  // Outages (runs of failed scrapes) as shaded bands, restarts as dashed lines; what happened is
+  // in their titles and in the tip of the scrape under the pointer.
+  for (let i = 0; i < points.length; i++) {
+    const p = points[i];
+    if (p.error !== undefined) {
+      let j = i;
+      while (j + 1 < points.length && points[j + 1].error !== undefined) j++;
+      const x1 = xOf(p.x);
+      const x2 = j + 1 < points.length ? xOf(points[j + 1].x) : xOf(points[j].x);
+      const band = svgEl('rect', { x: (x1 - 1.5).toFixed(1), y: BOX.top, width: Math.max(3, x2 - x1 + 1.5).toFixed(1), height: BOX.height, class: 'marker failed' });
+      const title = svgEl('title', {});
+      const span = j > i ? `${p.label} to ${points[j].label} (${j - i + 1} scrapes)` : p.label;
+      title.textContent = `${span}: ${points[j].error}`;
+      band.append(title);
+      svg.append(band);
+      i = j;
+    } else if (p.restart) {
+      const x = xOf(p.x).toFixed(1);
+      const mark = svgEl('line', { x1: x, y1: BOX.top, x2: x, y2: BOTTOM, class: 'marker restart' });
+      const title = svgEl('title', {});
+      title.textContent = `${p.label}: the service restarted`;
+      mark.append(title);
+      svg.append(mark);
+    }
   }
-  for (const e of entries) svg.append(line(e, points, xOf));
+  for (const e of entries) if (!e.hidden) svg.append(line(e, points, xOf));
   // A window since the process started: a hollow mark on the top edge, its figures in its title.
   if (panel.apart) {
     points.forEach((p) => {
@@ -155,13 +242,27 @@ function drawPanel(container, panel, points, xOf, axis) {
       svg.append(mark);
     });
   }
+  if (scaled.every((e) => e.values.every((v) => v === undefined)) && entries.some((e) => !e.hidden)) {
+    svg.append(text(BOX.left + BOX.width / 2, BOX.top + BOX.height / 2, points.some((p) => p.heap) ? 'no figure of these yet' : 'no scrape gave figures', { 'text-anchor': 'middle', class: 'tick empty' }));
+  }
 
+  // The legend: a button per series, which hides it (and takes it out of the scale) or shows it.
   const legend = el('div', 'legend');
   for (const e of entries) {
-    const item = el('span');
+    const item = el('button', e.hidden ? 'off' : '');
+    item.type = 'button';
+    item.dataset.series = e.name;
+    item.setAttribute('aria-pressed', String(!e.hidden));
+    item.title = e.hidden ? `show ${e.name}` : `hide ${e.name}`;
     const swatch = el('i');
     swatch.style.background = e.color;
     item.append(swatch, e.note ? `${e.name} (${e.note})` : e.name);
+    item.addEventListener('click', () => {
+      const set = new Set(hidden);
+      if (set.has(e.name)) set.delete(e.name); else set.add(e.name);
+      hiddenSeries.get(container).set(name, set);
+      frame.redraw();
+    });
     legend.append(item);
   }
   if (panel.apart && points.some((p) => p.heap && panel.apart(p.heap))) {
@@ -170,8 +271,34 @@ function drawPanel(container, panel, points, xOf, axis) {
   const tip = el('div', 'tip');
   tip.hidden = true;
   div.append(el('h3', '', panel.title), svg, legend, tip);
-  hover(container, panel.name ?? panel.title, svg, tip, entries, points, xOf);
+  const drawn = { name, div, svg, tip, entries };
+  frame.drawn.push(drawn);
+  hover(frame, drawn);
   return div;
+}
+
+/// The x axis: its true edges labelled (the window's, or the first and last body's), and round
+/// times between them when it is a time axis, each with a gridline.
+function drawTimeAxis(svg, frame) {
+  const { axis, points, lo, hi, xOf } = frame;
+  const labelY = 172;
+  if (axis !== 'time') {
+    svg.append(text(BOX.left, labelY, 'body 1', { 'data-edge': 'from' }));
+    if (points.length > 1) svg.append(text(RIGHT, labelY, `body ${points.length}`, { 'text-anchor': 'end', 'data-edge': 'to' }));
+    return;
+  }
+  svg.append(text(BOX.left, labelY, clock(lo), { 'data-edge': 'from', 'data-t': String(lo) }));
+  if (hi > lo) svg.append(text(RIGHT, labelY, clock(hi), { 'text-anchor': 'end', 'data-edge': 'to', 'data-t': String(hi) }));
+  // A label's room: an edge's label (HH:MM:SS) takes about 50 of the 400 units.
+  let lastLabel = BOX.left + 50;
+  for (const { t, label } of timeTicks(lo, hi)) {
+    const x = xOf(t);
+    svg.append(svgEl('line', { x1: x.toFixed(1), y1: BOX.top, x2: x.toFixed(1), y2: BOTTOM + 3, class: 'grid' }));
+    if (x - 20 > lastLabel && x + 20 < RIGHT - 50) {
+      svg.append(text(x, labelY, label, { 'text-anchor': 'middle', 'data-t': String(t) }));
+      lastLabel = x + 20;
+    }
+  }
 }
 
 /// A series as a path broken where it has no value, and a dot on each point that stands alone
@@ -179,7 +306,7 @@ function drawPanel(container, panel, points, xOf, axis) {
 function line(entry, points, xOf) {
   const g = svgEl('g', { 'data-series': entry.name });
   const { values, max, color } = entry;
-  const yOf = (v) => BOX.top + BOX.height - (max > 0 ? (v / max) * BOX.height : 0);
+  const yOf = (v) => BOTTOM - (max > 0 ? (v / max) * BOX.height : 0);
   let d = '';
   let open = false;
   values.forEach((v, i) => {
@@ -194,32 +321,31 @@ function line(entry, points, xOf) {
   return g;
 }
 
-/// Under the pointer: the nearest point's label and, per series, its exact figure from that
+/// Under the pointer: the nearest point, its guide in every panel of the container (a shared
+/// crosshair), and beside the pointer its label and, per series, its exact figure from that
 /// event (data-value) and a readable one.
-function hover(container, title, svg, tip, entries, points, xOf) {
-  const guide = svgEl('line', { y1: BOX.top, y2: BOX.top + BOX.height, class: 'guide', visibility: 'hidden' });
+function hover(frame, panel) {
+  const { container, points, xOf } = frame;
+  const { svg, tip } = panel;
+  const guide = svgEl('line', { y1: BOX.top, y2: BOTTOM, class: 'guide', visibility: 'hidden' });
   const area = svgEl('rect', { x: BOX.left - 6, y: BOX.top, width: BOX.width + 12, height: BOX.height, class: 'hover' });
   svg.append(guide, area);
-  const keyOf = (i) => points[i].key ?? String(i);
   area.addEventListener('pointermove', (event) => {
     // Through the SVG's own transform: the drawing is letterboxed inside the element (the
     // viewBox keeps its aspect), so the element's box is not the drawing's.
     const x = toDrawing(svg, event.clientX, event.clientY).x;
     let best = 0;
     points.forEach((p, i) => { if (Math.abs(xOf(p.x) - x) < Math.abs(xOf(points[best].x) - x)) best = i; });
-    hovered.set(container, { title, key: keyOf(best) });
-    showPoint(svg, tip, entries, points, xOf, best);
+    hovered.set(container, { name: panel.name, key: keyOf(points, best), clientX: event.clientX });
+    showPoint(frame, panel, best, event.clientX);
   });
   area.addEventListener('pointerleave', () => {
     hovered.delete(container);
-    tip.hidden = true;
-    guide.setAttribute('visibility', 'hidden');
+    for (const d of frame.drawn) {
+      d.tip.hidden = true;
+      d.svg.querySelector('.guide')?.setAttribute('visibility', 'hidden');
+    }
   });
-  const was = hovered.get(container);
-  if (was?.title === title) {
-    const index = points.findIndex((_, i) => keyOf(i) === was.key);
-    if (index >= 0) showPoint(svg, tip, entries, points, xOf, index);
-  }
 }
 
 /// A point of the screen (client coordinates) in the drawing's coordinates (the viewBox's).
@@ -229,14 +355,20 @@ function toDrawing(svg, clientX, clientY) {
   return new DOMPoint(clientX, clientY).matrixTransform(screen.inverse());
 }
 
-/// Shows point `index` under the pointer (also what a test calls through the panel's element).
-function showPoint(svg, tip, entries, points, xOf, index) {
+/// Shows point `index`: the guide in every panel, the tip in `panel` beside the pointer (at
+/// `clientX`; at the point when there is none), the other panels' tips hidden.
+function showPoint(frame, panel, index, clientX) {
+  const { points, xOf } = frame;
   const p = points[index];
-  const guide = svg.querySelector('.guide');
   const x = xOf(p.x).toFixed(1);
-  guide.setAttribute('x1', x);
-  guide.setAttribute('x2', x);
-  guide.setAttribute('visibility', 'visible');
+  for (const d of frame.drawn) {
+    const guide = d.svg.querySelector('.guide');
+    guide?.setAttribute('x1', x);
+    guide?.setAttribute('x2', x);
+    guide?.setAttribute('visibility', 'visible');
+    if (d !== panel) d.tip.hidden = true;
+  }
+  const { tip, entries, div, svg } = panel;
   tip.replaceChildren(el('div', 'when', p.label));
   tip.dataset.index = String(index);
   if (p.key !== undefined) tip.dataset.key = p.key;
@@ -244,11 +376,27 @@ function showPoint(svg, tip, entries, points, xOf, index) {
   if (p.restart) tip.append(el('div', 'restart', 'the service restarted before this scrape'));
   for (const e of entries) {
     const v = e.values[index];
-    if (v === undefined) continue;
-    const row = el('div', 'value', `${e.name}: ${human(v, e.unit)} (${v})`);
+    if (v === undefined || e.hidden) continue;
+    const row = el('div', 'value');
+    const swatch = el('i');
+    swatch.style.background = e.color;
+    row.append(swatch, `${e.name}: ${human(v, e.unit)} (${v})`);
     row.dataset.series = e.name;
     row.dataset.value = String(v);
     tip.append(row);
   }
   tip.hidden = false;
+  // Beside the pointer, on the side with more room.
+  const box = div.getBoundingClientRect();
+  const screen = svg.getScreenCTM();
+  const at = clientX ?? (screen ? new DOMPoint(Number(x), 0).matrixTransform(screen).x : box.left + box.width / 2);
+  const within = at - box.left;
+  tip.style.top = '1.6rem';
+  if (within < box.width / 2) {
+    tip.style.left = `${Math.round(within + 14)}px`;
+    tip.style.right = '';
+  } else {
+    tip.style.left = '';
+    tip.style.right = `${Math.round(box.width - within + 14)}px`;
+  }
 }

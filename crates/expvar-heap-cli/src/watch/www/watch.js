@@ -7,6 +7,8 @@ import {
 } from './triage.js';
 
 const $ = (id) => document.getElementById(id);
+// The windows a person can choose (index.html's buttons), in ms.
+const WINDOWS = [300000, 900000, 3600000];
 
 // id -> { id, address, name, limit: { memory_limit, memory_limit_variable }, scrapes: [{ t, key, heap, expvar, error, restart }] }
 const targets = new Map();
@@ -15,6 +17,9 @@ let periodMs = 10000;
 let skewMs = 0; // the tool's clock minus this page's
 let selected;
 let windowMs = 'all';
+// The target to open once it is named (the URL's, on a reload or a shared link: ids are the
+// tool's and change between runs, addresses do not).
+let wanted;
 let sortKey = 'rank';
 let sortDown = false;
 
@@ -46,6 +51,8 @@ function connect() {
   source.addEventListener('open', () => setStatus('live', 'live'));
   source.addEventListener('error', () => setStatus('lost', 'connection lost: reconnecting…'));
   source.addEventListener('hello', (e) => {
+    // The tool may have been restarted: its ids start again; the target is found by address.
+    selected = undefined;
     const hello = JSON.parse(e.data);
     keep = hello.keep;
     periodMs = hello.period_ms;
@@ -59,6 +66,7 @@ function connect() {
       id, address: String(address), name: name === undefined ? undefined : String(name),
       limit: { memory_limit: memoryLimit, memory_limit_variable: memoryLimitVariable }, scrapes: [],
     });
+    if (selected === undefined && wanted === String(address)) selected = id;
     schedule();
   });
   source.addEventListener('gone', (e) => {
@@ -223,7 +231,7 @@ function fleetRow(id) {
   tr = document.createElement('tr');
   tr.dataset.id = String(id);
   tr.tabIndex = 0;
-  const open = () => { selected = id; render(); };
+  const open = () => { selected = id; wanted = targets.get(id)?.address; saveState(); render(); };
   tr.addEventListener('click', () => {
     // A click that ends a text selection selects text, not the target.
     if (String(window.getSelection?.() ?? '') !== '') return;
@@ -353,6 +361,7 @@ function renderTarget() {
   const lastGood = [...scrapes].reverse().find((s) => s.heap);
   $('address').textContent = target.name ? `${target.name} · ${target.address}` : target.address;
   $('cmdline').textContent = (lastGood?.heap?.cmdline ?? []).join(' ');
+  $('cmdline').parentElement.hidden = !lastGood;
   const end = Date.now() + skewMs;
   const from = windowMs === 'all' ? undefined : end - windowMs;
   const inWindow = scrapes.filter((s) => from === undefined || s.t >= from);
@@ -378,10 +387,23 @@ function renderTarget() {
   section.dataset.scrapes = String(scrapes.length);
   section.dataset.last = scrapes.length ? scrapes[scrapes.length - 1].key : '';
   $('kept').textContent = `${scrapes.length} scrapes kept (at most ${keep})`;
-  drawPanels($('panels'), points, {
-    axis: 'time', from, to: from === undefined ? undefined : end,
-    panels: watchPanels(limit !== undefined, slope === undefined ? undefined : slope * 3600 * 1000),
-  });
+  // Nothing to draw is said as a sentence, not as empty axes.
+  const lastScrape = scrapes[scrapes.length - 1];
+  if (!inWindow.some((s) => s.heap)) {
+    const failed = scrapes.filter((s) => s.failed).length;
+    const sentence = scrapes.length === 0 ? 'Waiting for its first scrape.'
+      : !lastGood ? `No scrape of it gave figures yet (${failed} of ${scrapes.length} failed). The last one: ${lastScrape.error ?? 'no heap figures in the body'}.`
+        : `No scrape in this window gave figures; the last good one was at ${clock(lastGood.t)}. The last scrape: ${lastScrape.error ?? 'no heap figures in the body'}.`;
+    const p = document.createElement('p');
+    p.className = 'empty';
+    p.textContent = sentence;
+    $('panels').replaceChildren(p);
+  } else {
+    drawPanels($('panels'), points, {
+      axis: 'time', from, to: from === undefined ? undefined : end,
+      panels: watchPanels(limit !== undefined, slope === undefined ? undefined : slope * 3600 * 1000),
+    });
+  }
   for (const b of $('windows').querySelectorAll('button')) b.classList.toggle('on', b.dataset.window === String(windowMs));
 
   const lastExpvar = [...scrapes].reverse().find((s) => s.expvar);
@@ -418,6 +440,23 @@ function render() {
   schedule(true);
 }
 
+// The open target (by address) and the window, in the URL's fragment, so that a reload or a
+// shared link opens them again: #target=http%3A%2F%2F127.0.0.1%3A6060&window=300000.
+function saveState() {
+  const state = new URLSearchParams();
+  if (wanted !== undefined) state.set('target', wanted);
+  if (windowMs !== 'all') state.set('window', String(windowMs));
+  const hash = state.toString();
+  history.replaceState(null, '', hash ? `#${hash}` : location.pathname + location.search);
+}
+
+function loadState() {
+  const state = new URLSearchParams(location.hash.slice(1));
+  wanted = state.get('target') ?? undefined;
+  const w = Number(state.get('window'));
+  windowMs = WINDOWS.includes(w) ? w : 'all';
+}
+
 function main() {
   for (const th of $('fleet').tHead.rows[0].cells) {
     th.tabIndex = 0;
@@ -432,9 +471,16 @@ function main() {
   for (const b of $('windows').querySelectorAll('button')) {
     b.addEventListener('click', () => {
       windowMs = b.dataset.window === 'all' ? 'all' : Number(b.dataset.window);
+      saveState();
       render();
     });
   }
+  loadState();
+  window.addEventListener('hashchange', () => {
+    loadState();
+    selected = [...targets.values()].find((t) => t.address === wanted)?.id;
+    render();
+  });
   // Ages move on with no new scrape.
   setInterval(() => schedule(false), 1000);
   connect();
