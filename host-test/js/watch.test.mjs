@@ -334,6 +334,11 @@ test('the fleet, a failure, a restart, the figures under the pointer, a page ope
   const screenshot = join(target, 'playwright', 'watch.png');
   await page.screenshot({ path: screenshot, fullPage: true });
   console.log(`screenshot: ${screenshot}`);
+  // Dark when the system is: the page's own colours change (not only the charts').
+  await page.emulateMedia({ colorScheme: 'dark' });
+  assert.equal(await page.evaluate(() => getComputedStyle(document.body).backgroundColor), 'rgb(15, 18, 23)');
+  await page.screenshot({ path: join(target, 'playwright', 'watch-dark.png'), fullPage: true });
+  await page.emulateMedia({ colorScheme: 'light' });
   assert.deepEqual(problems, []);
   assert.deepEqual(laterProblems, []);
   await later.close();
