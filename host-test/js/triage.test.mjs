@@ -1,5 +1,5 @@
 // The verdicts of `expvar-heap watch` (crates/expvar-heap-cli/src/watch/www/triage.js), on their
-// own: scrapes made from the core's real events (fixtures/) and from a model of Go's counters (a
+// own: scrapes made from the records of the core's real events (fixtures/) and from a model of Go's counters (a
 // heap that grows and is collected, NumGC and PauseTotalNs as the runtime counts them), so that
 // each threshold is met just over and just under. The page shows them; watch.test.mjs checks
 // them on real Go services in Chromium.
@@ -17,12 +17,21 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const MiB = 1024 * 1024;
 const T0 = Date.UTC(2026, 11, 4, 12, 0, 0);
 
-// The events of a fixture's expected file, as the stream carries them.
-function fixtureEvents(path) {
-  return readFileSync(join(root, path), 'utf8').trim().split('\n').map((line) => {
-    const event = JSON.parse(line);
-    return { has_error: event.error !== undefined, event };
-  });
+// The record the stream carries for a fixture's expected file (the events of one scrape), as
+// the tool's watch/hub.rs `record` makes it (its unit test checks it on every fixture).
+function fixtureRecord(path) {
+  const events = readFileSync(join(root, path), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+  const record = { t: events[0]['@timestamp'] };
+  const heapEvent = events.find((e) => e.data_stream.dataset === 'golang.heap');
+  if (heapEvent) record.heap_event = true;
+  if (heapEvent?.golang?.heap) record.heap = heapEvent.golang.heap;
+  const expvarEvent = events.find((e) => e.data_stream.dataset === 'golang.expvar' && e.golang?.expvar);
+  if (expvarEvent) record.expvar = true;
+  if (expvarEvent?.golang.expvar.custom) record.custom = expvarEvent.golang.expvar.custom;
+  const failed = events.find((e) => e.error);
+  if (failed) record.error = failed.error.message ?? 'error';
+  if (events.some((e) => typeof e.event?.original === 'string' && e.event.original !== '')) record.answered = true;
+  return record;
 }
 
 // A scrape of a model Go process at `t`: heap floor `kept` (what the GC keeps), the sawtooth's
@@ -35,14 +44,13 @@ function heapScrape(t, { kept, phase = 0, numGC, pausedNs, since = 'previous_bod
     gc: { next_gc_limit: kept * 2, total: { count: numGC }, pause: { since, total: { ns: pausedNs } } },
   };
   if (system) heap.system = system;
-  const timestamp = new Date(t).toISOString();
-  const events = [{ has_error: false, event: { '@timestamp': timestamp, data_stream: { dataset: 'golang.heap' }, golang: { heap } } }];
-  if (custom) events.push({ has_error: false, event: { '@timestamp': timestamp, data_stream: { dataset: 'golang.expvar' }, golang: { expvar: { custom } } } });
-  return scrapeOf(events);
+  const record = { t: new Date(t).toISOString(), heap, heap_event: true };
+  if (custom) Object.assign(record, { expvar: true, custom });
+  return scrapeOf(record);
 }
 
 function failedScrape(t, message) {
-  return scrapeOf([{ has_error: true, event: { '@timestamp': new Date(t).toISOString(), data_stream: { dataset: 'golang.heap' }, error: { message } } }]);
+  return scrapeOf({ t: new Date(t).toISOString(), heap_event: true, error: message });
 }
 
 // `minutes` of scrapes every `periodS` of a steady process: heap floor `kept(t)`, `gcPerS`
@@ -101,14 +109,14 @@ test('down for longer than is kept, and bodies that came back unusable', () => {
   assert.match(v.reason, /^down since before \d\d:\d\d:\d\d \(all that is kept\): connection refused$/);
   assert.equal(verdict(failed, T0 + 30000, false).kind, 'never');
   // An error page kept in event.original: an answer, but no usable body.
-  const page = scrapeOf([{ has_error: true, event: { '@timestamp': new Date(T0).toISOString(), data_stream: { dataset: 'golang.heap' }, error: { message: 'HTTP 502' }, event: { original: '<html>bad gateway</html>' } } }]);
+  const page = scrapeOf({ t: new Date(T0).toISOString(), heap_event: true, error: 'HTTP 502', answered: true });
   assert.equal(page.failed, true);
   assert.equal(page.answered, true);
   assert.equal(verdict([page], T0).reason, 'never gave a usable body: HTTP 502');
 });
 
 test('a run without the heap dataset has nothing to judge but failures', () => {
-  const expvarOnly = scrapeOf([{ has_error: false, event: { '@timestamp': new Date(T0).toISOString(), data_stream: { dataset: 'golang.expvar' }, golang: { expvar: { custom: { n: 1 } } } } }]);
+  const expvarOnly = scrapeOf({ t: new Date(T0).toISOString(), expvar: true, custom: { n: 1 } });
   assert.equal(expvarOnly.failed, false);
   const v = verdict([expvarOnly], T0);
   assert.equal(v.kind, 'ok');
@@ -126,14 +134,14 @@ test('a rate needs 10 s of scrapes: two close together say nothing', () => {
 });
 
 test('a body without memstats (the core\'s own event) is no failure but its own verdict', () => {
-  const scrape = scrapeOf(fixtureEvents('fixtures/bad/memstats-missing.expected.ndjson'));
+  const scrape = scrapeOf(fixtureRecord('fixtures/bad/memstats-missing.expected.ndjson'));
   assert.equal(scrape.failed, false);
   assert.equal(scrape.noMemstats, true);
   const v = verdict([scrape], scrape.t);
   assert.equal(v.kind, 'nomemstats');
   assert.equal(v.reason, 'no memstats in the body');
   // Any other bad body is a failed scrape.
-  const truncated = scrapeOf(fixtureEvents('fixtures/bad/truncated.expected.ndjson'));
+  const truncated = scrapeOf(fixtureRecord('fixtures/bad/truncated.expected.ndjson'));
   assert.equal(truncated.failed, true);
 });
 

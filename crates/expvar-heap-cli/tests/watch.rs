@@ -58,6 +58,44 @@ fn request(address: &str, head: &str, has: impl Fn(&str) -> bool) -> (String, St
     (head.to_ascii_lowercase(), body.to_owned())
 }
 
+/// A request whose answer is a chunked, gzip-compressed stream: its head, and the text decoded
+/// from the chunks that came in whole, read until `has` holds of it (or WAIT passed).
+fn gzip_stream(address: &str, head: &str, has: impl Fn(&str) -> bool) -> (String, String) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let deadline = Instant::now() + WAIT;
+    let mut answer = Vec::new();
+    let mut buffer = [0; 65536];
+    let mut text = String::new();
+    let mut head = String::new();
+    while Instant::now() < deadline && !has(&text) {
+        match stream.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&buffer[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => continue,
+            Err(_) => break,
+        }
+        let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+        head = String::from_utf8_lossy(&answer[..end]).to_ascii_lowercase();
+        // The whole chunks so far, decoded as one gzip stream (a sync flush ends each).
+        let mut body = &answer[end + 4..];
+        let mut decoder = flate2::write::GzDecoder::new(Vec::new());
+        while let Some(line) = body.windows(2).position(|w| w == b"\r\n") {
+            let size =
+                usize::from_str_radix(std::str::from_utf8(&body[..line]).unwrap(), 16).unwrap();
+            if body.len() < line + 2 + size + 2 {
+                break;
+            }
+            decoder.write_all(&body[line + 2..line + 2 + size]).unwrap();
+            body = &body[line + 2 + size + 2..];
+        }
+        decoder.flush().unwrap();
+        text = String::from_utf8_lossy(decoder.get_ref()).into_owned();
+    }
+    (head, text)
+}
+
 /// A GET answered whole (the server closes the connection after it: `Connection: close`).
 fn get(address: &str, path: &str, host: &str) -> (String, String) {
     let head = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
@@ -121,6 +159,30 @@ fn the_page_server_answers_its_own_requests_only_and_shows_no_credential() {
     assert!(stream.contains(target), "{stream}");
     assert!(stream.contains("connection refused"), "{stream}");
     assert!(!stream.contains("SECRET") && !stream.contains("someone"), "{stream}");
+    // A scrape is a compact record: no ECS envelope, no credential.
+    assert!(stream.contains("data: {\"target\":0,\"scrape\":{\"t\":\""), "{stream}");
+    assert!(!stream.contains("\"ecs\""), "{stream}");
+
+    // Asked for gzip, the same stream comes compressed, each batch flushed so that it decodes at
+    // once: the history through its `live` mark, and the scrapes after it.
+    let gzip = format!(
+        "GET /events HTTP/1.1\r\nHost: {address}\r\nAccept-Encoding: br, gzip;q=0.8\r\nConnection: close\r\n\r\n"
+    );
+    let (head, text) = gzip_stream(&address, &gzip, |text| {
+        text.matches("connection refused").count() >= 2 && text.contains("event: live\n")
+    });
+    assert!(head.contains("content-encoding: gzip"), "{head}");
+    assert!(head.contains("vary: accept-encoding"), "{head}");
+    assert!(text.starts_with("retry: 1000\nevent: hello\n"), "{text}");
+    assert!(text.contains(target), "{text}");
+    assert!(!text.contains("SECRET"), "{text}");
+    // Refused with a quality of 0: not compressed.
+    let refused = format!(
+        "GET /events HTTP/1.1\r\nHost: {address}\r\nAccept-Encoding: gzip;q=0\r\nConnection: close\r\n\r\n"
+    );
+    let (head, stream) = request(&address, &refused, |answer| answer.contains("event: hello\n"));
+    assert!(!head.contains("content-encoding"), "{head}");
+    assert!(stream.contains("event: hello\n"), "{stream}");
 
     let _ = child.kill();
     let _ = child.wait();

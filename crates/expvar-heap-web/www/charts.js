@@ -302,20 +302,41 @@ function drawTimeAxis(svg, frame) {
 }
 
 /// A series as a path broken where it has no value, and a dot on each point that stands alone
-/// (a single body, or one between gaps) so that it shows.
+/// (a single body, or one between gaps) so that it shows. Thinned to two vertices per half unit
+/// of the drawing (about a pixel at the widths the pages draw at): the lowest and the highest
+/// value there, in their order, so that no spike is lost however many points fall on a pixel.
 function line(entry, points, xOf) {
   const g = svgEl('g', { 'data-series': entry.name });
   const { values, max, color } = entry;
   const yOf = (v) => BOTTOM - (max > 0 ? (v / max) * BOX.height : 0);
   let d = '';
   let open = false;
+  // The column being gathered: its key (x in half units) and its lowest and highest points.
+  let column;
+  const flush = () => {
+    if (!column) return;
+    const { lo, hi } = column;
+    for (const i of lo === hi ? [lo] : [Math.min(lo, hi), Math.max(lo, hi)]) {
+      d += `${open ? 'L' : 'M'}${xOf(points[i].x).toFixed(1)},${yOf(values[i]).toFixed(1)}`;
+      open = true;
+    }
+    column = undefined;
+  };
   values.forEach((v, i) => {
-    if (v === undefined) { open = false; return; }
-    d += `${open ? 'L' : 'M'}${xOf(points[i].x).toFixed(1)},${yOf(v).toFixed(1)}`;
+    if (v === undefined) {
+      flush();
+      open = false;
+      return;
+    }
     const alone = values[i - 1] === undefined && values[i + 1] === undefined;
     if (alone) g.append(svgEl('circle', { cx: xOf(points[i].x).toFixed(1), cy: yOf(v).toFixed(1), r: 2.5, fill: color }));
-    open = true;
+    const key = Math.round(xOf(points[i].x) * 2);
+    if (column && column.key !== key) flush();
+    if (!column) column = { key, lo: i, hi: i };
+    if (v < values[column.lo]) column.lo = i;
+    if (v > values[column.hi]) column.hi = i;
   });
+  flush();
   g.append(svgEl('path', { d, fill: 'none', stroke: color, 'stroke-width': 2 }));
   g.dataset.points = String(values.filter((v) => v !== undefined).length);
   return g;

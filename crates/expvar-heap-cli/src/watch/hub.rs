@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use expvar_heap::Event;
+use serde_json::value::RawValue;
 use tokio::sync::broadcast;
 
 use crate::scrape::Label;
@@ -80,20 +81,10 @@ impl Hub {
         }
     }
 
-    /// One scrape's events. Each event's text is JSON on one line, as the transform writes it;
-    /// whether it has `error.message` comes from the transform, never from reading the text.
+    /// One scrape's events, sent as one compact record ([`record`]): the figures the page reads,
+    /// not the whole ECS events (which go to `--output`).
     pub fn publish(&self, id: u64, events: &[Event]) {
-        let mut data = format!("data: {{\"target\":{id},\"events\":[");
-        for (i, event) in events.iter().enumerate() {
-            if i > 0 {
-                data.push(',');
-            }
-            data.push_str(&format!(
-                "{{\"has_error\":{},\"event\":{}}}",
-                event.has_error, event.json
-            ));
-        }
-        data.push_str("]}\n\n");
+        let data = format!("data: {{\"target\":{id},\"scrape\":{}}}\n\n", record(events));
         let frame = Bytes::from(data);
         let mut state = self.state();
         let Some(kept) = state.targets.get_mut(&id) else { return };
@@ -127,8 +118,141 @@ impl Hub {
             frames.push(kept.named.clone());
             frames.extend(kept.frames.iter().cloned());
         }
+        // The history ends here: the page draws once, not once a kept scrape.
+        frames.push(Bytes::from_static(b"event: live\ndata: {}\n\n"));
         (frames, self.live.subscribe())
     }
+}
+
+/// The fields of an event the page reads: each figure's text is kept as the transform wrote it
+/// (borrowed, never parsed into a number), so the page shows exactly what `--output` has.
+#[derive(serde::Deserialize)]
+struct Read<'a> {
+    #[serde(rename = "@timestamp", borrow)]
+    timestamp: Option<&'a RawValue>,
+    #[serde(default)]
+    data_stream: DataStream,
+    #[serde(borrow)]
+    error: Option<ErrorField<'a>>,
+    #[serde(borrow)]
+    event: Option<EventField<'a>>,
+    #[serde(borrow)]
+    golang: Option<Golang<'a>>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct DataStream {
+    dataset: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct ErrorField<'a> {
+    #[serde(borrow)]
+    message: Option<&'a RawValue>,
+}
+
+#[derive(serde::Deserialize)]
+struct EventField<'a> {
+    #[serde(borrow)]
+    original: Option<&'a RawValue>,
+}
+
+#[derive(serde::Deserialize)]
+struct Golang<'a> {
+    #[serde(borrow)]
+    heap: Option<&'a RawValue>,
+    #[serde(borrow)]
+    expvar: Option<Expvar<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct Expvar<'a> {
+    #[serde(borrow)]
+    custom: Option<&'a RawValue>,
+}
+
+/// One scrape's record for the page, a JSON object with, when the events have them:
+/// - `t`: the first event's `@timestamp`;
+/// - `heap`: the `golang.heap` object of the heap event (`heap_event`: the scrape has one at all,
+///   which a run without the heap dataset has not);
+/// - `custom`: the `golang.expvar.custom` object of the expvar event (`expvar`: the scrape has
+///   an expvar event with `golang.expvar`);
+/// - `error`: the first event with an error's `error.message` (`"error"` when it has none);
+/// - `answered`: a body came back (an event keeps a non-empty `event.original`), for a scrape
+///   that failed all the same.
+///
+/// Every value is the transform's own text. About a third of the events' size for the heap
+/// dataset (no ECS envelope: `ecs`, `service`, `tags`, `event` and `data_stream` are the same
+/// on every scrape, or in the target's frame) and no `event.original`, however large.
+pub fn record(events: &[Event]) -> String {
+    let mut t = None;
+    let mut heap = None;
+    let mut heap_event = false;
+    let mut custom = None;
+    let mut expvar = false;
+    let mut error: Option<String> = None;
+    let mut answered = false;
+    for event in events {
+        let Ok(read) = serde_json::from_str::<Read>(&event.json) else {
+            error.get_or_insert_with(|| "\"the tool wrote an event the page cannot read\"".into());
+            continue;
+        };
+        t = t.or(read.timestamp);
+        if event.has_error && error.is_none() {
+            let message = read.error.and_then(|e| e.message).map(RawValue::get);
+            error = Some(message.unwrap_or("\"error\"").to_owned());
+        }
+        if read
+            .event
+            .and_then(|e| e.original)
+            .is_some_and(|o| o.get() != "\"\"" && o.get() != "null")
+        {
+            answered = true;
+        }
+        match read.data_stream.dataset.as_deref() {
+            Some("golang.heap") => {
+                heap_event = true;
+                heap = heap.or(read.golang.as_ref().and_then(|g| g.heap));
+            }
+            Some("golang.expvar") => {
+                if let Some(found) = read.golang.and_then(|g| g.expvar) {
+                    expvar = true;
+                    custom = custom.or(found.custom);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = String::from("{");
+    let mut field = |name: &str, value: &str| {
+        if out.len() > 1 {
+            out.push(',');
+        }
+        out.push_str(&format!("\"{name}\":{value}"));
+    };
+    if let Some(t) = t {
+        field("t", t.get());
+    }
+    if let Some(heap) = heap {
+        field("heap", heap.get());
+    }
+    if heap_event {
+        field("heap_event", "true");
+    }
+    if let Some(custom) = custom {
+        field("custom", custom.get());
+    }
+    if expvar {
+        field("expvar", "true");
+    }
+    if let Some(error) = &error {
+        field("error", error);
+    }
+    if answered {
+        field("answered", "true");
+    }
+    out.push('}');
+    out
 }
 
 /// The hub as an observer of the scrapes: told each target and scrape in order, by the thread
@@ -175,7 +299,7 @@ mod tests {
             },
         );
         for n in 1..=3 {
-            hub.publish(7, &[event(&format!("{{\"n\":{n}}}"), false)]);
+            hub.publish(7, &[event(&format!("{{\"@timestamp\":\"{n}\"}}"), false)]);
         }
         let (history, mut live) = hub.subscribe();
         let history = text(&history);
@@ -188,27 +312,104 @@ mod tests {
             )
         );
         // The ring keeps the last two.
-        assert!(!history.contains("{\"n\":1}"));
+        assert!(!history.contains("\"t\":\"1\""));
         assert!(history.ends_with(
-            "data: {\"target\":7,\"events\":[{\"has_error\":false,\"event\":{\"n\":2}}]}\n\n\
-             data: {\"target\":7,\"events\":[{\"has_error\":false,\"event\":{\"n\":3}}]}\n\n"
+            "data: {\"target\":7,\"scrape\":{\"t\":\"2\"}}\n\n\
+             data: {\"target\":7,\"scrape\":{\"t\":\"3\"}}\n\n\
+             event: live\ndata: {}\n\n"
         ));
-        hub.publish(7, &[event("{\"n\":4}", true)]);
+        hub.publish(7, &[event("{\"@timestamp\":\"4\"}", true)]);
         let frame = live.try_recv().unwrap();
-        assert_eq!(
-            frame,
-            "data: {\"target\":7,\"events\":[{\"has_error\":true,\"event\":{\"n\":4}}]}\n\n"
-        );
+        assert_eq!(frame, "data: {\"target\":7,\"scrape\":{\"t\":\"4\",\"error\":\"error\"}}\n\n");
         hub.remove_target(7);
         assert_eq!(live.try_recv().unwrap(), "event: gone\ndata: {\"id\":7}\n\n");
         assert!(!text(&hub.subscribe().0).contains("\"target\":7"));
+    }
+
+    /// Every expected file of the fixtures, as the events of one scrape each: the record keeps
+    /// each figure's text as the event has it, and drops the rest.
+    #[test]
+    fn a_record_keeps_the_figures_of_the_events_exactly() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+        let mut dirs = vec![root];
+        let mut files = 0;
+        let (mut events_bytes, mut record_bytes) = (0, 0);
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                if !path.to_string_lossy().ends_with(".expected.ndjson") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                let values: Vec<serde_json::Value> =
+                    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+                let events: Vec<Event> = text
+                    .lines()
+                    .zip(&values)
+                    .map(|(line, value)| event(line, value.get("error").is_some()))
+                    .collect();
+                let written = record(&events);
+                let got: serde_json::Value = serde_json::from_str(&written).unwrap();
+                let of =
+                    |dataset: &str| values.iter().find(|v| v["data_stream"]["dataset"] == dataset);
+                let heap = of("golang.heap").and_then(|v| v["golang"].get("heap"));
+                let custom = of("golang.expvar").and_then(|v| v["golang"]["expvar"].get("custom"));
+                let error = values.iter().find_map(|v| v.get("error")).map(|e| &e["message"]);
+                let answered = values
+                    .iter()
+                    .any(|v| v["event"]["original"].as_str().is_some_and(|o| !o.is_empty()));
+                let name = path.display();
+                assert_eq!(got["t"], values[0]["@timestamp"], "{name}");
+                assert_eq!(got.get("heap"), heap, "{name}");
+                assert_eq!(got.get("heap_event").is_some(), of("golang.heap").is_some(), "{name}");
+                assert_eq!(got.get("custom"), custom, "{name}");
+                let expvar =
+                    of("golang.expvar").is_some_and(|v| v["golang"].get("expvar").is_some());
+                assert_eq!(got.get("expvar").is_some(), expvar, "{name}");
+                assert_eq!(got.get("error"), error, "{name}");
+                assert_eq!(got.get("answered").is_some(), answered, "{name}");
+                // Each figure's text as the transform wrote it (a float's digits, a big integer).
+                if let Some(heap) = heap {
+                    let text = serde_json::to_string(heap).unwrap();
+                    assert!(written.contains(&text), "{name}: the heap's text changed");
+                }
+                // Custom variables are in both, as they were published: not counted.
+                let custom_bytes = custom.map_or(0, |c| serde_json::to_string(c).unwrap().len());
+                events_bytes += text.len() - custom_bytes;
+                record_bytes += written.len() - custom_bytes;
+                files += 1;
+            }
+        }
+        assert!(files >= 30, "{files} expected files");
+        // The envelope and every event.original are left out.
+        assert!(record_bytes * 2 < events_bytes, "{record_bytes} of {events_bytes} bytes");
+        eprintln!(
+            "records: {record_bytes} bytes for {events_bytes} bytes of events (custom variables aside)"
+        );
+    }
+
+    #[test]
+    fn a_record_of_events_it_cannot_read_says_so() {
+        let written = record(&[event("not json", true), event("{\"@timestamp\":\"x\"}", false)]);
+        assert_eq!(
+            written,
+            "{\"t\":\"x\",\"error\":\"the tool wrote an event the page cannot read\"}"
+        );
+        assert_eq!(record(&[]), "{}");
     }
 
     #[test]
     fn a_target_of_large_bodies_keeps_fewer_scrapes() {
         let hub = Hub::new(1000, Duration::from_secs(1));
         hub.add_target(1, "http://127.0.0.1:1", &Label::default());
-        let big = format!("{{\"x\":\"{}\"}}", "y".repeat(1 << 20));
+        let big = format!(
+            "{{\"data_stream\":{{\"dataset\":\"golang.expvar\"}},\"golang\":{{\"expvar\":{{\"custom\":{{\"x\":\"{}\"}}}}}}}}",
+            "y".repeat(1 << 20)
+        );
         for _ in 0..40 {
             hub.publish(1, &[event(&big, false)]);
         }

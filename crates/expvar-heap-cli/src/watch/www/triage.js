@@ -9,20 +9,18 @@
 // heap event whose pause window starts at a restart, `heapEvent` whether the run makes heap events
 // at all (not with `--dataset expvar`).
 
-// One scrape from its events: the heap event's figures, or why it failed.
-export function scrapeOf(events) {
-  const scrape = { t: undefined, key: undefined, heap: undefined, expvar: undefined, error: undefined, restart: false,
-    answered: false, heapEvent: false };
-  for (const { has_error: hasError, event } of events) {
-    scrape.t ??= Date.parse(event['@timestamp']);
-    scrape.key ??= event['@timestamp'];
-    if (hasError && scrape.error === undefined) scrape.error = String(event.error?.message ?? 'error');
-    if (typeof event.event?.original === 'string' && event.event.original !== '') scrape.answered = true;
-    const dataset = event.data_stream?.dataset;
-    if (dataset === 'golang.heap') scrape.heapEvent = true;
-    if (dataset === 'golang.heap' && event.golang?.heap?.allocations) scrape.heap = event.golang.heap;
-    if (dataset === 'golang.expvar' && event.golang?.expvar) scrape.expvar = event.golang.expvar;
-  }
+// One scrape from its record on the stream (the tool's watch/hub.rs `record`: `t` the
+// @timestamp, `heap` the heap event's golang.heap, `heap_event`, `custom` the expvar event's
+// custom variables, `expvar`, `error` the first error message, `answered`).
+export function scrapeOf(record) {
+  const scrape = {
+    t: Date.parse(record.t), key: record.t, heap: undefined, expvar: undefined,
+    error: record.error === undefined ? undefined : String(record.error), restart: false,
+    answered: record.answered === true, heapEvent: record.heap_event === true,
+  };
+  // A heap event with figures; one with only an error message has none.
+  if (record.heap?.allocations) scrape.heap = record.heap;
+  if (record.expvar === true) scrape.expvar = { custom: record.custom ?? {} };
   scrape.restart = scrape.heap?.gc?.pause?.since === 'restart';
   // A body that has no memstats (the core says "memstats is missing") came from a service that
   // answered: no failed scrape, but one with no heap figures.

@@ -15,6 +15,9 @@ const targets = new Map();
 let keep = 360;
 let periodMs = 10000;
 let skewMs = 0; // the tool's clock minus this page's
+// The kept history has been read (the tool sends `live` after it): until then nothing is drawn,
+// so that a page opened on a long history draws once, not once a scrape.
+let live = false;
 let selected;
 let windowMs = 'all';
 // The target to open once it is named (the URL's, on a reload or a shared link: ids are the
@@ -36,7 +39,7 @@ let pending = false;
 let chartsStale = true;
 function schedule(charts = true) {
   chartsStale ||= charts;
-  if (pending) return;
+  if (pending || !live) return;
   pending = true;
   requestAnimationFrame(() => {
     pending = false;
@@ -53,6 +56,7 @@ function connect() {
   source.addEventListener('hello', (e) => {
     // The tool may have been restarted: its ids start again; the target is found by address.
     selected = undefined;
+    live = false;
     const hello = JSON.parse(e.data);
     keep = hello.keep;
     periodMs = hello.period_ms;
@@ -69,6 +73,10 @@ function connect() {
     if (selected === undefined && wanted === String(address)) selected = id;
     schedule();
   });
+  source.addEventListener('live', () => {
+    live = true;
+    schedule();
+  });
   source.addEventListener('gone', (e) => {
     const { id } = JSON.parse(e.data);
     targets.delete(id);
@@ -76,10 +84,10 @@ function connect() {
     schedule();
   });
   source.addEventListener('message', (e) => {
-    const { target, events } = parseExact(e.data);
+    const { target, scrape: record } = parseExact(e.data);
     const t = targets.get(target);
     if (!t) return;
-    const scrape = scrapeOf(events);
+    const scrape = scrapeOf(record);
     scrape.rates = ratesSince(lastGood(t.scrapes), scrape);
     t.scrapes.push(scrape);
     if (t.scrapes.length > keep) t.scrapes.splice(0, t.scrapes.length - keep);
