@@ -318,6 +318,14 @@ test('the fleet, a failure, a restart, the figures under the pointer, a page ope
   await page.waitForSelector('.panel .marker.restart', { state: 'attached' });
   await page.waitForSelector('.panel .marker.failed', { state: 'attached' });
   const failed = await page.$$eval('.panel .marker.failed title', (titles) => titles.map((t) => t.textContent));
+  // Their titles are within the pointer's reach: each mark is what the pointer finds at it.
+  const reached = await page.evaluate(() => ['.marker.restart .hit', '.marker.failed'].map((sel) => {
+    const mark = document.querySelector(`.panel[data-panel="Heap"] ${sel}`);
+    const box = mark.getBoundingClientRect();
+    const found = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
+    return found?.closest('.marker') === mark.closest('.marker');
+  }));
+  assert.deepEqual(reached, [true, true]);
   assert.ok(failed.some((title) => refused.test(title)), `failed scrapes: ${failed.join(' | ')}`);
 
   // A page opened now first gets every kept scrape: as many points as the output has events.

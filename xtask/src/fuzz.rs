@@ -2,11 +2,13 @@
 //! (cargo fuzz, with the nightly toolchain), its corpus seeded from the fixtures and Elastic's
 //! pipeline-test bodies.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 use expvar_heap_test_support::conformance::conformance_dir;
+
+use crate::background::Background;
 use expvar_heap_test_support::{fixtures, root, target_dir};
 
 /// The targets of `fuzz/fuzz_targets/`.
@@ -178,60 +180,11 @@ fn check_installed() -> Result<()> {
     Ok(())
 }
 
-/// A build of every fuzz target, under way in the background (as `cargo fuzz run` builds them,
-/// so that the runs then find it done), its output kept in a log file.
-pub struct Build {
-    /// `None` once waited for.
-    child: Option<Child>,
-    log: PathBuf,
-}
-
-/// Starts building every fuzz target, its output to `target/fuzz-build.log`.
-pub fn start_build() -> Result<Build> {
+/// Starts building every fuzz target in the background (as `cargo fuzz run` builds them, so that
+/// the runs then find it done), its output to `target/fuzz-build.log`.
+pub fn start_build() -> Result<Background> {
     check_installed()?;
-    let log = target_dir().join("fuzz-build.log");
-    std::fs::create_dir_all(target_dir())?;
-    let file = std::fs::File::create(&log)?;
-    let mut command = cargo_fuzz("build")?;
-    // Its own process group, so that stopping it stops the compilers it started too.
-    #[cfg(unix)]
-    std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    let child = command
-        .stdin(Stdio::null())
-        .stdout(file.try_clone()?)
-        .stderr(file)
-        .spawn()
-        .context("could not start cargo fuzz build")?;
-    eprintln!("building the fuzz targets in the background (log: {})", log.display());
-    Ok(Build { child: Some(child), log })
-}
-
-impl Build {
-    /// Waits for the build to end; its log is printed when it failed.
-    pub fn wait(mut self) -> Result<()> {
-        let status = self.child.take().expect("waited for once").wait()?;
-        if !status.success() {
-            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-            bail!("building the fuzz targets failed ({status}):\n{log}");
-        }
-        Ok(())
-    }
-}
-
-/// A run that stops before waiting for the build (a test failed) stops the build too.
-impl Drop for Build {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            #[cfg(unix)]
-            // SAFETY: kill(2) with a negative pid signals the process group the child leads (it
-            // was started with process_group(0)); no memory is involved.
-            unsafe {
-                libc::kill(-(child.id() as i32), libc::SIGKILL);
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
+    Background::start("building the fuzz targets", cargo_fuzz("build")?, "fuzz-build.log")
 }
 
 /// Seeds a corpus with the fuzz regressions and, when its target reads bodies, every fixture

@@ -4,6 +4,7 @@
 //! test), `dist`, `playground` (the browser playground's site), `serve`, `bless`, `fluent_bit`
 //! (the benchmark in a real Fluent Bit).
 
+mod background;
 mod bless;
 mod dist;
 mod fluent_bit;

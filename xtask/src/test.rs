@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use expvar_heap_test_support::{root, target_dir};
 
+use crate::background::Background;
 use crate::{cargo, fuzz, playground, run, unify, wasm};
 
 pub fn test() -> Result<()> {
@@ -38,6 +39,9 @@ fn every_test(phases: &mut Phases) -> Result<()> {
             "--locked",
         ]))
     })?;
+    // The fleet's verdicts in Chromium take six minutes of scrapes, mostly waiting: started now
+    // (the tool is built), beside the tests below, and waited for at the end.
+    let fleet = phases.run("fleet test started (Chromium, about 6 min)", start_fleet_test)?;
     phases.run("cargo test --workspace (run)", || {
         run(linted(cargo(), &clippy).args(["test", "--workspace", "--locked"]))
     })?;
@@ -58,12 +62,32 @@ fn every_test(phases: &mut Phases) -> Result<()> {
         }
         run(wasm_lints.args(["--", "-D", "warnings"]))
     })?;
-    phases.run("fuzz build (what was left of it)", || fuzz_build.wait())?;
+    phases.run("fuzz build (what was left of it)", || fuzz_build.wait(false))?;
     let seconds = match std::env::var("EXPVAR_HEAP_FUZZ_SECONDS") {
         Ok(seconds) => seconds.parse().context("EXPVAR_HEAP_FUZZ_SECONDS: a number of seconds")?,
         Err(_) => fuzz::TEST_SECONDS,
     };
-    phases.run("fuzz runs", || fuzz::fuzz(seconds))
+    phases.run("fuzz runs", || fuzz::fuzz(seconds))?;
+    phases.run("fleet test (what was left of it)", || fleet.wait(true))
+}
+
+/// Starts host-test/js/fleet.slow.mjs: real Go services of every verdict, watched in Chromium.
+fn start_fleet_test() -> Result<Background> {
+    npm_packages()?;
+    let mut node = Command::new("node");
+    node.args(["--test", "fleet.slow.mjs"]).current_dir(root().join("host-test/js"));
+    Background::start("the fleet test", node, "fleet-test.log")
+}
+
+/// The npm packages of host-test/js, installed on first use.
+fn npm_packages() -> Result<()> {
+    let js = root().join("host-test/js");
+    if !js.join("node_modules").is_dir() {
+        eprintln!("installing the npm packages of host-test/js (npm ci)");
+        run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&js))
+            .context("Node.js and npm are needed for the JavaScript host tests")?;
+    }
+    Ok(())
 }
 
 /// Clippy's compiler driver, beside the toolchain's rustc (the `clippy` component).
@@ -140,11 +164,7 @@ impl Phases {
 /// `target/py-venv`.
 fn test_node() -> Result<()> {
     let js = root().join("host-test/js");
-    if !js.join("node_modules").is_dir() {
-        eprintln!("installing the npm packages of host-test/js (npm ci)");
-        run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&js))
-            .context("Node.js and npm are needed for the JavaScript host tests")?;
-    }
+    npm_packages()?;
     eprintln!("testing the component in Node (jco)");
     run(Command::new("node").arg("--test").current_dir(&js))
 }

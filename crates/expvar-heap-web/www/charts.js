@@ -221,8 +221,11 @@ function drawPanel(frame, panel) {
       svg.append(band);
       i = j;
     } else if (p.restart) {
+      // The dashed line, and a wider one that cannot be seen but takes the pointer (its title).
       const x = xOf(p.x).toFixed(1);
-      const mark = svgEl('line', { x1: x, y1: BOX.top, x2: x, y2: BOTTOM, class: 'marker restart' });
+      const mark = svgEl('g', { class: 'marker restart' });
+      mark.append(svgEl('line', { x1: x, y1: BOX.top, x2: x, y2: BOTTOM, class: 'seen' }),
+        svgEl('line', { x1: x, y1: BOX.top, x2: x, y2: BOTTOM, class: 'hit' }));
       const title = svgEl('title', {});
       title.textContent = `${p.label}: the service restarted`;
       mark.append(title);
@@ -274,6 +277,8 @@ function drawPanel(frame, panel) {
   const drawn = { name, div, svg, tip, entries };
   frame.drawn.push(drawn);
   hover(frame, drawn);
+  // Restarts and outages over the pointer's area, so that the pointer reaches their titles.
+  for (const mark of svg.querySelectorAll('.marker')) svg.append(mark);
   return div;
 }
 

@@ -60,8 +60,9 @@ export const GROWTH_SPAN_MS = 5 * 60 * 1000;
 // ... its floor (the lowest heap in use between collections, read as the lowest `object.bytes` of
 // each of GROWTH_BUCKETS slices of the span) rose steadily: the Theil-Sen slope of the floors
 // (robust to the sawtooth and to one odd slice) is positive, at least GROWTH_RISING of the
-// slice-to-slice steps rose, and the floor grew by at least GROWTH_SHARE of where it started and
-// GROWTH_MIN_BYTES in all.
+// slice-to-slice steps rose, and the slope over the span adds up to at least GROWTH_SHARE of
+// where the floor started and GROWTH_MIN_BYTES (not the last floor minus the first: a heap that
+// grew once at start, as a cache fills, then stayed, is no leak).
 export const GROWTH_BUCKETS = 8;
 export const GROWTH_RISING = 0.7;
 export const GROWTH_SHARE = 0.1;
@@ -172,7 +173,9 @@ export function keptGrowth(process) {
   let rising = 0;
   for (let i = 1; i < floors.length; i++) if (floors[i][1] > floors[i - 1][1]) rising++;
   const start = floors[0][1];
-  const grown = floors[floors.length - 1][1] - start;
+  // What the slope adds up to over the span: a single step (a cache filled at start, then flat)
+  // moves the median slope little, where last minus first would count all of it.
+  const grown = slope * (floors[floors.length - 1][0] - floors[0][0]);
   const perHour = slope * 3600 * 1000;
   const leaking = slope > 0 && rising >= GROWTH_RISING * (floors.length - 1)
     && grown >= GROWTH_SHARE * start && grown >= GROWTH_MIN_BYTES;
