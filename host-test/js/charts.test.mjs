@@ -4,7 +4,7 @@
 // (watch.test.mjs, playground.test.mjs).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { niceTicks, timeTicks, human } from '../../crates/expvar-heap-web/www/charts.js';
+import { niceTicks, timeTicks, human, clock } from '../../crates/expvar-heap-web/www/charts.js';
 
 const MiB = 1024 * 1024;
 
@@ -49,4 +49,12 @@ test('time ticks: round times of the clock inside the window, 2 to 6 of them', (
   }
   // No span, no tick.
   assert.deepEqual(timeTicks(at(12, 0), at(12, 0)), []);
+});
+
+test('clock times run from 00:00:00 to 23:59:59, whatever the locale', () => {
+  const at = (h, m, sec) => new Date(2026, 11, 5, h, m, sec).getTime();
+  assert.equal(clock(at(0, 2, 37)), '00:02:37');
+  assert.equal(clock(at(23, 59, 59)), '23:59:59');
+  assert.equal(clock(at(12, 0, 0)), '12:00:00');
+  assert.deepEqual(timeTicks(at(23, 58, 0), at(0, 3, 0) + 86400000).map((t) => t.label), ['23:58', '23:59', '00:00', '00:01', '00:02', '00:03']);
 });

@@ -16,12 +16,12 @@
 // screenshot of the fleet is saved in target/playwright/fleet.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchChromium, openPage } from './chromium.mjs';
+import { WAIT, start, firstLine, stop, stopAll } from './processes.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const target = process.env.CARGO_TARGET_DIR ?? join(root, 'target');
@@ -29,8 +29,6 @@ const TOOL = join(target, 'debug', 'expvar-heap');
 const GO = process.env.EXPVAR_HEAP_GO ?? '/usr/lib/go-1.19/bin/go';
 const work = join(target, 'go', 'fleet');
 const SERVICE = join(work, 'expvar-service');
-// Long enough to matter only when something is truly broken, on any machine however loaded.
-const WAIT = 60000;
 // The leak's verdict needs 5 minutes of scrapes of one process; then a margin.
 const LEAK_WAIT = 9 * 60000;
 // This run's own loopback address (all of 127.0.0.0/8 is loopback): the restarted service gets
@@ -38,42 +36,14 @@ const LEAK_WAIT = 9 * 60000;
 const PRIVATE = `127.${150 + (process.pid >> 16) % 40}.${(process.pid >> 8) & 255}.${process.pid & 255}`;
 const NEVER = `http://${PRIVATE}:1`;
 
-const children = new Set();
 let browser;
 let url;
 const fleet = {};
-
-function firstLine(child, stream, match = () => true) {
-  return new Promise((resolve, reject) => {
-    const lines = createInterface({ input: child[stream] });
-    const timer = setTimeout(() => reject(new Error(`no line from ${child.spawnfile} on ${stream}`)), WAIT);
-    lines.on('line', (line) => {
-      if (!match(line)) return;
-      clearTimeout(timer);
-      resolve(line);
-    });
-  });
-}
-
-function start(command, args, env = {}) {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  return child;
-}
 
 async function service(args, env = {}, listen = '127.0.0.1:0') {
   const child = start(SERVICE, ['-listen', listen, ...args], env);
   const address = await firstLine(child, 'stdout');
   return { child, address, url: `http://${address}` };
-}
-
-function stop(child) {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', resolve);
-    child.kill('SIGKILL');
-  });
 }
 
 before(async () => {
@@ -109,7 +79,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  for (const child of [...children]) await stop(child);
+  await stopAll();
 });
 
 const verdictOf = (page, name) => page.$eval(`#fleet tbody tr:has(td.address .name:text-is("${name}"))`, (tr) => tr.dataset.verdict).catch(() => undefined);

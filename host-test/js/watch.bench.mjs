@@ -19,14 +19,13 @@
 //   every 300 ms, by the mouse, where the row is when the click starts), counted when the clicked
 //   row's target opens, and that `watch`'s CPU time over 60 s, as a share of one core.
 // It prints one JSON object per binary.
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import http from 'node:http';
 import zlib from 'node:zlib';
 import { launchChromium } from './chromium.mjs';
+import { children, start, firstLine } from './processes.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SERVICE = join(process.env.CARGO_TARGET_DIR ?? join(root, 'target'), 'go', 'expvar-service');
@@ -47,23 +46,8 @@ if (!periodMs || !keep || !count || binaries.length === 0) {
   process.exit(2);
 }
 
-const children = new Set();
-function start(command, args) {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  return child;
-}
 process.on('exit', () => { for (const child of children) child.kill('SIGKILL'); });
 process.on('SIGINT', () => process.exit(130));
-
-function firstLine(child, stream, match = () => true) {
-  return new Promise((resolve, reject) => {
-    const lines = createInterface({ input: child[stream] });
-    lines.on('line', (line) => { if (match(line)) resolve(line); });
-    child.on('exit', () => reject(new Error(`${child.spawnfile} exited`)));
-  });
-}
 
 // `n` Go services: their URLs, and the processes (`started`).
 async function services(n, started = []) {

@@ -11,12 +11,11 @@
 // screenshot is saved in target/playwright/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CHROMIUM, launchChromium, openPage as open } from './chromium.mjs';
+import { WAIT, start, firstLine, stop, stopAll } from './processes.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const target = process.env.CARGO_TARGET_DIR ?? join(root, 'target');
@@ -27,15 +26,11 @@ const NOTE = '</script><img src=x onerror="window.__pwned=3">';
 // A name from the targets file, markup too: shown as text.
 const NAME = '<b onmouseover="window.__pwned=4">checkout</b>';
 
-// How long a step waits for what it expects: long enough to matter only when something is truly
-// broken, on any machine however loaded.
-const WAIT = 60000;
 // The address of the service restarted on its own port: a loopback address of this run alone (all
 // of 127.0.0.0/8 is loopback; every other socket here has 127.0.0.1), so that no other socket can
 // take the port between its kill and its restart.
 const PRIVATE = `127.${200 + (process.pid >> 16) % 50}.${(process.pid >> 8) & 255}.${process.pid & 255}`;
 
-const children = new Set();
 let browser;
 let watch;
 let url;
@@ -46,40 +41,12 @@ let held;
 // Nobody listens at port 1 of this run's own loopback address: refused at once, every time.
 const NEVER = `http://${PRIVATE}:1`;
 
-// The first line a child writes on `stream`, within WAIT.
-function firstLine(child, stream, match = () => true) {
-  return new Promise((resolve, reject) => {
-    const lines = createInterface({ input: child[stream] });
-    const timer = setTimeout(() => reject(new Error(`no line from ${child.spawnfile} on ${stream}`)), WAIT);
-    lines.on('line', (line) => {
-      if (!match(line)) return;
-      clearTimeout(timer);
-      resolve(line);
-    });
-  });
-}
-
-function start(command, args, options = {}) {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  return child;
-}
-
 // A Go service; its address is the first line it prints. A GC every 200 ms: each 1 s interval
 // has a pause window, and 5 GC/s is a healthy service's rate (20 a second is GC thrashing).
 async function service(listen, extra = []) {
   const child = start(SERVICE, ['-listen', listen, '-gc-every', '200ms', ...extra]);
   const address = await firstLine(child, 'stdout');
   return { child, address, url: `http://${address}` };
-}
-
-function stop(child) {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', resolve);
-    child.kill('SIGKILL');
-  });
 }
 
 // The golang.heap events of the --output file, for one service: its whole lines (the tool may be
@@ -115,7 +82,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  for (const child of [...children]) await stop(child);
+  await stopAll();
 });
 
 async function openPage() {
@@ -239,7 +206,10 @@ test('the fleet, a failure, a restart, the figures under the pointer, a page ope
     between: [...svg.querySelectorAll('text[data-t]:not([data-edge])')].map((t) => [Number(t.dataset.t), t.textContent]),
     left: [...svg.querySelectorAll('text[data-axis="left"]')].map((t) => t.textContent),
   }));
-  const clockOf = (t) => new Date(t).toLocaleTimeString([], { hour12: false });
+  const clockOf = (t) => {
+    const d = new Date(t);
+    return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
+  };
   assert.equal(axes.to - axes.from, 5 * 60 * 1000);
   assert.ok(Math.abs(axes.to - Date.now()) < WAIT, `the window ends at ${axes.toText}`);
   assert.equal(axes.fromText, clockOf(axes.from));

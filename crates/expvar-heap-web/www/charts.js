@@ -57,9 +57,11 @@ export function human(value, unit) {
   return `${value.toFixed(value < 10 && u ? 1 : 0)} ${units[u]}`;
 }
 
-/// A clock time, HH:MM:SS, local.
+/// A clock time, HH:MM:SS, local, from 00:00:00 to 23:59:59 (not the locale's: `hour12: false`
+/// makes 24:02:37 of two minutes past midnight in some engines).
 export function clock(ms) {
-  return new Date(ms).toLocaleTimeString([], { hour12: false });
+  const d = new Date(ms);
+  return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
 }
 
 function svgEl(name, attrs) {
