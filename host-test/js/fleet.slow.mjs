@@ -21,7 +21,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchChromium, openPage } from './chromium.mjs';
-import { WAIT, start, firstLine, stop, stopAll } from './processes.mjs';
+import { WAIT, start, firstLine, stop, stopAll, pageUrl } from './processes.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const target = process.env.CARGO_TARGET_DIR ?? join(root, 'target');
@@ -72,8 +72,7 @@ before(async () => {
   entries.push(`[[targets]]\nurl = "${fleet.limit.url}"\nname = "at its limit"\nmemory_limit = "1MiB"\n`);
   writeFileSync(targets, entries.join('\n'));
   const watch = start(TOOL, ['watch', '--period', '1s', '--timeout', '30s', '--listen', '127.0.0.1:0', '--targets', targets]);
-  const line = await firstLine(watch, 'stderr', (l) => l.includes('the page is at'));
-  url = /http:\/\/\S+\//.exec(line)[0];
+  url = await pageUrl(watch);
   browser = await launchChromium();
 });
 

@@ -32,6 +32,12 @@ export function firstLine(child, stream, match = () => true) {
   });
 }
 
+// The URL of the page an `expvar-heap watch` child serves, from the line where it says so.
+export async function pageUrl(watch) {
+  const line = await firstLine(watch, 'stderr', (l) => l.includes('the page is at'));
+  return /http:\/\/\S+\//.exec(line)[0];
+}
+
 // Kills a child and waits for it to be gone.
 export function stop(child) {
   return new Promise((resolve) => {

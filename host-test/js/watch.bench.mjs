@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import http from 'node:http';
 import zlib from 'node:zlib';
 import { launchChromium } from './chromium.mjs';
-import { children, start, firstLine } from './processes.mjs';
+import { children, start, firstLine, pageUrl } from './processes.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SERVICE = join(process.env.CARGO_TARGET_DIR ?? join(root, 'target'), 'go', 'expvar-service');
@@ -63,8 +63,7 @@ async function services(n, started = []) {
 async function watch(binary, urls, watchPeriod, history) {
   const child = start(binary, ['watch', '--native', '--period', watchPeriod, '--history', history, '--timeout', '30s',
     '--listen', '127.0.0.1:0', ...urls]);
-  const line = await firstLine(child, 'stderr', (l) => l.includes('the page is at'));
-  return { child, url: /http:\/\/\S+\//.exec(line)[0] };
+  return { child, url: await pageUrl(child) };
 }
 
 const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });

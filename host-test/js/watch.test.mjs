@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CHROMIUM, launchChromium, openPage as open } from './chromium.mjs';
-import { WAIT, start, firstLine, stop, stopAll } from './processes.mjs';
+import { WAIT, start, firstLine, stop, stopAll, pageUrl } from './processes.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const target = process.env.CARGO_TARGET_DIR ?? join(root, 'target');
@@ -75,8 +75,7 @@ before(async () => {
     + `[[targets]]\nurl = "${held.url}"\nname = "held"\nmemory_limit = "1MiB"\n`);
   // No scrape of a live service times out on a busy machine (not the 0.9 s of the period).
   watch = start(TOOL, ['watch', '--period', '1s', '--timeout', '30s', '--listen', '127.0.0.1:0', '--dataset', 'all', '--output', output, '--targets', targets, loud.url, NEVER]);
-  const line = await firstLine(watch, 'stderr', (l) => l.includes('the page is at'));
-  url = /http:\/\/\S+\//.exec(line)[0];
+  url = await pageUrl(watch);
   browser = await launchChromium();
 });
 

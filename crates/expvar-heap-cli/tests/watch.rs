@@ -36,12 +36,18 @@ fn watch(args: &[&str]) -> (Child, String) {
     panic!("watch printed no address ({status:?})");
 }
 
-/// One request; the answer's head (lower-cased names) and its body, read until the server closes
-/// the connection or, for a stream, until the answer `has` what is looked for (at most [`WAIT`]).
-fn request(address: &str, head: &str, has: impl Fn(&str) -> bool) -> (String, String) {
+/// A connection with `head` sent on it, its reads waiting 200 ms at most (the readers loop).
+fn send(address: &str, head: &str) -> TcpStream {
     let mut stream = TcpStream::connect(address).unwrap();
     stream.write_all(head.as_bytes()).unwrap();
     stream.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    stream
+}
+
+/// One request; the answer's head (lower-cased names) and its body, read until the server closes
+/// the connection or, for a stream, until the answer `has` what is looked for (at most [`WAIT`]).
+fn request(address: &str, head: &str, has: impl Fn(&str) -> bool) -> (String, String) {
+    let mut stream = send(address, head);
     let deadline = Instant::now() + WAIT;
     let mut answer = Vec::new();
     let mut buffer = [0; 65536];
@@ -61,9 +67,7 @@ fn request(address: &str, head: &str, has: impl Fn(&str) -> bool) -> (String, St
 /// A request whose answer is a chunked, gzip-compressed stream: its head, and the text decoded
 /// from the chunks that came in whole, read until `has` holds of it (or WAIT passed).
 fn gzip_stream(address: &str, head: &str, has: impl Fn(&str) -> bool) -> (String, String) {
-    let mut stream = TcpStream::connect(address).unwrap();
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let mut stream = send(address, head);
     let deadline = Instant::now() + WAIT;
     let mut answer = Vec::new();
     let mut buffer = [0; 65536];
