@@ -84,7 +84,11 @@ function connect() {
     schedule();
   });
   source.addEventListener('message', (e) => {
-    const { target, scrape: record } = parseExact(e.data);
+    // Exactly, when a number may be beyond 2^53 (16 digits or more) or the record has custom
+    // variables (shown as the service sent them); else by plain JSON.parse, several times faster
+    // on a long history.
+    const exact = /"custom":|\d{16}/.test(e.data);
+    const { target, scrape: record } = exact ? parseExact(e.data) : JSON.parse(e.data);
     const t = targets.get(target);
     if (!t) return;
     const scrape = scrapeOf(record);
