@@ -183,10 +183,10 @@ test('the fleet, a failure, a restart, the figures under the pointer, a page ope
     values: Object.fromEntries([...t.querySelectorAll('[data-series]')].map((r) => [r.dataset.series, Number(r.dataset.value)])),
   }));
   // Read again: a scrape may have come since (the tool writes --output before it tells the page).
-  const later = heapEvents(quiet.url);
-  const i = later.findIndex((e) => e['@timestamp'] === rate.key);
+  const reread = heapEvents(quiet.url);
+  const i = reread.findIndex((e) => e['@timestamp'] === rate.key);
   assert.ok(i > 0, `no event at ${rate.key} in the output, or none before it`);
-  const [a, b] = [later[i - 1], later[i]];
+  const [a, b] = [reread[i - 1], reread[i]];
   const seconds = (Date.parse(b['@timestamp']) - Date.parse(a['@timestamp'])) / 1000;
   assert.deepEqual(rate.values, {
     bytes: (b.golang.heap.allocations.total.bytes - a.golang.heap.allocations.total.bytes) / seconds,
