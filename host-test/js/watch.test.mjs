@@ -107,6 +107,15 @@ async function hoverLastPoint(page, panel) {
   throw new Error(`the pointer found no point on the panel ${panel}`);
 }
 
+// What the tip of a panel's last point says: its scrape's key and each series' exact value.
+async function lastPointShown(page, panel) {
+  const tip = await hoverLastPoint(page, panel);
+  return page.$eval(tip, (t) => ({
+    key: t.dataset.key,
+    values: Object.fromEntries([...t.querySelectorAll('[data-series]')].map((r) => [r.dataset.series, Number(r.dataset.value)])),
+  }));
+}
+
 const row = (address) => `#fleet tbody tr:has(td.address .where:text-is("${address}"))`;
 
 test('the fleet, a failure, a restart, the figures under the pointer, a page opened later', { timeout: 10 * WAIT }, async () => {
@@ -158,11 +167,7 @@ test('the fleet, a failure, a restart, the figures under the pointer, a page ope
   await page.waitForFunction(() => Number(document.querySelector('.panel g[data-series="in use"]')?.dataset.points) >= 3);
   assert.deepEqual(await page.$$eval('#panels .panel', (panels) => panels.map((p) => p.dataset.panel)),
     ['Heap', 'Allocation rate', 'GC cycles per second', 'GC pauses per interval', 'GC CPU since the process started']);
-  const tip = await hoverLastPoint(page, 'Heap');
-  const shown = await page.$eval(tip, (t) => ({
-    key: t.dataset.key,
-    values: Object.fromEntries([...t.querySelectorAll('[data-series]')].map((r) => [r.dataset.series, Number(r.dataset.value)])),
-  }));
+  const shown = await lastPointShown(page, 'Heap');
   const events = heapEvents(quiet.url);
   const at = events.findIndex((e) => e['@timestamp'] === shown.key);
   assert.ok(at > 0, `no event at ${shown.key} in the output, or none before it`);
@@ -177,11 +182,7 @@ test('the fleet, a failure, a restart, the figures under the pointer, a page ope
     goal: h.gc.next_gc_limit, ...(kept === undefined ? {} : { 'kept by the GC': kept }),
   });
   // The rates under the pointer are those between this scrape's event and the one before.
-  const rateTip = await hoverLastPoint(page, 'Allocation rate');
-  const rate = await page.$eval(rateTip, (t) => ({
-    key: t.dataset.key,
-    values: Object.fromEntries([...t.querySelectorAll('[data-series]')].map((r) => [r.dataset.series, Number(r.dataset.value)])),
-  }));
+  const rate = await lastPointShown(page, 'Allocation rate');
   // Read again: a scrape may have come since (the tool writes --output before it tells the page).
   const reread = heapEvents(quiet.url);
   const i = reread.findIndex((e) => e['@timestamp'] === rate.key);
