@@ -163,8 +163,13 @@ fn the_page_server_answers_its_own_requests_only_and_shows_no_credential() {
     assert!(stream.contains(target), "{stream}");
     assert!(stream.contains("connection refused"), "{stream}");
     assert!(!stream.contains("SECRET") && !stream.contains("someone"), "{stream}");
-    // A scrape is a compact record: no ECS envelope, no credential.
-    assert!(stream.contains("data: {\"target\":0,\"scrape\":{\"t\":\""), "{stream}");
+    // A scrape is a compact record: no ECS envelope, no credential; the kept ones come many to
+    // a `history` frame, a new one in a frame of its own.
+    assert!(
+        stream.contains("event: history\ndata: {\"target\":0,\"scrapes\":[{\"t\":\"")
+            || stream.contains("data: {\"target\":0,\"scrape\":{\"t\":\""),
+        "{stream}"
+    );
     assert!(!stream.contains("\"ecs\""), "{stream}");
 
     // Asked for gzip, the same stream comes compressed, each batch flushed so that it decodes at

@@ -81,35 +81,61 @@ const BOX = { left: 62, top: 12, width: 290, height: 140 };
 const BOTTOM = BOX.top + BOX.height;
 const RIGHT = BOX.left + BOX.width;
 
-// Per container: the point under the pointer ({ title, key, clientX }), shown again when the
-// panels are drawn again (a live page redraws them at each scrape), and the series hidden from
-// each panel's legend (panel name -> Set of series names).
+// Per container: the point under the pointer ({ name, key, clientX }), shown again when the
+// panels are drawn again (a live page redraws them at each scrape); the series hidden from each
+// panel's legend (panel name -> Set of series names); and the panels drawn, kept between draws.
 const hovered = new WeakMap();
 const hiddenSeries = new WeakMap();
+const charts = new WeakMap();
 
-/// Draws one panel per entry of `panels` (Elastic's heap panels by default) into `container`,
-/// replacing what it held. `from` and `to` widen the x axis beyond the points (a time window):
-/// its edges are labelled with their true times.
+/// Draws one panel per entry of `panels` (Elastic's heap panels by default) into `container`.
+/// `from` and `to` widen the x axis beyond the points (a time window): its edges are labelled
+/// with their true times. Drawn again with the same panels and series (a live page, at each
+/// scrape), each panel is kept (its element, legend, tooltip and listeners) and only what moved
+/// is set again: the lines, the axes, the marks.
+///
+/// A series' value is `get(heap, point)`: the point's `heap`, and the point for what a page
+/// derives beside it.
 export function drawPanels(container, points, { axis = 'index', panels = PANELS, from, to } = {}) {
-  container.replaceChildren();
   if (points.length === 0) {
-    container.append(el('p', 'empty', axis === 'time' ? 'No scrape of this target in this window yet.' : 'No heap event to draw.'));
+    charts.delete(container);
+    container.replaceChildren(el('p', 'empty', axis === 'time' ? 'No scrape of this target in this window yet.' : 'No heap event to draw.'));
     return;
   }
-  const xs = points.map((p) => p.x);
-  const lo = Math.min(from ?? Infinity, ...xs);
-  const hi = Math.max(to ?? -Infinity, ...xs);
+  let lo = from ?? Infinity;
+  let hi = to ?? -Infinity;
+  for (const p of points) {
+    if (p.x < lo) lo = p.x;
+    if (p.x > hi) hi = p.x;
+  }
   const xOf = (x) => (hi > lo ? BOX.left + ((x - lo) / (hi - lo)) * BOX.width : BOX.left + BOX.width / 2);
   if (!hiddenSeries.has(container)) hiddenSeries.set(container, new Map());
-  const drawn = [];
-  const frame = { container, points, xOf, axis, lo, hi, drawn, redraw: () => drawPanels(container, points, { axis, panels, from, to }) };
-  for (const panel of panels) container.append(drawPanel(frame, panel));
-  // Shown again under the pointer after a redraw, in the same panel, if its point is still drawn.
+  const hidden = hiddenSeries.get(container);
+  const hiddenOf = (panel) => hidden.get(panel.name ?? panel.title) ?? new Set();
+  // What the kept panels were built for: their names, series and what each legend hides.
+  const signature = JSON.stringify([axis, panels.map((panel) => [panel.name ?? panel.title,
+    panel.series.map(([name]) => name), panel.right?.[0], [...hiddenOf(panel)]])]);
+  let state = charts.get(container);
+  const frame = { container, points, xOf, axis, lo, hi, redraw: () => drawPanels(container, points, { axis, panels, from, to }) };
+  if (!state || state.signature !== signature || state.drawn[0]?.div.parentNode !== container) {
+    state = { signature, drawn: [] };
+    charts.set(container, state);
+    container.replaceChildren(...panels.map((panel) => {
+      const drawn = buildPanel(container, panel, hiddenOf(panel));
+      state.drawn.push(drawn);
+      return drawn.div;
+    }));
+  }
+  state.frame = frame;
+  frame.drawn = state.drawn;
+  panels.forEach((panel, i) => fillPanel(frame, panel, state.drawn[i]));
+  // Shown again under the pointer, in the same panel, if its point is still drawn.
   const was = hovered.get(container);
   if (was) {
     const index = points.findIndex((p, i) => keyOf(points, i) === was.key);
-    const panel = drawn.find((d) => d.name === was.name);
+    const panel = state.drawn.find((d) => d.name === was.name);
     if (index >= 0 && panel) showPoint(frame, panel, index, was.clientX);
+    else for (const d of state.drawn) hideTip(d);
   }
 }
 
@@ -162,52 +188,145 @@ function text(x, y, content, attrs = {}) {
   return t;
 }
 
-function drawPanel(frame, panel) {
-  const { container, points, xOf, axis } = frame;
+// A panel's element, built once for its series: title, drawing (its layers, each filled by
+// fillPanel), legend and tooltip, and the pointer's listeners.
+function buildPanel(container, panel, hidden) {
   const name = panel.name ?? panel.title;
-  const hidden = hiddenSeries.get(container).get(name) ?? new Set();
   const div = el('div', 'panel');
   div.dataset.panel = name;
   const svg = svgEl('svg', { viewBox: '0 0 400 185', role: 'img', 'aria-label': panel.title });
-  const heaps = points.map((p) => p.heap);
+  const layer = (className) => svgEl('g', { class: className });
+  const layers = { axes: layer('axes'), time: layer('time'), lines: layer('lines'), apart: layer('apart'), empty: layer('empty') };
+  const guide = svgEl('line', { y1: BOX.top, y2: BOTTOM, class: 'guide', visibility: 'hidden' });
+  const area = svgEl('rect', { x: BOX.left - 6, y: BOX.top, width: BOX.width + 12, height: BOX.height, class: 'hover' });
+  // Restarts and outages over the pointer's area, so that the pointer reaches their titles.
+  const marks = layer('marks');
+  svg.append(layers.axes, layers.time, layers.lines, layers.apart, layers.empty, guide, area, marks);
+  layers.marks = marks;
+  const lines = new Map();
+  const series = panel.series.map(([s]) => s).concat(panel.right ? [panel.right[0]] : []);
+  for (const s of series) {
+    const g = svgEl('g', { 'data-series': s });
+    g.append(svgEl('path', { fill: 'none', 'stroke-width': 2 }));
+    lines.set(s, g);
+    if (!hidden.has(s)) layers.lines.append(g);
+  }
+  // The legend: a button per series, which hides it (and takes it out of the scale) or shows it.
+  const legend = el('div', 'legend');
+  series.forEach((s, i) => {
+    const off = hidden.has(s);
+    const item = el('button', off ? 'off' : '');
+    item.type = 'button';
+    item.dataset.series = s;
+    item.setAttribute('aria-pressed', String(!off));
+    item.title = off ? `show ${s}` : `hide ${s}`;
+    const swatch = el('i');
+    swatch.style.background = COLORS[i];
+    const note = panel.countScale && i === 0 ? 'own scale' : panel.right && i === series.length - 1 ? 'right axis' : undefined;
+    item.append(swatch, note ? `${s} (${note})` : s);
+    item.addEventListener('click', () => {
+      const set = new Set(hidden);
+      if (set.has(s)) set.delete(s); else set.add(s);
+      hiddenSeries.get(container).set(name, set);
+      charts.get(container)?.frame.redraw();
+    });
+    legend.append(item);
+  });
+  const apartNote = el('span', 'note', '○ the first window (since the process started) is marked, not drawn');
+  apartNote.hidden = true;
+  if (panel.apart) legend.append(apartNote);
+  const tip = el('div', 'tip');
+  tip.hidden = true;
+  const title = el('h3', '', panel.title);
+  div.append(title, svg, legend, tip);
+  const drawn = { name, div, svg, tip, title, layers, lines, guide, apartNote, hidden, entries: [], ticks: '' };
+  hover(container, drawn, area);
+  return drawn;
+}
+
+// Sets what a panel shows for these points: its scale, axes, lines and marks.
+function fillPanel(frame, panel, drawn) {
+  const { points, xOf } = frame;
+  const { svg, layers, hidden } = drawn;
+  setText(drawn.title, panel.title);
+  svg.setAttribute('aria-label', panel.title);
+  const valuesOf = (get) => points.map((p) => (p.heap ? get(p.heap, p) : undefined));
   const entries = panel.series.map(([series, get], i) => ({
-    name: series, unit: panel.unit, color: COLORS[i], hidden: hidden.has(series),
-    values: heaps.map((h) => (h ? get(h) : undefined)),
+    name: series, unit: panel.unit, color: COLORS[i], hidden: hidden.has(series), values: valuesOf(get),
   }));
   // Counts (of pauses) beside durations get their own scale, as the right axis does.
   const scaled = (panel.countScale ? entries.slice(1) : entries).filter((e) => !e.hidden);
-  const max = Math.max(0, ...scaled.flatMap((e) => e.values).filter((v) => v !== undefined));
-  const left = niceTicks(max, panel.unit);
+  const left = niceTicks(maxOf(scaled.map((e) => e.values)), panel.unit);
   for (const e of entries) e.max = left.top;
   if (panel.countScale) {
     entries[0].unit = '';
-    entries[0].max = Math.max(0, ...entries[0].values.filter((v) => v !== undefined));
-    entries[0].note = 'own scale';
+    entries[0].max = maxOf([entries[0].values]);
   }
   let right;
   if (panel.right) {
     const unit = panel.right[2] ?? '';
-    const values = heaps.map((h) => (h ? panel.right[1](h) : undefined));
+    const values = valuesOf(panel.right[1]);
     const isHidden = hidden.has(panel.right[0]);
-    right = niceTicks(Math.max(0, ...values.filter((v) => v !== undefined)), unit);
-    entries.push({ name: panel.right[0], unit, color: COLORS[entries.length], values, max: right.top, note: 'right axis', hidden: isHidden });
+    right = niceTicks(maxOf([values]), unit);
+    entries.push({ name: panel.right[0], unit, color: COLORS[entries.length], values, max: right.top, hidden: isHidden });
     right.unit = unit;
     if (isHidden) right = undefined;
   }
-  // Gridlines and ticks: the left axis's units, the right one's when the panel has one.
-  const yOf = (v, top) => BOTTOM - (top > 0 ? (v / top) * BOX.height : 0);
-  for (const v of left.ticks) {
-    const y = yOf(v, left.top);
-    svg.append(svgEl('line', { x1: BOX.left, y1: y.toFixed(1), x2: RIGHT, y2: y.toFixed(1), class: v === 0 ? 'axis' : 'grid' }));
-    svg.append(text(BOX.left - 4, y + 3.5, human(v, panel.unit), { 'text-anchor': 'end', 'data-axis': 'left' }));
+  drawn.entries = entries;
+  // Gridlines and ticks: the left axis's units, the right one's when the panel has one; set
+  // again only when the scale changed.
+  const ticks = JSON.stringify([left, right]);
+  if (ticks !== drawn.ticks) {
+    drawn.ticks = ticks;
+    const axes = [];
+    const yOf = (v, top) => BOTTOM - (top > 0 ? (v / top) * BOX.height : 0);
+    for (const v of left.ticks) {
+      const y = yOf(v, left.top);
+      axes.push(svgEl('line', { x1: BOX.left, y1: y.toFixed(1), x2: RIGHT, y2: y.toFixed(1), class: v === 0 ? 'axis' : 'grid' }));
+      axes.push(text(BOX.left - 4, y + 3.5, human(v, panel.unit), { 'text-anchor': 'end', 'data-axis': 'left' }));
+    }
+    if (right) {
+      for (const v of right.ticks) axes.push(text(RIGHT + 4, yOf(v, right.top) + 3.5, human(v, right.unit), { 'data-axis': 'right' }));
+    }
+    layers.axes.replaceChildren(...axes);
   }
-  if (right) {
-    for (const v of right.ticks) svg.append(text(RIGHT + 4, yOf(v, right.top) + 3.5, human(v, right.unit), { 'data-axis': 'right' }));
+  layers.time.replaceChildren(...timeAxis(frame));
+  layers.marks.replaceChildren(...marks(points, xOf));
+  for (const e of entries) if (!e.hidden) drawLine(drawn.lines.get(e.name), e, points, xOf);
+  // A window since the process started: a hollow mark on the top edge, its figures in its title.
+  const apart = [];
+  if (panel.apart) {
+    points.forEach((p) => {
+      const window = p.heap && panel.apart(p.heap);
+      if (!window) return;
+      const mark = svgEl('circle', { cx: xOf(p.x).toFixed(1), cy: BOX.top, r: 4, class: 'apart' });
+      const title = svgEl('title', {});
+      title.textContent = `${p.label}: the window since the process started (not drawn): ${window.count} pauses, sum ${human(window.sum?.ns, 'ns')}, max ${human(window.max?.ns, 'ns')}`;
+      mark.append(title);
+      apart.push(mark);
+    });
   }
-  drawTimeAxis(svg, frame);
+  layers.apart.replaceChildren(...apart);
+  drawn.apartNote.hidden = apart.length === 0;
+  const empty = scaled.every((e) => e.values.every((v) => v === undefined)) && entries.some((e) => !e.hidden);
+  layers.empty.replaceChildren(...(empty ? [text(BOX.left + BOX.width / 2, BOX.top + BOX.height / 2,
+    points.some((p) => p.heap) ? 'no figure of these yet' : 'no scrape gave figures', { 'text-anchor': 'middle', class: 'tick empty' })] : []));
+}
 
-  // Outages (runs of failed scrapes) as shaded bands, restarts as dashed lines; what happened is
-  // in their titles and in the tip of the scrape under the pointer.
+function maxOf(columns) {
+  let max = 0;
+  for (const values of columns) for (const v of values) if (v > max) max = v;
+  return max;
+}
+
+function setText(node, content) {
+  if (node.textContent !== content) node.textContent = content;
+}
+
+// Outages (runs of failed scrapes) as shaded bands, restarts as dashed lines; what happened is
+// in their titles and in the tip of the scrape under the pointer.
+function marks(points, xOf) {
+  const out = [];
   for (let i = 0; i < points.length; i++) {
     const p = points[i];
     if (p.error !== undefined) {
@@ -220,7 +339,7 @@ function drawPanel(frame, panel) {
       const span = j > i ? `${p.label} to ${points[j].label} (${j - i + 1} scrapes)` : p.label;
       title.textContent = `${span}: ${points[j].error}`;
       band.append(title);
-      svg.append(band);
+      out.push(band);
       i = j;
     } else if (p.restart) {
       // The dashed line, and a wider one that cannot be seen but takes the pointer (its title).
@@ -231,93 +350,50 @@ function drawPanel(frame, panel) {
       const title = svgEl('title', {});
       title.textContent = `${p.label}: the service restarted`;
       mark.append(title);
-      svg.append(mark);
+      out.push(mark);
     }
   }
-  for (const e of entries) if (!e.hidden) svg.append(line(e, points, xOf));
-  // A window since the process started: a hollow mark on the top edge, its figures in its title.
-  if (panel.apart) {
-    points.forEach((p) => {
-      const window = p.heap && panel.apart(p.heap);
-      if (!window) return;
-      const mark = svgEl('circle', { cx: xOf(p.x).toFixed(1), cy: BOX.top, r: 4, class: 'apart' });
-      const title = svgEl('title', {});
-      title.textContent = `${p.label}: the window since the process started (not drawn): ${window.count} pauses, sum ${human(window.sum?.ns, 'ns')}, max ${human(window.max?.ns, 'ns')}`;
-      mark.append(title);
-      svg.append(mark);
-    });
-  }
-  if (scaled.every((e) => e.values.every((v) => v === undefined)) && entries.some((e) => !e.hidden)) {
-    svg.append(text(BOX.left + BOX.width / 2, BOX.top + BOX.height / 2, points.some((p) => p.heap) ? 'no figure of these yet' : 'no scrape gave figures', { 'text-anchor': 'middle', class: 'tick empty' }));
-  }
-
-  // The legend: a button per series, which hides it (and takes it out of the scale) or shows it.
-  const legend = el('div', 'legend');
-  for (const e of entries) {
-    const item = el('button', e.hidden ? 'off' : '');
-    item.type = 'button';
-    item.dataset.series = e.name;
-    item.setAttribute('aria-pressed', String(!e.hidden));
-    item.title = e.hidden ? `show ${e.name}` : `hide ${e.name}`;
-    const swatch = el('i');
-    swatch.style.background = e.color;
-    item.append(swatch, e.note ? `${e.name} (${e.note})` : e.name);
-    item.addEventListener('click', () => {
-      const set = new Set(hidden);
-      if (set.has(e.name)) set.delete(e.name); else set.add(e.name);
-      hiddenSeries.get(container).set(name, set);
-      frame.redraw();
-    });
-    legend.append(item);
-  }
-  if (panel.apart && points.some((p) => p.heap && panel.apart(p.heap))) {
-    legend.append(el('span', 'note', '○ the first window (since the process started) is marked, not drawn'));
-  }
-  const tip = el('div', 'tip');
-  tip.hidden = true;
-  div.append(el('h3', '', panel.title), svg, legend, tip);
-  const drawn = { name, div, svg, tip, entries };
-  frame.drawn.push(drawn);
-  hover(frame, drawn);
-  // Restarts and outages over the pointer's area, so that the pointer reaches their titles.
-  for (const mark of svg.querySelectorAll('.marker')) svg.append(mark);
-  return div;
+  return out;
 }
 
 /// The x axis: its true edges labelled (the window's, or the first and last body's), and round
 /// times between them when it is a time axis, each with a gridline.
-function drawTimeAxis(svg, frame) {
+function timeAxis(frame) {
   const { axis, points, lo, hi, xOf } = frame;
   const labelY = 172;
+  const out = [];
   if (axis !== 'time') {
-    svg.append(text(BOX.left, labelY, 'body 1', { 'data-edge': 'from' }));
-    if (points.length > 1) svg.append(text(RIGHT, labelY, `body ${points.length}`, { 'text-anchor': 'end', 'data-edge': 'to' }));
-    return;
+    out.push(text(BOX.left, labelY, 'body 1', { 'data-edge': 'from' }));
+    if (points.length > 1) out.push(text(RIGHT, labelY, `body ${points.length}`, { 'text-anchor': 'end', 'data-edge': 'to' }));
+    return out;
   }
-  svg.append(text(BOX.left, labelY, clock(lo), { 'data-edge': 'from', 'data-t': String(lo) }));
-  if (hi > lo) svg.append(text(RIGHT, labelY, clock(hi), { 'text-anchor': 'end', 'data-edge': 'to', 'data-t': String(hi) }));
+  out.push(text(BOX.left, labelY, clock(lo), { 'data-edge': 'from', 'data-t': String(lo) }));
+  if (hi > lo) out.push(text(RIGHT, labelY, clock(hi), { 'text-anchor': 'end', 'data-edge': 'to', 'data-t': String(hi) }));
   // A label's room: an edge's label (HH:MM:SS) takes about 50 of the 400 units.
   let lastLabel = BOX.left + 50;
   for (const { t, label } of timeTicks(lo, hi)) {
     const x = xOf(t);
-    svg.append(svgEl('line', { x1: x.toFixed(1), y1: BOX.top, x2: x.toFixed(1), y2: BOTTOM + 3, class: 'grid' }));
+    out.push(svgEl('line', { x1: x.toFixed(1), y1: BOX.top, x2: x.toFixed(1), y2: BOTTOM + 3, class: 'grid' }));
     if (x - 20 > lastLabel && x + 20 < RIGHT - 50) {
-      svg.append(text(x, labelY, label, { 'text-anchor': 'middle', 'data-t': String(t) }));
+      out.push(text(x, labelY, label, { 'text-anchor': 'middle', 'data-t': String(t) }));
       lastLabel = x + 20;
     }
   }
+  return out;
 }
 
-/// A series as a path broken where it has no value, and a dot on each point that stands alone
-/// (a single body, or one between gaps) so that it shows. Thinned to two vertices per half unit
-/// of the drawing (about a pixel at the widths the pages draw at): the lowest and the highest
-/// value there, in their order, so that no spike is lost however many points fall on a pixel.
-function line(entry, points, xOf) {
-  const g = svgEl('g', { 'data-series': entry.name });
+/// A series (into its group `g`, which keeps its path) as a path broken where it has no value,
+/// and a dot on each point that stands alone (a single body, or one between gaps) so that it
+/// shows. Thinned to two vertices per half unit of the drawing (about a pixel at the widths the
+/// pages draw at): the lowest and the highest value there, in their order, so that no spike is
+/// lost however many points fall on a pixel.
+function drawLine(g, entry, points, xOf) {
   const { values, max, color } = entry;
   const yOf = (v) => BOTTOM - (max > 0 ? (v / max) * BOX.height : 0);
   let d = '';
   let open = false;
+  let count = 0;
+  const dots = [];
   // The column being gathered: its key (x in half units) and its lowest and highest points.
   let column;
   const flush = () => {
@@ -329,39 +405,43 @@ function line(entry, points, xOf) {
     }
     column = undefined;
   };
-  values.forEach((v, i) => {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
     if (v === undefined) {
       flush();
       open = false;
-      return;
+      continue;
     }
-    const alone = values[i - 1] === undefined && values[i + 1] === undefined;
-    if (alone) g.append(svgEl('circle', { cx: xOf(points[i].x).toFixed(1), cy: yOf(v).toFixed(1), r: 2.5, fill: color }));
-    const key = Math.round(xOf(points[i].x) * 2);
+    count++;
+    const x = xOf(points[i].x);
+    if (values[i - 1] === undefined && values[i + 1] === undefined) {
+      dots.push(svgEl('circle', { cx: x.toFixed(1), cy: yOf(v).toFixed(1), r: 2.5, fill: color }));
+    }
+    const key = Math.round(x * 2);
     if (column && column.key !== key) flush();
     if (!column) column = { key, lo: i, hi: i };
     if (v < values[column.lo]) column.lo = i;
     if (v > values[column.hi]) column.hi = i;
-  });
+  }
   flush();
-  g.append(svgEl('path', { d, fill: 'none', stroke: color, 'stroke-width': 2 }));
-  g.dataset.points = String(values.filter((v) => v !== undefined).length);
-  return g;
+  const path = g.lastChild;
+  path.setAttribute('d', d);
+  path.setAttribute('stroke', color);
+  if (dots.length || g.childNodes.length > 1) g.replaceChildren(...dots, path);
+  g.dataset.points = String(count);
 }
 
 /// Under the pointer: the nearest point, its guide in every panel of the container (a shared
 /// crosshair), and beside the pointer its label and, per series, its exact figure from that
-/// event (data-value) and a readable one.
-function hover(frame, panel) {
-  const { container, points, xOf } = frame;
-  const { svg, tip } = panel;
-  const guide = svgEl('line', { y1: BOX.top, y2: BOTTOM, class: 'guide', visibility: 'hidden' });
-  const area = svgEl('rect', { x: BOX.left - 6, y: BOX.top, width: BOX.width + 12, height: BOX.height, class: 'hover' });
-  svg.append(guide, area);
+/// event (data-value) and a readable one. The listeners read the points last drawn.
+function hover(container, panel, area) {
   area.addEventListener('pointermove', (event) => {
+    const frame = charts.get(container)?.frame;
+    if (!frame || !frame.drawn.includes(panel)) return;
+    const { points, xOf } = frame;
     // Through the SVG's own transform: the drawing is letterboxed inside the element (the
     // viewBox keeps its aspect), so the element's box is not the drawing's.
-    const x = toDrawing(svg, event.clientX, event.clientY).x;
+    const x = toDrawing(panel.svg, event.clientX, event.clientY).x;
     let best = 0;
     points.forEach((p, i) => { if (Math.abs(xOf(p.x) - x) < Math.abs(xOf(points[best].x) - x)) best = i; });
     hovered.set(container, { name: panel.name, key: keyOf(points, best), clientX: event.clientX });
@@ -369,11 +449,13 @@ function hover(frame, panel) {
   });
   area.addEventListener('pointerleave', () => {
     hovered.delete(container);
-    for (const d of frame.drawn) {
-      d.tip.hidden = true;
-      d.svg.querySelector('.guide')?.setAttribute('visibility', 'hidden');
-    }
+    for (const d of charts.get(container)?.drawn ?? []) hideTip(d);
   });
+}
+
+function hideTip(drawn) {
+  drawn.tip.hidden = true;
+  drawn.guide.setAttribute('visibility', 'hidden');
 }
 
 /// A point of the screen (client coordinates) in the drawing's coordinates (the viewBox's).
@@ -390,10 +472,9 @@ function showPoint(frame, panel, index, clientX) {
   const p = points[index];
   const x = xOf(p.x).toFixed(1);
   for (const d of frame.drawn) {
-    const guide = d.svg.querySelector('.guide');
-    guide?.setAttribute('x1', x);
-    guide?.setAttribute('x2', x);
-    guide?.setAttribute('visibility', 'visible');
+    d.guide.setAttribute('x1', x);
+    d.guide.setAttribute('x2', x);
+    d.guide.setAttribute('visibility', 'visible');
     if (d !== panel) d.tip.hidden = true;
   }
   const { tip, entries, div, svg } = panel;

@@ -40,12 +40,16 @@ struct State {
     targets: BTreeMap<u64, Kept>,
 }
 
-/// One target: the frame that names it, and its last scrapes' frames.
+/// One target: the frame that names it, and its last scrapes' records ([`record`]).
 struct Kept {
     named: Bytes,
-    frames: VecDeque<Bytes>,
+    records: VecDeque<String>,
     bytes: usize,
 }
+
+/// The most bytes of records in one `history` frame: a long history is read by the page in a
+/// few dozen events (each parsed at once), not one event a scrape.
+const HISTORY_FRAME_BYTES: usize = 256 << 10;
 
 impl Hub {
     /// A hub keeping `keep` scrapes per target (at least one), scraped every `period`.
@@ -69,7 +73,7 @@ impl Hub {
         }
         let named = Bytes::from(format!("event: target\ndata: {data}\n\n"));
         let mut state = self.state();
-        state.targets.insert(id, Kept { named: named.clone(), frames: VecDeque::new(), bytes: 0 });
+        state.targets.insert(id, Kept { named: named.clone(), records: VecDeque::new(), bytes: 0 });
         let _ = self.live.send(named);
     }
 
@@ -84,16 +88,16 @@ impl Hub {
     /// One scrape's events, sent as one compact record ([`record`]): the figures the page reads,
     /// not the whole ECS events (which go to `--output`).
     pub fn publish(&self, id: u64, events: &[Event]) {
-        let data = format!("data: {{\"target\":{id},\"scrape\":{}}}\n\n", record(events));
-        let frame = Bytes::from(data);
+        let record = record(events);
+        let frame = Bytes::from(format!("data: {{\"target\":{id},\"scrape\":{record}}}\n\n"));
         let mut state = self.state();
         let Some(kept) = state.targets.get_mut(&id) else { return };
-        kept.bytes += frame.len();
-        kept.frames.push_back(frame.clone());
-        while kept.frames.len() > self.keep
-            || (kept.bytes > MAX_KEPT_BYTES && kept.frames.len() > 1)
+        kept.bytes += record.len();
+        kept.records.push_back(record);
+        while kept.records.len() > self.keep
+            || (kept.bytes > MAX_KEPT_BYTES && kept.records.len() > 1)
         {
-            let old = kept.frames.pop_front().expect("not empty");
+            let old = kept.records.pop_front().expect("not empty");
             kept.bytes -= old.len();
         }
         // Sent under the lock, so that a page subscribing now gets this frame exactly once: in
@@ -101,8 +105,8 @@ impl Hub {
         let _ = self.live.send(frame);
     }
 
-    /// What a page opened now reads first (`hello`, then each target and its kept scrapes), and
-    /// the live frames after them.
+    /// What a page opened now reads first (`hello`, then each target and its kept scrapes, in
+    /// `history` frames of many records each), and the live frames after them (one record each).
     pub fn subscribe(&self) -> (Vec<Bytes>, broadcast::Receiver<Bytes>) {
         let state = self.state();
         let now = SystemTime::now()
@@ -114,9 +118,23 @@ impl Hub {
             self.period.as_millis()
         );
         let mut frames = vec![Bytes::from(hello)];
-        for kept in state.targets.values() {
+        for (id, kept) in &state.targets {
             frames.push(kept.named.clone());
-            frames.extend(kept.frames.iter().cloned());
+            let mut records = kept.records.iter().peekable();
+            while records.peek().is_some() {
+                let mut frame = format!("event: history\ndata: {{\"target\":{id},\"scrapes\":[");
+                let start = frame.len();
+                while let Some(record) = records.next_if(|r| {
+                    frame.len() == start || frame.len() - start + r.len() < HISTORY_FRAME_BYTES
+                }) {
+                    if frame.len() > start {
+                        frame.push(',');
+                    }
+                    frame.push_str(record);
+                }
+                frame.push_str("]}\n\n");
+                frames.push(Bytes::from(frame));
+            }
         }
         // The history ends here: the page draws once, not once a kept scrape.
         frames.push(Bytes::from_static(b"event: live\ndata: {}\n\n"));
@@ -314,8 +332,7 @@ mod tests {
         // The ring keeps the last two.
         assert!(!history.contains("\"t\":\"1\""));
         assert!(history.ends_with(
-            "data: {\"target\":7,\"scrape\":{\"t\":\"2\"}}\n\n\
-             data: {\"target\":7,\"scrape\":{\"t\":\"3\"}}\n\n\
+            "event: history\ndata: {\"target\":7,\"scrapes\":[{\"t\":\"2\"},{\"t\":\"3\"}]}\n\n\
              event: live\ndata: {}\n\n"
         ));
         hub.publish(7, &[event("{\"@timestamp\":\"4\"}", true)]);
@@ -400,6 +417,46 @@ mod tests {
             "{\"t\":\"x\",\"error\":\"the tool wrote an event the page cannot read\"}"
         );
         assert_eq!(record(&[]), "{}");
+    }
+
+    /// A long history goes out in `history` frames of at most HISTORY_FRAME_BYTES of records
+    /// (a record larger than that alone in its own), every kept record once and in order.
+    #[test]
+    fn a_long_history_is_sent_in_few_frames_with_every_record_in_order() {
+        let hub = Hub::new(5000, Duration::from_secs(1));
+        hub.add_target(3, "http://127.0.0.1:3", &Label::default());
+        let big = "z".repeat(HISTORY_FRAME_BYTES + 10);
+        for n in 0..5000 {
+            let custom = if n == 2500 { big.as_str() } else { "" };
+            hub.publish(
+                3,
+                &[event(
+                    &format!(
+                        "{{\"@timestamp\":\"{n:064}\",\"data_stream\":{{\"dataset\":\"golang.expvar\"}},\"golang\":{{\"expvar\":{{\"custom\":{{\"x\":\"{custom}\"}}}}}}}}"
+                    ),
+                    false,
+                )],
+            );
+        }
+        let (frames, _) = hub.subscribe();
+        let mut seen = Vec::new();
+        let mut history_frames = 0;
+        for frame in &frames {
+            let text = std::str::from_utf8(frame).unwrap();
+            let Some(data) = text.strip_prefix("event: history\ndata: ") else { continue };
+            history_frames += 1;
+            let data = data.strip_suffix("\n\n").unwrap();
+            assert!(!data.contains('\n'));
+            let value: serde_json::Value = serde_json::from_str(data).unwrap();
+            assert_eq!(value["target"], 3);
+            let scrapes = value["scrapes"].as_array().unwrap();
+            let records = data.len() - "{\"target\":3,\"scrapes\":[]}".len();
+            assert!(records < HISTORY_FRAME_BYTES || scrapes.len() == 1, "{records} bytes");
+            seen.extend(scrapes.iter().map(|s| s["t"].as_str().unwrap().parse::<u64>().unwrap()));
+        }
+        assert_eq!(seen, (0..5000).collect::<Vec<_>>());
+        // About 150 bytes a record: some 3 frames, and the big record's own.
+        assert!((3..=6).contains(&history_frames), "{history_frames} frames");
     }
 
     #[test]

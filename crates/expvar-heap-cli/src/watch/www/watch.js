@@ -83,25 +83,47 @@ function connect() {
     if (selected === id) selected = undefined;
     schedule();
   });
+  // The kept history, many scrapes a frame; then one scrape a frame as it comes.
+  source.addEventListener('history', (e) => {
+    const { target, scrapes } = parse(e.data);
+    for (const record of scrapes) add(target, record);
+  });
   source.addEventListener('message', (e) => {
-    // Exactly, when a number may be beyond 2^53 (16 digits or more) or the record has custom
-    // variables (shown as the service sent them); else by plain JSON.parse, several times faster
-    // on a long history.
-    const exact = /"custom":|\d{16}/.test(e.data);
-    const { target, scrape: record } = exact ? parseExact(e.data) : JSON.parse(e.data);
-    const t = targets.get(target);
-    if (!t) return;
-    const scrape = scrapeOf(record);
-    scrape.rates = ratesSince(lastGood(t.scrapes), scrape);
-    t.scrapes.push(scrape);
-    if (t.scrapes.length > keep) t.scrapes.splice(0, t.scrapes.length - keep);
-    schedule(target === selected);
+    const { target, scrape } = parse(e.data);
+    add(target, scrape);
   });
 }
 
-function lastGood(scrapes) {
+// A frame's JSON: exactly when a number in it may be beyond 2^53 (an integer of 16 digits or
+// more) or it has custom variables (shown as the service sent them); else by plain JSON.parse,
+// several times faster on a long history.
+function parse(data) {
+  return /"custom":|[:,[]-?\d{16}/.test(data) ? parseExact(data) : JSON.parse(data);
+}
+
+// One scrape of a target, from its record.
+function add(id, record) {
+  const t = targets.get(id);
+  if (!t) return;
+  const scrape = scrapeOf(record);
+  scrape.rates = ratesSince(lastGoodOf(t.scrapes), scrape);
+  t.scrapes.push(scrape);
+  if (t.scrapes.length > keep) t.scrapes.splice(0, t.scrapes.length - keep);
+  schedule(id === selected);
+}
+
+function lastGoodOf(scrapes) {
   for (let i = scrapes.length - 1; i >= 0; i--) if (scrapes[i].heap) return scrapes[i];
   return undefined;
+}
+
+// A scrape as the charts draw it, made once.
+function pointOf(s) {
+  s.point ??= {
+    x: s.t, key: s.key, label: clock(s.t), error: s.failed ? s.error : undefined, restart: s.restart, heap: s.heap,
+    watch: { rates: s.rates, held: held(s.heap), floor: undefined, limit: undefined },
+  };
+  return s.point;
 }
 
 // A scrape's rates since the good scrape before it, per second: bytes and objects allocated, GC
@@ -126,23 +148,23 @@ function ratesSince(before, now) {
 
 // The panels of one target in `expvar-heap watch`: what a person triaging it reads, over the
 // chosen window (docs/watch.md). Each series reads a point's `heap` (the event's golang.heap)
-// and `watch` (what the page derives: rates since the scrape before, the floor of the heap in
-// use in its slice of the window, the memory held and the limit).
+// or its `watch` (what the page derives: rates since the scrape before, the floor of the heap
+// in use in its slice of the window, the memory held and the limit).
 function watchPanels(limitKnown, slope) {
   const heap = [
     ['in use', (h) => h.allocations?.active?.bytes],
     ['allocated', (h) => h.allocations?.object?.bytes],
     ['goal', (h) => h.gc?.next_gc_limit],
-    ['kept by the GC', (h) => h.watch?.floor],
+    ['kept by the GC', (h, p) => p.watch.floor],
   ];
-  if (limitKnown) heap.push(['held from the system', (h) => h.watch?.held], ['memory limit', (h) => h.watch?.limit]);
+  if (limitKnown) heap.push(['held from the system', (h, p) => p.watch.held], ['memory limit', (h, p) => p.watch.limit]);
   const kept = slope === undefined ? '' : `: kept ${slope >= 0 ? '+' : ''}${bytes(slope)}/h`;
   return [
     { title: `Heap${kept}`, name: 'Heap', unit: 'bytes', series: heap },
-    { title: 'Allocation rate', unit: 'bytes/s', series: [['bytes', (h) => h.watch?.rates?.bytes]],
-      right: ['objects', (h) => h.watch?.rates?.objects, '/s'] },
-    { title: 'GC cycles per second', unit: '/s', series: [['cycles', (h) => h.watch?.rates?.gc]],
-      right: ['time stopped for GC', (h) => h.watch?.rates?.paused, 'share'] },
+    { title: 'Allocation rate', unit: 'bytes/s', series: [['bytes', (h, p) => p.watch.rates?.bytes]],
+      right: ['objects', (h, p) => p.watch.rates?.objects, '/s'] },
+    { title: 'GC cycles per second', unit: '/s', series: [['cycles', (h, p) => p.watch.rates?.gc]],
+      right: ['time stopped for GC', (h, p) => p.watch.rates?.paused, 'share'] },
     { title: 'GC pauses per interval', unit: 'ns', series: [
       ['max', (h) => pauseOf(h)?.max?.ns],
       ['p99', (h) => pauseOf(h)?.p99?.ns],
@@ -370,7 +392,7 @@ function renderTarget() {
   $('target').hidden = !target;
   if (!target) return;
   const scrapes = target.scrapes;
-  const lastGood = [...scrapes].reverse().find((s) => s.heap);
+  const lastGood = lastGoodOf(scrapes);
   $('address').textContent = target.name ? `${target.name} · ${target.address}` : target.address;
   $('cmdline').textContent = (lastGood?.heap?.cmdline ?? []).join(' ');
   $('cmdline').parentElement.hidden = !lastGood;
@@ -385,16 +407,19 @@ function renderTarget() {
   const floors = process.length >= 2 * GROWTH_BUCKETS ? heapFloors(process) : [];
   const span = process.length ? process[process.length - 1].t - process[0].t : 0;
   const slope = floors.length >= 2 && span >= GROWTH_SPAN_MS ? theilSen(floors.map((f) => [f.t, f.floor])) : undefined;
-  const floorAt = new Map();
-  for (const s of process) {
-    const f = floors.find((x) => s.t >= x.from && s.t <= x.to);
-    if (f) floorAt.set(s, f.floor);
-  }
   const limit = memoryLimit(scrapes, target.limit);
-  const points = inWindow.map((s) => ({
-    x: s.t, key: s.key, label: clock(s.t), error: s.failed ? s.error : undefined, restart: s.restart,
-    heap: s.heap && { ...s.heap, watch: { rates: s.rates, floor: floorAt.get(s), held: held(s.heap), limit } },
-  }));
+  // Each scrape's point is made once, when first drawn; what depends on the window (the floor
+  // of its slice, the limit) is set again at each draw.
+  const points = inWindow.map(pointOf);
+  for (const p of points) {
+    p.watch.floor = undefined;
+    p.watch.limit = p.heap ? limit : undefined;
+  }
+  let slice = 0;
+  for (const s of process) {
+    while (slice < floors.length && s.t > floors[slice].to) slice++;
+    if (slice < floors.length && s.t >= floors[slice].from) s.point.watch.floor = floors[slice].floor;
+  }
   const section = $('target');
   section.dataset.scrapes = String(scrapes.length);
   section.dataset.last = scrapes.length ? scrapes[scrapes.length - 1].key : '';
@@ -418,7 +443,8 @@ function renderTarget() {
   }
   for (const b of $('windows').querySelectorAll('button')) b.classList.toggle('on', b.dataset.window === String(windowMs));
 
-  const lastExpvar = [...scrapes].reverse().find((s) => s.expvar);
+  let lastExpvar;
+  for (let i = scrapes.length - 1; i >= 0 && !lastExpvar; i--) if (scrapes[i].expvar) lastExpvar = scrapes[i];
   $('custom').hidden = !lastExpvar;
   if (!lastExpvar) return;
   const variables = flatten(lastExpvar.expvar.custom ?? {}, '', []);
