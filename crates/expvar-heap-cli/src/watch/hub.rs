@@ -40,11 +40,13 @@ struct State {
     targets: BTreeMap<u64, Kept>,
 }
 
-/// One target: the frame that names it, and its last scrapes' records ([`record`]).
+/// One target: the data of the frame that names it, its last scrapes' records ([`record`]),
+/// and its last `cmdline` (a record carries it only when it changed).
 struct Kept {
-    named: Bytes,
+    named: String,
     records: VecDeque<String>,
     bytes: usize,
+    cmdline: Option<String>,
 }
 
 /// The most bytes of records in one `history` frame: a long history is read by the page in a
@@ -71,10 +73,11 @@ impl Hub {
         {
             data.extend(label);
         }
-        let named = Bytes::from(format!("event: target\ndata: {data}\n\n"));
+        let named = data.to_string();
+        let frame = Bytes::from(format!("event: target\ndata: {named}\n\n"));
         let mut state = self.state();
-        state.targets.insert(id, Kept { named: named.clone(), records: VecDeque::new(), bytes: 0 });
-        let _ = self.live.send(named);
+        state.targets.insert(id, Kept { named, records: VecDeque::new(), bytes: 0, cmdline: None });
+        let _ = self.live.send(frame);
     }
 
     /// A target leaves, with its history.
@@ -88,10 +91,10 @@ impl Hub {
     /// One scrape's events, sent as one compact record ([`record`]): the figures the page reads,
     /// not the whole ECS events (which go to `--output`).
     pub fn publish(&self, id: u64, events: &[Event]) {
-        let record = record(events);
-        let frame = Bytes::from(format!("data: {{\"target\":{id},\"scrape\":{record}}}\n\n"));
         let mut state = self.state();
         let Some(kept) = state.targets.get_mut(&id) else { return };
+        let record = record(events, &mut kept.cmdline);
+        let frame = Bytes::from(format!("data: {{\"target\":{id},\"scrape\":{record}}}\n\n"));
         kept.bytes += record.len();
         kept.records.push_back(record);
         while kept.records.len() > self.keep
@@ -105,8 +108,9 @@ impl Hub {
         let _ = self.live.send(frame);
     }
 
-    /// What a page opened now reads first (`hello`, then each target and its kept scrapes, in
-    /// `history` frames of many records each), and the live frames after them (one record each).
+    /// What a page opened now reads first (`hello`, then each target, with its last `cmdline`,
+    /// and its kept scrapes, in `history` frames of many records each), and the live frames
+    /// after them (one record each).
     pub fn subscribe(&self) -> (Vec<Bytes>, broadcast::Receiver<Bytes>) {
         let state = self.state();
         let now = SystemTime::now()
@@ -119,7 +123,14 @@ impl Hub {
         );
         let mut frames = vec![Bytes::from(hello)];
         for (id, kept) in &state.targets {
-            frames.push(kept.named.clone());
+            let named = match &kept.cmdline {
+                Some(cmdline) => {
+                    let open = kept.named.strip_suffix('}').unwrap_or(&kept.named);
+                    format!("{open},\"cmdline\":{cmdline}}}")
+                }
+                None => kept.named.clone(),
+            };
+            frames.push(Bytes::from(format!("event: target\ndata: {named}\n\n")));
             let mut records = kept.records.iter().peekable();
             while records.peek().is_some() {
                 let mut frame = format!("event: history\ndata: {{\"target\":{id},\"scrapes\":[");
@@ -189,20 +200,81 @@ struct Expvar<'a> {
     custom: Option<&'a RawValue>,
 }
 
+/// The figures of `golang.heap` the page reads (docs/watch.md): each name, and what of its value
+/// is kept (all of it, or the figures named under it). The rest of the event (the envelope,
+/// `event.original`, the counters no panel or verdict reads) stays in `--output`.
+enum Pick {
+    All,
+    Some(&'static [(&'static str, Pick)]),
+}
+
+const BYTES: Pick = Pick::Some(&[("bytes", Pick::All)]);
+const COUNT: Pick = Pick::Some(&[("count", Pick::All)]);
+const NS: Pick = Pick::Some(&[("ns", Pick::All)]);
+const HEAP_FIGURES: &[(&str, Pick)] = &[
+    ("allocations", Pick::Some(&[("active", BYTES), ("object", BYTES), ("total", BYTES)])),
+    (
+        "gc",
+        Pick::Some(&[
+            ("cpu_fraction", Pick::All),
+            ("next_gc_limit", Pick::All),
+            (
+                "pause",
+                Pick::Some(&[
+                    ("since", Pick::All),
+                    ("total", NS),
+                    ("max", NS),
+                    ("p50", NS),
+                    ("p99", NS),
+                ]),
+            ),
+            ("total", COUNT),
+        ]),
+    ),
+    ("mallocs", COUNT),
+    ("system", Pick::Some(&[("released", BYTES), ("stack", BYTES), ("total", BYTES)])),
+];
+
+/// `raw` (a JSON object) with only the members `picks` names, in their order, each value's text
+/// as it was (an object left with no member is left out); `None` when it is no object.
+fn pick(raw: &RawValue, picks: &[(&str, Pick)]) -> Option<String> {
+    let members: BTreeMap<&str, &RawValue> = serde_json::from_str(raw.get()).ok()?;
+    let mut out = String::from("{");
+    for (name, what) in picks {
+        let Some(value) = members.get(name) else { continue };
+        let text = match what {
+            Pick::All => value.get().to_owned(),
+            Pick::Some(inner) => match pick(value, inner) {
+                Some(text) if text != "{}" => text,
+                _ => continue,
+            },
+        };
+        if out.len() > 1 {
+            out.push(',');
+        }
+        out.push_str(&format!("\"{name}\":{text}"));
+    }
+    out.push('}');
+    Some(out)
+}
+
 /// One scrape's record for the page, a JSON object with, when the events have them:
 /// - `t`: the first event's `@timestamp`;
-/// - `heap`: the `golang.heap` object of the heap event (`heap_event`: the scrape has one at all,
-///   which a run without the heap dataset has not);
+/// - `heap`: the figures of the heap event's `golang.heap` the page reads ([`HEAP_FIGURES`];
+///   `heap_event`: the scrape has a heap event at all, which a run without the heap dataset has
+///   not);
+/// - `cmdline`: its `golang.heap.cmdline`, when it is not the one the last record of the target
+///   had (`last_cmdline`, updated);
 /// - `custom`: the `golang.expvar.custom` object of the expvar event (`expvar`: the scrape has
 ///   an expvar event with `golang.expvar`);
 /// - `error`: the first event with an error's `error.message` (`"error"` when it has none);
 /// - `answered`: a body came back (an event keeps a non-empty `event.original`), for a scrape
 ///   that failed all the same.
 ///
-/// Every value is the transform's own text. About a third of the events' size for the heap
+/// Every value is the transform's own text. About a fifth of the events' size for the heap
 /// dataset (no ECS envelope: `ecs`, `service`, `tags`, `event` and `data_stream` are the same
 /// on every scrape, or in the target's frame) and no `event.original`, however large.
-pub fn record(events: &[Event]) -> String {
+pub fn record(events: &[Event], last_cmdline: &mut Option<String>) -> String {
     let mut t = None;
     let mut heap = None;
     let mut heap_event = false;
@@ -252,7 +324,15 @@ pub fn record(events: &[Event]) -> String {
         field("t", t.get());
     }
     if let Some(heap) = heap {
-        field("heap", heap.get());
+        // A golang.heap that is no object (no transform writes one) is passed on as it is.
+        field("heap", &pick(heap, HEAP_FIGURES).unwrap_or_else(|| heap.get().to_owned()));
+        let cmdline = serde_json::from_str::<BTreeMap<&str, &RawValue>>(heap.get())
+            .ok()
+            .and_then(|members| members.get("cmdline").map(|c| c.get().to_owned()));
+        if let Some(cmdline) = cmdline.filter(|c| last_cmdline.as_ref() != Some(c)) {
+            field("cmdline", &cmdline);
+            *last_cmdline = Some(cmdline);
+        }
     }
     if heap_event {
         field("heap_event", "true");
@@ -343,8 +423,27 @@ mod tests {
         assert!(!text(&hub.subscribe().0).contains("\"target\":7"));
     }
 
+    /// What of golang.heap the page reads (watch.js, triage.js), as JSON pointers.
+    const PAGE_READS: &[&str] = &[
+        "/allocations/active/bytes",
+        "/allocations/object/bytes",
+        "/allocations/total/bytes",
+        "/gc/cpu_fraction",
+        "/gc/next_gc_limit",
+        "/gc/pause/since",
+        "/gc/pause/total/ns",
+        "/gc/pause/max/ns",
+        "/gc/pause/p50/ns",
+        "/gc/pause/p99/ns",
+        "/gc/total/count",
+        "/mallocs/count",
+        "/system/released/bytes",
+        "/system/stack/bytes",
+        "/system/total/bytes",
+    ];
+
     /// Every expected file of the fixtures, as the events of one scrape each: the record keeps
-    /// each figure's text as the event has it, and drops the rest.
+    /// the text of each figure the page reads as the event has it, and drops the rest.
     #[test]
     fn a_record_keeps_the_figures_of_the_events_exactly() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
@@ -369,7 +468,7 @@ mod tests {
                     .zip(&values)
                     .map(|(line, value)| event(line, value.get("error").is_some()))
                     .collect();
-                let written = record(&events);
+                let written = record(&events, &mut None);
                 let got: serde_json::Value = serde_json::from_str(&written).unwrap();
                 let of =
                     |dataset: &str| values.iter().find(|v| v["data_stream"]["dataset"] == dataset);
@@ -381,7 +480,22 @@ mod tests {
                     .any(|v| v["event"]["original"].as_str().is_some_and(|o| !o.is_empty()));
                 let name = path.display();
                 assert_eq!(got["t"], values[0]["@timestamp"], "{name}");
-                assert_eq!(got.get("heap"), heap, "{name}");
+                // The heap's figures the page reads, each where the event has it; its cmdline.
+                let picked = heap.map(|heap| {
+                    let mut picked = serde_json::json!({});
+                    for path in PAGE_READS {
+                        if let Some(value) = heap.pointer(path) {
+                            let mut at = &mut picked;
+                            for part in path[1..].split('/') {
+                                at = &mut at[part];
+                            }
+                            *at = value.clone();
+                        }
+                    }
+                    picked
+                });
+                assert_eq!(got.get("heap"), picked.as_ref(), "{name}");
+                assert_eq!(got.get("cmdline"), heap.and_then(|h| h.get("cmdline")), "{name}");
                 assert_eq!(got.get("heap_event").is_some(), of("golang.heap").is_some(), "{name}");
                 assert_eq!(got.get("custom"), custom, "{name}");
                 let expvar =
@@ -390,9 +504,12 @@ mod tests {
                 assert_eq!(got.get("error"), error, "{name}");
                 assert_eq!(got.get("answered").is_some(), answered, "{name}");
                 // Each figure's text as the transform wrote it (a float's digits, a big integer).
-                if let Some(heap) = heap {
-                    let text = serde_json::to_string(heap).unwrap();
-                    assert!(written.contains(&text), "{name}: the heap's text changed");
+                for path in PAGE_READS {
+                    if let Some(value) = heap.and_then(|h| h.pointer(path)) {
+                        let key = path.rsplit('/').next().unwrap();
+                        let text = format!("\"{key}\":{}", serde_json::to_string(value).unwrap());
+                        assert!(written.contains(&text), "{name}: {path} changed");
+                    }
                 }
                 // Custom variables are in both, as they were published: not counted.
                 let custom_bytes = custom.map_or(0, |c| serde_json::to_string(c).unwrap().len());
@@ -411,12 +528,53 @@ mod tests {
 
     #[test]
     fn a_record_of_events_it_cannot_read_says_so() {
-        let written = record(&[event("not json", true), event("{\"@timestamp\":\"x\"}", false)]);
+        let written =
+            record(&[event("not json", true), event("{\"@timestamp\":\"x\"}", false)], &mut None);
         assert_eq!(
             written,
             "{\"t\":\"x\",\"error\":\"the tool wrote an event the page cannot read\"}"
         );
-        assert_eq!(record(&[]), "{}");
+        assert_eq!(record(&[], &mut None), "{}");
+    }
+
+    /// A record carries the cmdline when it changed; a page opened later has the last one in
+    /// the target's frame.
+    #[test]
+    fn the_cmdline_is_sent_when_it_changed_and_to_a_page_opened_later() {
+        let hub = Hub::new(10, Duration::from_secs(1));
+        hub.add_target(1, "http://127.0.0.1:1", &Label::default());
+        let (_, mut live) = hub.subscribe();
+        assert!(live.try_recv().is_err());
+        for (n, cmdline) in ["a", "a", "b"].iter().enumerate() {
+            let json = format!(
+                "{{\"@timestamp\":\"{n}\",\"data_stream\":{{\"dataset\":\"golang.heap\"}},\"golang\":{{\"heap\":{{\"cmdline\":[\"{cmdline}\"],\"mallocs\":{{\"count\":18446744073709551615,\"other\":1}},\"allocations\":{{\"idle\":{{\"bytes\":5}}}}}}}}}}"
+            );
+            hub.publish(1, &[event(&json, false)]);
+        }
+        let frames: Vec<String> =
+            (0..3).map(|_| String::from_utf8(live.try_recv().unwrap().to_vec()).unwrap()).collect();
+        let heap = "\"heap\":{\"mallocs\":{\"count\":18446744073709551615}}";
+        assert_eq!(
+            frames,
+            [
+                format!(
+                    "data: {{\"target\":1,\"scrape\":{{\"t\":\"0\",{heap},\"cmdline\":[\"a\"],\"heap_event\":true}}}}\n\n"
+                ),
+                format!(
+                    "data: {{\"target\":1,\"scrape\":{{\"t\":\"1\",{heap},\"heap_event\":true}}}}\n\n"
+                ),
+                format!(
+                    "data: {{\"target\":1,\"scrape\":{{\"t\":\"2\",{heap},\"cmdline\":[\"b\"],\"heap_event\":true}}}}\n\n"
+                ),
+            ]
+        );
+        let history = text(&hub.subscribe().0);
+        assert!(
+            history.contains(
+                "event: target\ndata: {\"address\":\"http://127.0.0.1:1\",\"id\":1,\"cmdline\":[\"b\"]}\n\n"
+            ),
+            "{history}"
+        );
     }
 
     /// A long history goes out in `history` frames of at most HISTORY_FRAME_BYTES of records

@@ -10,7 +10,7 @@ const $ = (id) => document.getElementById(id);
 // The windows a person can choose (index.html's buttons), in ms.
 const WINDOWS = [300000, 900000, 3600000];
 
-// id -> { id, address, name, limit: { memory_limit, memory_limit_variable }, scrapes: [{ t, key, heap, expvar, error, restart }] }
+// id -> { id, address, name, cmdline, limit: { memory_limit, memory_limit_variable }, scrapes: [{ t, key, heap, expvar, error, restart }] }
 const targets = new Map();
 let keep = 360;
 let periodMs = 10000;
@@ -65,9 +65,9 @@ function connect() {
     schedule();
   });
   source.addEventListener('target', (e) => {
-    const { id, address, name, memory_limit: memoryLimit, memory_limit_variable: memoryLimitVariable } = JSON.parse(e.data);
+    const { id, address, name, cmdline, memory_limit: memoryLimit, memory_limit_variable: memoryLimitVariable } = JSON.parse(e.data);
     targets.set(id, {
-      id, address: String(address), name: name === undefined ? undefined : String(name),
+      id, address: String(address), name: name === undefined ? undefined : String(name), cmdline,
       limit: { memory_limit: memoryLimit, memory_limit_variable: memoryLimitVariable }, scrapes: [],
     });
     if (selected === undefined && wanted === String(address)) selected = id;
@@ -101,10 +101,11 @@ function parse(data) {
   return /"custom":|[:,[]-?\d{16}/.test(data) ? parseExact(data) : JSON.parse(data);
 }
 
-// One scrape of a target, from its record.
+// One scrape of a target, from its record (which has the cmdline when it changed).
 function add(id, record) {
   const t = targets.get(id);
   if (!t) return;
+  if (record.cmdline !== undefined) t.cmdline = record.cmdline;
   const scrape = scrapeOf(record);
   scrape.rates = ratesSince(lastGoodOf(t.scrapes), scrape);
   t.scrapes.push(scrape);
@@ -394,8 +395,8 @@ function renderTarget() {
   const scrapes = target.scrapes;
   const lastGood = lastGoodOf(scrapes);
   $('address').textContent = target.name ? `${target.name} · ${target.address}` : target.address;
-  $('cmdline').textContent = (lastGood?.heap?.cmdline ?? []).join(' ');
-  $('cmdline').parentElement.hidden = !lastGood;
+  $('cmdline').textContent = Array.isArray(target.cmdline) ? target.cmdline.join(' ') : '';
+  $('cmdline').parentElement.hidden = !Array.isArray(target.cmdline);
   const end = Date.now() + skewMs;
   const from = windowMs === 'all' ? undefined : end - windowMs;
   const inWindow = scrapes.filter((s) => from === undefined || s.t >= from);
