@@ -128,6 +128,9 @@ export function drawPanels(container, points, { axis = 'index', panels = PANELS,
   }
   state.frame = frame;
   frame.drawn = state.drawn;
+  // Pixels a unit of the drawing takes on screen (the panels are all as wide), read before
+  // anything changes so that it costs no layout of its own; 1 when the page is not laid out.
+  frame.pixels = state.drawn[0].svg.getScreenCTM()?.a || 1;
   panels.forEach((panel, i) => fillPanel(frame, panel, state.drawn[i]));
   // Shown again under the pointer, in the same panel, if its point is still drawn.
   const was = hovered.get(container);
@@ -290,9 +293,10 @@ function fillPanel(frame, panel, drawn) {
     }
     layers.axes.replaceChildren(...axes);
   }
-  layers.time.replaceChildren(...timeAxis(frame));
-  layers.marks.replaceChildren(...marks(points, xOf));
-  for (const e of entries) if (!e.hidden) drawLine(drawn.lines.get(e.name), e, points, xOf);
+  reconcile(layers.time, timeAxis(frame));
+  const marked = marks(points, xOf);
+  if (marked.length || layers.marks.firstChild) layers.marks.replaceChildren(...marked);
+  for (const e of entries) if (!e.hidden) drawLine(drawn.lines.get(e.name), e, points, xOf, frame.pixels);
   // A window since the process started: a hollow mark on the top edge, its figures in its title.
   const apart = [];
   if (panel.apart) {
@@ -306,11 +310,13 @@ function fillPanel(frame, panel, drawn) {
       apart.push(mark);
     });
   }
-  layers.apart.replaceChildren(...apart);
+  if (apart.length || layers.apart.firstChild) layers.apart.replaceChildren(...apart);
   drawn.apartNote.hidden = apart.length === 0;
   const empty = scaled.every((e) => e.values.every((v) => v === undefined)) && entries.some((e) => !e.hidden);
-  layers.empty.replaceChildren(...(empty ? [text(BOX.left + BOX.width / 2, BOX.top + BOX.height / 2,
-    points.some((p) => p.heap) ? 'no figure of these yet' : 'no scrape gave figures', { 'text-anchor': 'middle', class: 'tick empty' })] : []));
+  if (empty || layers.empty.firstChild) {
+    layers.empty.replaceChildren(...(empty ? [text(BOX.left + BOX.width / 2, BOX.top + BOX.height / 2,
+      points.some((p) => p.heap) ? 'no figure of these yet' : 'no scrape gave figures', { 'text-anchor': 'middle', class: 'tick empty' })] : []));
+  }
 }
 
 function maxOf(columns) {
@@ -357,44 +363,62 @@ function marks(points, xOf) {
 }
 
 /// The x axis: its true edges labelled (the window's, or the first and last body's), and round
-/// times between them when it is a time axis, each with a gridline.
+/// times between them when it is a time axis, each with a gridline: as `reconcile` takes them.
 function timeAxis(frame) {
   const { axis, points, lo, hi, xOf } = frame;
   const labelY = 172;
+  const tick = (x, content, attrs) => ({ tag: 'text', attrs: { x: x.toFixed(1), y: labelY.toFixed(1), class: 'tick', ...attrs }, text: content });
   const out = [];
   if (axis !== 'time') {
-    out.push(text(BOX.left, labelY, 'body 1', { 'data-edge': 'from' }));
-    if (points.length > 1) out.push(text(RIGHT, labelY, `body ${points.length}`, { 'text-anchor': 'end', 'data-edge': 'to' }));
+    out.push(tick(BOX.left, 'body 1', { 'data-edge': 'from' }));
+    if (points.length > 1) out.push(tick(RIGHT, `body ${points.length}`, { 'text-anchor': 'end', 'data-edge': 'to' }));
     return out;
   }
-  out.push(text(BOX.left, labelY, clock(lo), { 'data-edge': 'from', 'data-t': String(lo) }));
-  if (hi > lo) out.push(text(RIGHT, labelY, clock(hi), { 'text-anchor': 'end', 'data-edge': 'to', 'data-t': String(hi) }));
+  out.push(tick(BOX.left, clock(lo), { 'data-edge': 'from', 'data-t': String(lo) }));
+  if (hi > lo) out.push(tick(RIGHT, clock(hi), { 'text-anchor': 'end', 'data-edge': 'to', 'data-t': String(hi) }));
   // A label's room: an edge's label (HH:MM:SS) takes about 50 of the 400 units.
   let lastLabel = BOX.left + 50;
   for (const { t, label } of timeTicks(lo, hi)) {
     const x = xOf(t);
-    out.push(svgEl('line', { x1: x.toFixed(1), y1: BOX.top, x2: x.toFixed(1), y2: BOTTOM + 3, class: 'grid' }));
+    out.push({ tag: 'line', attrs: { x1: x.toFixed(1), y1: String(BOX.top), x2: x.toFixed(1), y2: String(BOTTOM + 3), class: 'grid' } });
     if (x - 20 > lastLabel && x + 20 < RIGHT - 50) {
-      out.push(text(x, labelY, label, { 'text-anchor': 'middle', 'data-t': String(t) }));
+      out.push(tick(x, label, { 'text-anchor': 'middle', 'data-t': String(t) }));
       lastLabel = x + 20;
     }
   }
   return out;
 }
 
+/// Sets the children of `layer` to `specs` ({ tag, attrs, text }), keeping the elements it has
+/// where their tag is the same: a live page moves its time axis at each scrape, and an element
+/// set again costs the browser less than a new one.
+function reconcile(layer, specs) {
+  specs.forEach((spec, i) => {
+    let node = layer.children[i];
+    if (!node || node.localName !== spec.tag) {
+      node = svgEl(spec.tag, {});
+      layer.insertBefore(node, layer.children[i] ?? null);
+    }
+    for (const [k, v] of Object.entries(spec.attrs)) if (node.getAttribute(k) !== v) node.setAttribute(k, v);
+    for (const { name } of [...node.attributes]) if (!(name in spec.attrs)) node.removeAttribute(name);
+    if ((spec.text ?? '') !== node.textContent) node.textContent = spec.text ?? '';
+  });
+  while (layer.children.length > specs.length) layer.lastChild.remove();
+}
+
 /// A series (into its group `g`, which keeps its path) as a path broken where it has no value,
 /// and a dot on each point that stands alone (a single body, or one between gaps) so that it
-/// shows. Thinned to two vertices per half unit of the drawing (about a pixel at the widths the
-/// pages draw at): the lowest and the highest value there, in their order, so that no spike is
-/// lost however many points fall on a pixel.
-function drawLine(g, entry, points, xOf) {
+/// shows. Thinned to two vertices per pixel on screen (`pixels`: a unit of the drawing's): the
+/// lowest and the highest value there, in their order, so that no spike is lost however many
+/// points fall on a pixel.
+function drawLine(g, entry, points, xOf, pixels) {
   const { values, max, color } = entry;
   const yOf = (v) => BOTTOM - (max > 0 ? (v / max) * BOX.height : 0);
   let d = '';
   let open = false;
   let count = 0;
   const dots = [];
-  // The column being gathered: its key (x in half units) and its lowest and highest points.
+  // The column being gathered: its key (x in pixels) and its lowest and highest points.
   let column;
   const flush = () => {
     if (!column) return;
@@ -417,7 +441,7 @@ function drawLine(g, entry, points, xOf) {
     if (values[i - 1] === undefined && values[i + 1] === undefined) {
       dots.push(svgEl('circle', { cx: x.toFixed(1), cy: yOf(v).toFixed(1), r: 2.5, fill: color }));
     }
-    const key = Math.round(x * 2);
+    const key = Math.round(x * pixels);
     if (column && column.key !== key) flush();
     if (!column) column = { key, lo: i, hi: i };
     if (v < values[column.lo]) column.lo = i;

@@ -185,8 +185,16 @@ function setStatus(className, text) {
   $('status').textContent = text;
 }
 
-// A target's row: its state and figures from its last scrapes.
+// A target's row: its state and figures from its last scrapes; made again when it has a new
+// scrape, or a second later (its verdict and age read the clock).
 function summary(target) {
+  const last = target.scrapes[target.scrapes.length - 1];
+  const version = `${target.scrapes.length} ${last?.key} ${Math.floor((Date.now() + skewMs) / 1000)}`;
+  if (target.summary?.version !== version) target.summary = { version, row: summarize(target) };
+  return target.summary.row;
+}
+
+function summarize(target) {
   const scrapes = target.scrapes;
   const good = scrapes.filter((s) => s.heap);
   const now = good[good.length - 1];
@@ -246,8 +254,9 @@ function sparkline(svg, trend) {
   let hi = -Infinity;
   for (const [, v] of points) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
   const dv = hi - lo || 1;
-  path.setAttribute('points', points.map(([t, v]) =>
-    `${(((t - t0) / dt) * (SPARK_W - 2) + 1).toFixed(1)},${(SPARK_H - 1 - ((v - lo) / dv) * (SPARK_H - 2)).toFixed(1)}`).join(' '));
+  const line = points.map(([t, v]) =>
+    `${(((t - t0) / dt) * (SPARK_W - 2) + 1).toFixed(1)},${(SPARK_H - 1 - ((v - lo) / dv) * (SPARK_H - 2)).toFixed(1)}`).join(' ');
+  if (path.getAttribute('points') !== line) path.setAttribute('points', line);
 }
 
 function ago(ms) {
