@@ -91,10 +91,10 @@ test('a custom variable named error is no error event, and the page keeps render
 test('a sequence draws every chart panel', async () => {
   const { page } = await openPage();
   await page.selectOption('#sample', { label: 'Go 1.22, hundreds of forced GCs (4 scrapes, the ring wraps)' });
-  await page.waitForSelector('#panels svg path');
+  await page.waitForSelector('#panels svg path:not(.dots)');
   const panels = await page.$$eval('#panels .panel', (els) => els.map((el) => ({
     title: el.querySelector('h3').textContent,
-    paths: [...el.querySelectorAll('path')].map((p) => p.getAttribute('d')),
+    paths: [...el.querySelectorAll('path:not(.dots)')].map((p) => p.getAttribute('d')),
   })));
   assert.deepEqual(panels.map((p) => p.title),
     ['Heap memory', 'System memory', 'Next GC limit', 'GC count', 'GC pauses per interval']);
@@ -127,9 +127,9 @@ test('a single body draws its point', async () => {
   const { page, problems } = await openPage();
   await page.selectOption('#sample', { label: 'Go 1.19, idle program' });
   await page.waitForSelector('#panels .panel');
-  // One point per series: a dot, not an empty line.
-  const dots = await page.$$eval('.panel[data-panel="Heap memory"] g[data-series]', (gs) => gs.map((g) => [g.dataset.series, g.querySelectorAll('circle').length]));
-  assert.deepEqual(dots, [['in use', 1], ['allocated', 1], ['idle', 1], ['released', 1]]);
+  // One point per series: a dot (a zero-length stroke with round caps), not an empty line.
+  const dots = await page.$$eval('.panel[data-panel="Heap memory"] g[data-series]', (gs) => gs.map((g) => [g.dataset.series, g.dataset.dots, /^M[\d.]+,[\d.]+h0$/.test(g.querySelector('path.dots').getAttribute('d'))]));
+  assert.deepEqual(dots, [['in use', '1', true], ['allocated', '1', true], ['idle', '1', true], ['released', '1', true]]);
   assert.deepEqual(problems, []);
   await page.close();
 });

@@ -249,7 +249,7 @@ test('the fleet, a failure, a restart, the figures under the pointer, a page ope
     const misses = await page.evaluate(() => {
       const svg = document.querySelector('.panel[data-panel="Heap"] svg');
       const area = svg.querySelector('rect.hover');
-      const path = svg.querySelector('g[data-series="in use"] path').getAttribute('d');
+      const path = svg.querySelector('g[data-series="in use"] path:not(.dots)').getAttribute('d');
       const xs = [...path.matchAll(/[ML](-?[\d.]+),/g)].map((m) => Number(m[1]));
       const box = area.getBoundingClientRect();
       const inverse = svg.getScreenCTM().inverse();

@@ -87,6 +87,8 @@ const RIGHT = BOX.left + BOX.width;
 const hovered = new WeakMap();
 const hiddenSeries = new WeakMap();
 const charts = new WeakMap();
+let resizes = 0;
+if (typeof window !== 'undefined') window.addEventListener('resize', () => { resizes++; });
 
 /// Draws one panel per entry of `panels` (Elastic's heap panels by default) into `container`.
 /// `from` and `to` widen the x axis beyond the points (a time window): its edges are labelled
@@ -128,9 +130,13 @@ export function drawPanels(container, points, { axis = 'index', panels = PANELS,
   }
   state.frame = frame;
   frame.drawn = state.drawn;
-  // Pixels a unit of the drawing takes on screen (the panels are all as wide), read before
-  // anything changes so that it costs no layout of its own; 1 when the page is not laid out.
-  frame.pixels = state.drawn[0].svg.getScreenCTM()?.a || 1;
+  // Pixels a unit of the drawing takes on screen (the panels are all as wide; 1 when the page is
+  // not laid out), read again only after the window was resized: reading it lays the page out.
+  if (state.pixels === undefined || state.resizes !== resizes) {
+    state.pixels = state.drawn[0].svg.getScreenCTM()?.a || undefined;
+    state.resizes = resizes;
+  }
+  frame.pixels = state.pixels ?? 1;
   panels.forEach((panel, i) => fillPanel(frame, panel, state.drawn[i]));
   // Shown again under the pointer, in the same panel, if its point is still drawn.
   const was = hovered.get(container);
@@ -210,7 +216,8 @@ function buildPanel(container, panel, hidden) {
   const series = panel.series.map(([s]) => s).concat(panel.right ? [panel.right[0]] : []);
   for (const s of series) {
     const g = svgEl('g', { 'data-series': s });
-    g.append(svgEl('path', { fill: 'none', 'stroke-width': 2 }));
+    g.append(svgEl('path', { class: 'dots', fill: 'none', 'stroke-width': 5, 'stroke-linecap': 'round' }),
+      svgEl('path', { fill: 'none', 'stroke-width': 2 }));
     lines.set(s, g);
     if (!hidden.has(s)) layers.lines.append(g);
   }
@@ -252,7 +259,7 @@ function fillPanel(frame, panel, drawn) {
   const { points, xOf } = frame;
   const { svg, layers, hidden } = drawn;
   setText(drawn.title, panel.title);
-  svg.setAttribute('aria-label', panel.title);
+  setAttr(svg, 'aria-label', panel.title);
   const valuesOf = (get) => points.map((p) => (p.heap ? get(p.heap, p) : undefined));
   const entries = panel.series.map(([series, get], i) => ({
     name: series, unit: panel.unit, color: COLORS[i], hidden: hidden.has(series), values: valuesOf(get),
@@ -323,6 +330,10 @@ function maxOf(columns) {
   let max = 0;
   for (const values of columns) for (const v of values) if (v > max) max = v;
   return max;
+}
+
+function setAttr(node, name, value) {
+  if (node.getAttribute(name) !== value) node.setAttribute(name, value);
 }
 
 function setText(node, content) {
@@ -399,60 +410,78 @@ function reconcile(layer, specs) {
       node = svgEl(spec.tag, {});
       layer.insertBefore(node, layer.children[i] ?? null);
     }
-    for (const [k, v] of Object.entries(spec.attrs)) if (node.getAttribute(k) !== v) node.setAttribute(k, v);
+    for (const [k, v] of Object.entries(spec.attrs)) setAttr(node, k, v);
     for (const { name } of [...node.attributes]) if (!(name in spec.attrs)) node.removeAttribute(name);
     if ((spec.text ?? '') !== node.textContent) node.textContent = spec.text ?? '';
   });
   while (layer.children.length > specs.length) layer.lastChild.remove();
 }
 
-/// A series (into its group `g`, which keeps its path) as a path broken where it has no value,
-/// and a dot on each point that stands alone (a single body, or one between gaps) so that it
-/// shows. Thinned to two vertices per pixel on screen (`pixels`: a unit of the drawing's): the
-/// lowest and the highest value there, in their order, so that no spike is lost however many
-/// points fall on a pixel.
+/// A series (into its group `g`, which keeps its two paths) as a path broken where it has no
+/// value, and a dot on each point that stands alone (a single body, or one between gaps) so
+/// that it shows: each dot a zero-length stroke with round caps in one second path (a series
+/// with a value every other scrape has thousands). Both thinned to two vertices per pixel on
+/// screen (`pixels`: a unit of the drawing's): the lowest and the highest value there, in their
+/// order, so that no spike is lost however many points fall on a pixel.
 function drawLine(g, entry, points, xOf, pixels) {
   const { values, max, color } = entry;
   const yOf = (v) => BOTTOM - (max > 0 ? (v / max) * BOX.height : 0);
-  let d = '';
-  let open = false;
   let count = 0;
-  const dots = [];
-  // The column being gathered: its key (x in pixels) and its lowest and highest points.
-  let column;
-  const flush = () => {
-    if (!column) return;
-    const { lo, hi } = column;
-    for (const i of lo === hi ? [lo] : [Math.min(lo, hi), Math.max(lo, hi)]) {
-      d += `${open ? 'L' : 'M'}${xOf(points[i].x).toFixed(1)},${yOf(values[i]).toFixed(1)}`;
-      open = true;
-    }
-    column = undefined;
+  // A path of columns: each the lowest and highest point of one pixel, gathered as they come.
+  const columns = (vertex) => {
+    let d = '';
+    let open = false;
+    let column;
+    const flush = () => {
+      if (!column) return;
+      const { lo, hi } = column;
+      for (const i of lo === hi ? [lo] : [Math.min(lo, hi), Math.max(lo, hi)]) {
+        d += vertex(open, xOf(points[i].x).toFixed(1), yOf(values[i]).toFixed(1));
+        open = true;
+      }
+      column = undefined;
+    };
+    return {
+      add(i, key) {
+        if (column && column.key !== key) flush();
+        if (!column) column = { key, lo: i, hi: i };
+        if (values[i] < values[column.lo]) column.lo = i;
+        if (values[i] > values[column.hi]) column.hi = i;
+      },
+      gap() {
+        flush();
+        open = false;
+      },
+      end() {
+        flush();
+        return d;
+      },
+    };
   };
+  const line = columns((open, x, y) => `${open ? 'L' : 'M'}${x},${y}`);
+  const dots = columns((open, x, y) => `M${x},${y}h0`);
+  let alone = 0;
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (v === undefined) {
-      flush();
-      open = false;
+      line.gap();
       continue;
     }
     count++;
-    const x = xOf(points[i].x);
+    const key = Math.round(xOf(points[i].x) * pixels);
     if (values[i - 1] === undefined && values[i + 1] === undefined) {
-      dots.push(svgEl('circle', { cx: x.toFixed(1), cy: yOf(v).toFixed(1), r: 2.5, fill: color }));
+      dots.add(i, key);
+      alone++;
     }
-    const key = Math.round(x * pixels);
-    if (column && column.key !== key) flush();
-    if (!column) column = { key, lo: i, hi: i };
-    if (v < values[column.lo]) column.lo = i;
-    if (v > values[column.hi]) column.hi = i;
+    line.add(i, key);
   }
-  flush();
-  const path = g.lastChild;
-  path.setAttribute('d', d);
-  path.setAttribute('stroke', color);
-  if (dots.length || g.childNodes.length > 1) g.replaceChildren(...dots, path);
-  g.dataset.points = String(count);
+  const [dotPath, path] = g.children;
+  setAttr(path, 'd', line.end());
+  setAttr(path, 'stroke', color);
+  setAttr(dotPath, 'd', dots.end());
+  setAttr(dotPath, 'stroke', color);
+  setAttr(g, 'data-points', String(count));
+  setAttr(g, 'data-dots', String(alone));
 }
 
 /// Under the pointer: the nearest point, its guide in every panel of the container (a shared

@@ -334,14 +334,14 @@ function renderFleet() {
   const body = $('fleet').tBodies[0];
   rows.forEach((r, index) => {
     const tr = fleetRow(r.id);
-    tr.dataset.verdict = r.verdict;
+    if (tr.dataset.verdict !== r.verdict) tr.dataset.verdict = r.verdict;
     tr.classList.toggle('selected', r.id === selected);
     const cells = Object.fromEntries([...tr.cells].map((td) => [td.dataset.cell, td]));
     setText(cells.label.querySelector('.name'), r.name ?? '');
     setText(cells.label.querySelector('.where'), r.address);
     cells.label.classList.toggle('named', r.name !== undefined);
     const verdictText = r.why;
-    cells.verdict.className = `verdict ${r.verdict}`;
+    if (cells.verdict.className !== `verdict ${r.verdict}`) cells.verdict.className = `verdict ${r.verdict}`;
     setText(cells.verdict, verdictText);
     setText(cells.inUse.querySelector('.figure'), human(r.inUse, 'bytes'));
     sparkline(cells.inUse.querySelector('svg'), r.trend);
@@ -362,7 +362,8 @@ function renderFleet() {
     const sorted = th.dataset.key === sortKey;
     th.classList.toggle('sorted', sorted);
     th.classList.toggle('down', sorted && sortDown);
-    th.setAttribute('aria-sort', sorted ? (sortDown ? 'descending' : 'ascending') : 'none');
+    const sort = sorted ? (sortDown ? 'descending' : 'ascending') : 'none';
+    if (th.getAttribute('aria-sort') !== sort) th.setAttribute('aria-sort', sort);
   }
   // Counts per verdict, worst first, in the heading and the tab's title.
   const counts = KINDS.map((kind) => [kind, rows.filter((r) => r.verdict === kind).length]).filter(([, n]) => n > 0);
