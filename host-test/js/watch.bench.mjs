@@ -68,14 +68,16 @@ async function watch(binary, urls, watchPeriod, history) {
 
 const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
-// The stream's bytes through the history's end (`event: live`): as sent (compressed or not) and
+// The stream's bytes through the history's end (`event: live`; a tool from before it had that
+// mark: until `frames` scrapes came, each a frame of its own): as sent (compressed or not) and
 // decoded.
-function historyOnTheWire(url) {
+function historyOnTheWire(url, frames) {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const request = http.get(`${url}events`, { headers: { 'accept-encoding': 'gzip, deflate, br' } }, (response) => {
       let wire = 0;
       let decoded = 0;
+      let seen = 0;
       let tail = '';
       const gzip = response.headers['content-encoding'] === 'gzip';
       const text = gzip ? response.pipe(zlib.createGunzip({ flush: zlib.constants.Z_SYNC_FLUSH })) : response;
@@ -83,8 +85,9 @@ function historyOnTheWire(url) {
       text.on('data', (chunk) => {
         decoded += chunk.length;
         const s = tail + chunk.toString('latin1');
-        tail = s.slice(-40);
-        if (s.includes('event: live\n')) {
+        seen += s.split('data: {"target":').length - 1;
+        tail = s.slice(-15);
+        if (s.includes('event: live\n') || seen >= frames) {
           request.destroy();
           resolve({ wire, decoded, gzip, seconds: (performance.now() - started) / 1000 });
         }
@@ -107,7 +110,7 @@ function median(values, q = 0.5) {
 
 async function measure(browser, binary, fleet) {
   const result = { binary, targets: count, keep, period };
-  result.history = await historyOnTheWire(fleet.url);
+  result.history = await historyOnTheWire(fleet.url, count * keep);
 
   const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
   const page = await context.newPage();
