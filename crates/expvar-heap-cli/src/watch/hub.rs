@@ -235,27 +235,36 @@ const HEAP_FIGURES: &[(&str, Pick)] = &[
     ("system", Pick::Some(&[("released", BYTES), ("stack", BYTES), ("total", BYTES)])),
 ];
 
-/// `raw` (a JSON object) with only the members `picks` names, in their order, each value's text
-/// as it was (an object left with no member is left out); `None` when it is no object.
-fn pick(raw: &RawValue, picks: &[(&str, Pick)]) -> Option<String> {
-    let members: BTreeMap<&str, &RawValue> = serde_json::from_str(raw.get()).ok()?;
+/// The members of a JSON object, each value's text as it is; `None` when it is no object.
+fn members_of(raw: &RawValue) -> Option<BTreeMap<&str, &RawValue>> {
+    serde_json::from_str(raw.get()).ok()
+}
+
+/// An object's `members` with only those `picks` names, in their order, each value's text as it
+/// was (an object left with no member, or that is no object, is left out).
+fn pick(members: &BTreeMap<&str, &RawValue>, picks: &[(&str, Pick)]) -> String {
     let mut out = String::from("{");
     for (name, what) in picks {
         let Some(value) = members.get(name) else { continue };
         let text = match what {
             Pick::All => value.get().to_owned(),
-            Pick::Some(inner) => match pick(value, inner) {
+            Pick::Some(inner) => match members_of(value).map(|m| pick(&m, inner)) {
                 Some(text) if text != "{}" => text,
                 _ => continue,
             },
         };
-        if out.len() > 1 {
-            out.push(',');
-        }
-        out.push_str(&format!("\"{name}\":{text}"));
+        push_member(&mut out, name, &text);
     }
     out.push('}');
-    Some(out)
+    out
+}
+
+/// `"name":value` after the members an object being written (`out`, from its `{`) has.
+fn push_member(out: &mut String, name: &str, value: &str) {
+    if out.len() > 1 {
+        out.push(',');
+    }
+    out.push_str(&format!("\"{name}\":{value}"));
 }
 
 /// One scrape's record for the page, a JSON object with, when the events have them:
@@ -314,21 +323,16 @@ pub fn record(events: &[Event], last_cmdline: &mut Option<String>) -> String {
         }
     }
     let mut out = String::from("{");
-    let mut field = |name: &str, value: &str| {
-        if out.len() > 1 {
-            out.push(',');
-        }
-        out.push_str(&format!("\"{name}\":{value}"));
-    };
+    let mut field = |name: &str, value: &str| push_member(&mut out, name, value);
     if let Some(t) = t {
         field("t", t.get());
     }
     if let Some(heap) = heap {
         // A golang.heap that is no object (no transform writes one) is passed on as it is.
-        field("heap", &pick(heap, HEAP_FIGURES).unwrap_or_else(|| heap.get().to_owned()));
-        let cmdline = serde_json::from_str::<BTreeMap<&str, &RawValue>>(heap.get())
-            .ok()
-            .and_then(|members| members.get("cmdline").map(|c| c.get().to_owned()));
+        let members = members_of(heap);
+        let figures = members.as_ref().map(|m| pick(m, HEAP_FIGURES));
+        field("heap", figures.as_deref().unwrap_or(heap.get()));
+        let cmdline = members.and_then(|m| m.get("cmdline").map(|c| c.get().to_owned()));
         if let Some(cmdline) = cmdline.filter(|c| last_cmdline.as_ref() != Some(c)) {
             field("cmdline", &cmdline);
             *last_cmdline = Some(cmdline);
