@@ -332,11 +332,13 @@ function maxOf(columns) {
   return max;
 }
 
-function setAttr(node, name, value) {
+/// Sets an attribute, or a node's text, only when it changes (a live page sets most of them
+/// again unchanged at each scrape, and each set costs the browser a style pass).
+export function setAttr(node, name, value) {
   if (node.getAttribute(name) !== value) node.setAttribute(name, value);
 }
 
-function setText(node, content) {
+export function setText(node, content) {
   if (node.textContent !== content) node.textContent = content;
 }
 

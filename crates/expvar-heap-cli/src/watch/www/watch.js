@@ -1,7 +1,7 @@
 // The page of `expvar-heap watch`: reads the tool's event stream (/events: a `hello`, each target
 // and its kept scrapes, then every new scrape) and shows the fleet and one target's panels. All
 // a target sends (its address, cmdline, custom variables, error messages) is shown as text.
-import { drawPanels, human, clock } from './charts.js';
+import { drawPanels, human, clock, setAttr, setText } from './charts.js';
 import {
   KINDS, scrapeOf, verdict, bytes, held, memoryLimit, currentProcess, heapFloors, theilSen, GROWTH_BUCKETS, GROWTH_SPAN_MS,
 } from './triage.js';
@@ -256,7 +256,7 @@ function sparkline(svg, trend) {
   const dv = hi - lo || 1;
   const line = points.map(([t, v]) =>
     `${(((t - t0) / dt) * (SPARK_W - 2) + 1).toFixed(1)},${(SPARK_H - 1 - ((v - lo) / dv) * (SPARK_H - 2)).toFixed(1)}`).join(' ');
-  if (path.getAttribute('points') !== line) path.setAttribute('points', line);
+  setAttr(path, 'points', line);
 }
 
 function ago(ms) {
@@ -311,10 +311,6 @@ function el(name, className) {
   return node;
 }
 
-function setText(node, text) {
-  if (node.textContent !== text) node.textContent = text;
-}
-
 function renderFleet() {
   const rows = [...targets.values()].map((t) => ({ id: t.id, ...summary(t) }));
   rows.sort((a, b) => {
@@ -334,14 +330,14 @@ function renderFleet() {
   const body = $('fleet').tBodies[0];
   rows.forEach((r, index) => {
     const tr = fleetRow(r.id);
-    if (tr.dataset.verdict !== r.verdict) tr.dataset.verdict = r.verdict;
+    setAttr(tr, 'data-verdict', r.verdict);
     tr.classList.toggle('selected', r.id === selected);
     const cells = Object.fromEntries([...tr.cells].map((td) => [td.dataset.cell, td]));
     setText(cells.label.querySelector('.name'), r.name ?? '');
     setText(cells.label.querySelector('.where'), r.address);
     cells.label.classList.toggle('named', r.name !== undefined);
     const verdictText = r.why;
-    if (cells.verdict.className !== `verdict ${r.verdict}`) cells.verdict.className = `verdict ${r.verdict}`;
+    setAttr(cells.verdict, 'class', `verdict ${r.verdict}`);
     setText(cells.verdict, verdictText);
     setText(cells.inUse.querySelector('.figure'), human(r.inUse, 'bytes'));
     sparkline(cells.inUse.querySelector('svg'), r.trend);
@@ -362,8 +358,7 @@ function renderFleet() {
     const sorted = th.dataset.key === sortKey;
     th.classList.toggle('sorted', sorted);
     th.classList.toggle('down', sorted && sortDown);
-    const sort = sorted ? (sortDown ? 'descending' : 'ascending') : 'none';
-    if (th.getAttribute('aria-sort') !== sort) th.setAttribute('aria-sort', sort);
+    setAttr(th, 'aria-sort', sorted ? (sortDown ? 'descending' : 'ascending') : 'none');
   }
   // Counts per verdict, worst first, in the heading and the tab's title.
   const counts = KINDS.map((kind) => [kind, rows.filter((r) => r.verdict === kind).length]).filter(([, n]) => n > 0);
